@@ -1,0 +1,148 @@
+"""Typed MQTT payloads (DESIGN §3), JSON via msgspec (about 5x faster than stdlib json on a batch).
+
+Every payload carries `v` (the contract version). Decoding validates types, ranges and ids; anything
+else raises PayloadError with a reason fit for a dead-letter record. Samples travel as compact arrays:
+`[machine, tag, ts_ms, value, quality]`.
+"""
+
+import math
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from shared.errors import PayloadError
+from shared.topics import ID_PATTERN
+
+VERSION = 1
+MAX_SAMPLES_PER_BATCH = 10_000
+
+EdgeId = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
+MachineId = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
+TagName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+# Inside a batch only lengths are checked: a regex per sample costs 6x the decode time, and the server
+# looks every (machine, tag) up in its registry anyway (unknown ones are counted and logged once).
+SampleName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Seq = Annotated[int, msgspec.Meta(ge=1)]
+TimestampMs = Annotated[int, msgspec.Meta(ge=0, le=32_503_680_000_000)]  # up to year 3000
+Value = int | float | bool | str | None
+Version = Literal[1]
+
+Quality = Literal["good", "uncertain", "bad", "stale"]
+"""good: read fine. uncertain: read, but the source doubts it. bad: the read failed (value is None or
+the last good value). stale: the device stopped answering; the value is the last one known."""
+
+Role = Literal["counter", "scrap_counter", "run", "state", "fault", "analog"]
+
+
+class Sample(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    machine: SampleName
+    tag: SampleName
+    ts_ms: TimestampMs
+    value: Value
+    quality: Quality = "good"
+
+
+class DataBatch(msgspec.Struct, kw_only=True, frozen=True):
+    """One MQTT data message. `seq` rises by one per message for the edge's whole life."""
+
+    v: Version = 1
+    edge_id: EdgeId
+    seq: Seq
+    sent_ms: TimestampMs
+    historical: bool = False  # True when replayed from the outbox after an outage
+    samples: Annotated[list[Sample], msgspec.Meta(max_length=MAX_SAMPLES_PER_BATCH)]
+
+
+class DeviceStatus(msgspec.Struct, kw_only=True, frozen=True):
+    name: str
+    connected: bool
+    error: str | None = None
+    since_ms: int | None = None
+
+
+class TagInfo(msgspec.Struct, kw_only=True, frozen=True):
+    """A tag as the edge is configured to read it (announced in the birth message)."""
+
+    machine: MachineId
+    tag: TagName
+    role: Role = "analog"
+    width: int | None = None  # counter width in bits
+    unit: str | None = None
+    writable: bool = False
+
+
+class BufferStatus(msgspec.Struct, kw_only=True, frozen=True):
+    depth: int = 0  # batches waiting for the server's ack
+    bytes: int = 0
+    oldest_ms: int | None = None
+    dropped_samples: dict[str, int] = {}  # by role: what the drop policy removed, never silently
+
+
+class Status(msgspec.Struct, kw_only=True, frozen=True):
+    """Retained birth message, republished on change; the last will is the same with online=False."""
+
+    v: Version = 1
+    edge_id: EdgeId
+    online: bool
+    ts_ms: TimestampMs
+    version: str = ""
+    next_seq: int | None = None
+    devices: list[DeviceStatus] = []
+    buffer: BufferStatus | None = None
+    tags: list[TagInfo] = []
+
+
+class Ack(msgspec.Struct, kw_only=True, frozen=True):
+    """Server -> edge: every batch with seq <= `seq` is committed; the edge may delete them."""
+
+    v: Version = 1
+    edge_id: EdgeId
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Command(msgspec.Struct, kw_only=True, frozen=True):
+    """Server -> edge on cmd/{name}. `write` needs machine, tag and value; `reload` needs nothing."""
+
+    v: Version = 1
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    name: Literal["write", "reload"]
+    machine: MachineId | None = None
+    tag: TagName | None = None
+    value: Value = None
+
+
+class CommandResult(msgspec.Struct, kw_only=True, frozen=True):
+    v: Version = 1
+    id: str
+    edge_id: EdgeId
+    ok: bool
+    error: str | None = None
+    ts_ms: TimestampMs
+
+
+Message = DataBatch | Status | Ack | Command | CommandResult
+M = TypeVar("M", DataBatch, Status, Ack, Command, CommandResult)
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_KIND_NAMES = {DataBatch: "data", Status: "status", Ack: "ack", Command: "command", CommandResult: "result"}
+
+
+def encode(message: Message) -> bytes:
+    """Serialise a payload. Refuses non-finite floats, which JSON cannot carry."""
+    if isinstance(message, DataBatch):
+        for sample in message.samples:
+            if isinstance(sample.value, float) and not math.isfinite(sample.value):
+                raise PayloadError("data", f"non-finite value for {sample.machine}/{sample.tag}")
+    return _encoder.encode(message)
+
+
+def decode(kind: type[M], raw: bytes) -> M:
+    """Decode and validate `raw` as `kind`; raise PayloadError with the reason."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    try:
+        return decoder.decode(raw)  # type: ignore[no-any-return]
+    except msgspec.DecodeError as err:  # ValidationError is a subclass
+        raise PayloadError(_KIND_NAMES[kind], str(err)) from err

@@ -1,0 +1,98 @@
+import math
+
+import pytest
+
+from shared.errors import PayloadError
+from shared.messages import (
+    Ack,
+    BufferStatus,
+    Command,
+    CommandResult,
+    DataBatch,
+    DeviceStatus,
+    Sample,
+    Status,
+    TagInfo,
+    decode,
+    encode,
+)
+
+
+def batch(**overrides: object) -> DataBatch:
+    fields: dict[str, object] = {
+        "edge_id": "line-a",
+        "seq": 7,
+        "sent_ms": 1_700_000_000_000,
+        "samples": [
+            Sample("cnc1", "good_count", 1_700_000_000_000, 65535),
+            Sample("cnc1", "temperature", 1_700_000_000_001, 71.25, "uncertain"),
+            Sample("cnc1", "running", 1_700_000_000_002, True),
+            Sample("cnc1", "program", 1_700_000_000_003, "O1234 托架"),
+            Sample("cnc1", "spindle_load", 1_700_000_000_004, None, "bad"),
+        ],
+    }
+    fields.update(overrides)
+    return DataBatch(**fields)  # type: ignore[arg-type]
+
+
+def test_data_round_trip_keeps_types() -> None:
+    original = batch(historical=True)
+    decoded = decode(DataBatch, encode(original))
+    assert decoded == original
+    assert isinstance(decoded.samples[0].value, int) and isinstance(decoded.samples[2].value, bool)
+
+
+def test_samples_travel_as_arrays() -> None:
+    raw = encode(batch(samples=[Sample("m1", "t", 5, 1)]))
+    assert b'"samples":[["m1","t",5,1,"good"]]' in raw
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Status(
+            edge_id="e1", online=True, ts_ms=1, version="0.1.0", next_seq=3,
+            devices=[DeviceStatus(name="plc1", connected=False, error="timeout", since_ms=1)],
+            buffer=BufferStatus(depth=2, bytes=100, oldest_ms=1, dropped_samples={"analog": 4}),
+            tags=[TagInfo(machine="m1", tag="good", role="counter", width=16)],
+        ),
+        Ack(edge_id="e1", seq=0),
+        Command(id="c1", name="write", machine="m1", tag="wo", value="WO-1"),
+        CommandResult(id="c1", edge_id="e1", ok=False, error="not writable", ts_ms=2),
+    ],
+)  # fmt: skip
+def test_other_messages_round_trip(message: object) -> None:
+    assert decode(type(message), encode(message)) == message  # type: ignore[arg-type,type-var]
+
+
+@pytest.mark.parametrize(
+    "raw,why",
+    [
+        (b"\xff\xfe not utf8", "malformed"),
+        (b'{"v":1,"edge_id":"e","seq":1,"sent_ms":1,"samples":[["m","t",1,NaN,"good"]]}', "malformed"),
+        (b'{"v":2,"edge_id":"e","seq":1,"sent_ms":1,"samples":[]}', "v"),
+        (b'{"v":1,"edge_id":"E!","seq":1,"sent_ms":1,"samples":[]}', "edge_id"),
+        (b'{"v":1,"edge_id":"e","seq":0,"sent_ms":1,"samples":[]}', "seq"),
+        (b'{"v":1,"edge_id":"e","seq":"1","sent_ms":1,"samples":[]}', "seq"),
+        (b'{"v":1,"edge_id":"e","seq":1,"sent_ms":1,"samples":[["m","t",1,1,"great"]]}', "samples"),
+        (b'{"v":1,"edge_id":"e","seq":1,"sent_ms":1,"samples":[["m","t",-5,1]]}', "samples"),
+        (b'{"v":1,"edge_id":"e","seq":1,"sent_ms":1,"samples":[["m","t",1,[1]]]}', "samples"),
+        (b'{"v":1,"edge_id":"e","seq":1,"sent_ms":1}', "samples"),
+        (b"[]", "object"),
+    ],
+)
+def test_malformed_data_rejected_with_reason(raw: bytes, why: str) -> None:
+    with pytest.raises(PayloadError) as err:
+        decode(DataBatch, raw)
+    assert err.value.kind == "data"
+    assert why.lower() in err.value.reason.lower()
+
+
+def test_non_finite_values_refused_on_encode() -> None:
+    with pytest.raises(PayloadError):
+        encode(batch(samples=[Sample("m1", "t", 1, math.nan)]))
+
+
+def test_unknown_command_refused() -> None:
+    with pytest.raises(PayloadError):
+        decode(Command, b'{"v":1,"id":"x","name":"format_disk"}')
