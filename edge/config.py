@@ -1,0 +1,304 @@
+"""The edge config (YAML): typed msgspec structs plus the checks a type cannot express.
+
+Loading: read the file, substitute `${VAR}` / `${VAR:-default}`, parse YAML, convert to structs
+(`strict=False`, so "1883" from an env var becomes an int), then `check()` cross-field rules. Every
+problem becomes a ConfigError naming the file, the field (`devices[0].tags[3].type`) and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+from edge.errors import ConfigError
+from shared.messages import Role
+
+ID = r"^[a-z0-9_-]{1,64}$"
+TAG_NAME = r"^[A-Za-z0-9_.:-]{1,128}$"
+Id = Annotated[str, msgspec.Meta(pattern=ID)]
+Order = Literal["big", "little"]
+Protocol = Literal["modbus_tcp", "modbus_rtu", "opcua"]
+Table = Literal["coil", "discrete", "holding", "input"]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+_TYPE_RE = re.compile(r"^(bool|int16|uint16|int32|uint32|int64|uint64|float32|float64|string\((\d{1,3})\))$")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")
+PROTECTED_ROLES = frozenset({"counter", "scrap_counter", "run", "state", "fault"})
+
+
+class Tls(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    insecure: bool = False  # skip host name check (self-signed lab brokers only)
+
+
+class Broker(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
+    tls: Tls | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    reconnect_max_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 10
+    client_id: str | None = None  # default: takt-edge-{site}-{edge_id} (stable: persistent session)
+
+
+class Buffer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    path: str = "takt-edge-outbox.db"
+    max_bytes: Annotated[int, msgspec.Meta(ge=10_000)] = 200_000_000
+    max_age_s: Annotated[float, msgspec.Meta(gt=0)] = 7 * 86400.0
+    fsync: Literal["full", "normal"] = "full"
+
+
+class Batching(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    max_samples: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
+    max_delay_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 100
+
+
+class Publishing(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    max_inflight: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 50  # batches sent, not yet acked
+    replay_rate: Annotated[float, msgspec.Meta(gt=0)] = 200.0  # batches/s from the backlog
+    ack_timeout_s: PositiveFloat = 30.0  # no ack progress for this long: resend from the last ack
+    historical_after_ms: Annotated[int, msgspec.Meta(ge=0)] = 2000
+    status_interval_s: PositiveFloat = 30.0
+
+
+class Logging(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Serial(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    port: str
+    baudrate: Annotated[int, msgspec.Meta(ge=300)] = 19200
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+
+class Tag(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    name: Annotated[str, msgspec.Meta(pattern=TAG_NAME)]
+    machine: Id | None = None  # default: the device's machine
+    address: int | str  # Modbus: register/bit number; OPC UA: node id ("ns=2;s=x") or browse path
+    table: Table | None = None  # Modbus only
+    type: str = "uint16"
+    bit: Annotated[int, msgspec.Meta(ge=0, le=15)] | None = None  # a bit of a holding/input register
+    word_order: Order | None = None
+    byte_order: Order | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+    role: Role = "analog"
+    width: Literal[16, 32] | None = None  # counters: wraps at 2**width
+    poll_ms: Annotated[int, msgspec.Meta(ge=10)] | None = None
+    deadband: float | str | None = None  # absolute (0.5) or percent of the last value ("2%")
+    max_silence_s: PositiveFloat | None = None  # report at least this often even if unchanged
+    report: Literal["change", "always"] = "change"
+    writable: bool = False
+
+
+class Device(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    name: Id
+    protocol: Protocol
+    machine: Id | None = None
+    enabled: bool = True
+    # Modbus TCP
+    host: str | None = None
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 502
+    # Modbus RTU
+    serial: Serial | None = None
+    inter_request_delay_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
+    # Modbus common
+    unit_id: Annotated[int, msgspec.Meta(ge=0, le=255)] = 1
+    timeout_s: PositiveFloat = 1.0
+    max_registers: Annotated[int, msgspec.Meta(ge=1, le=125)] = 125
+    max_bits: Annotated[int, msgspec.Meta(ge=1, le=2000)] = 2000
+    max_gap: Annotated[int, msgspec.Meta(ge=0, le=124)] = 10
+    word_order: Order = "big"
+    byte_order: Order = "big"
+    bad_recheck_s: PositiveFloat = 300.0
+    # OPC UA
+    endpoint: str | None = None
+    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    certificate: str | None = None
+    private_key: str | None = None
+    server_certificate: str | None = None
+    application_uri: str = "urn:takt:edge"  # must match the URI in `certificate` (takt edge cert writes it)
+    username: str | None = None
+    password: str | None = None
+    sampling_ms: Annotated[int, msgspec.Meta(ge=0)] = 100
+    publishing_ms: Annotated[int, msgspec.Meta(ge=10)] = 100
+    mode: Literal["subscribe", "poll"] = "subscribe"
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500  # monitored items per request
+    watchdog_s: PositiveFloat = 2.0
+    # Common
+    poll_ms: Annotated[int, msgspec.Meta(ge=10)] = 1000
+    backoff_max_s: PositiveFloat = 30.0
+    tags: list[Tag] = []
+
+
+class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    site: Id
+    edge_id: Id
+    broker: Broker = Broker()
+    buffer: Buffer = Buffer()
+    batching: Batching = Batching()
+    publishing: Publishing = Publishing()
+    logging: Logging = Logging()
+    devices: list[Device] = []
+    source: str = ""  # the file it was read from (set by load)
+
+
+def substitute_env(text: str, file: str, env: dict[str, str] | None = None) -> str:
+    """Replace `${VAR}` and `${VAR:-default}`; an unset VAR without a default is an error."""
+    environ = os.environ if env is None else env
+
+    def repl(match: re.Match[str]) -> str:
+        name, has_default, default = match.group(1), match.group(2), match.group(3)
+        if name in environ and (environ[name] or not has_default):
+            return environ[name]
+        if has_default is not None:
+            return default or ""
+        line = text.count("\n", 0, match.start()) + 1
+        raise ConfigError(file, f"line {line}", f"environment variable {name} is not set and has no default")
+
+    return _VAR_RE.sub(repl, text)
+
+
+def load(path: str | Path, env: dict[str, str] | None = None) -> EdgeConfig:
+    """Read, substitute, parse, convert and check a config file."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(file, "", f"cannot read: {err.strerror or err}") from err
+    return parse(substitute_env(text, file, env), file)
+
+
+def parse(text: str, file: str = "<config>") -> EdgeConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(file, where, f"invalid YAML: {getattr(err, 'problem', None) or err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "", "expected a mapping at the top level")
+    try:
+        config = msgspec.convert({**raw, "source": file}, EdgeConfig, strict=False)
+    except msgspec.ValidationError as err:
+        raise _validation_error(file, str(err)) from err
+    check(config)
+    return config
+
+
+def _validation_error(file: str, message: str) -> ConfigError:
+    problem, _, where = message.partition(" - at `")
+    field = where.rstrip("`").removeprefix("$").lstrip(".") if where else ""
+    return ConfigError(file, field or "(top level)", problem)
+
+
+def check(config: EdgeConfig) -> None:
+    """Cross-field rules a struct cannot express."""
+    seen_devices: set[str] = set()
+    seen_tags: dict[tuple[str, str], str] = {}
+    for i, device in enumerate(config.devices):
+        where = f"devices[{i}]"
+        if device.name in seen_devices:
+            raise ConfigError(config.source, f"{where}.name", f"duplicate device name {device.name!r}")
+        seen_devices.add(device.name)
+        _check_device(config.source, where, device)
+        for j, tag in enumerate(device.tags):
+            tag_where = f"{where}.tags[{j}]"
+            _check_tag(config.source, tag_where, device, tag)
+            key = (tag.machine or device.machine or "", tag.name)
+            if key in seen_tags:
+                raise ConfigError(
+                    config.source,
+                    f"{tag_where}.name",
+                    f"{key[0]}/{key[1]} already defined at {seen_tags[key]}",
+                )
+            seen_tags[key] = tag_where
+
+
+def _check_device(file: str, where: str, device: Device) -> None:
+    if device.protocol == "modbus_tcp" and not device.host:
+        raise ConfigError(file, f"{where}.host", "required for protocol modbus_tcp")
+    if device.protocol == "modbus_rtu" and device.serial is None:
+        raise ConfigError(file, f"{where}.serial", "required for protocol modbus_rtu (port, baudrate, ...)")
+    if device.protocol == "opcua":
+        if not device.endpoint or not device.endpoint.startswith("opc.tcp://"):
+            raise ConfigError(file, f"{where}.endpoint", "required for opcua, like opc.tcp://host:4840")
+        secure = device.security_policy != "None"
+        if secure and device.security_mode == "None":
+            raise ConfigError(file, f"{where}.security_mode", "must be Sign or SignAndEncrypt with a policy")
+        if secure and not (device.certificate and device.private_key):
+            raise ConfigError(file, f"{where}.certificate", "certificate and private_key are required")
+        if not secure and device.security_mode != "None":
+            raise ConfigError(file, f"{where}.security_policy", "set a policy for Sign/SignAndEncrypt")
+
+
+def _check_tag(file: str, where: str, device: Device, tag: Tag) -> None:
+    if not (tag.machine or device.machine):
+        raise ConfigError(file, f"{where}.machine", "required (or set the device's machine)")
+    if not _TYPE_RE.match(tag.type):
+        problem = f"unknown type {tag.type!r}; use bool, int16, uint16, int32, uint32, int64, uint64, "
+        raise ConfigError(file, f"{where}.type", problem + "float32, float64 or string(N)")
+    counter = tag.role in {"counter", "scrap_counter"}
+    fixed = tag.type in {"uint16", "uint32", "int16", "int32"} or device.protocol == "opcua"
+    if counter and tag.width is None and not fixed:
+        raise ConfigError(file, f"{where}.width", "counters need width 16 or 32")
+    if tag.role in PROTECTED_ROLES and tag.deadband is not None:
+        raise ConfigError(file, f"{where}.deadband", f"a {tag.role} tag reports every change: no deadband")
+    if tag.deadband is not None:
+        _check_deadband(file, f"{where}.deadband", tag.deadband)
+    if device.protocol == "opcua":
+        if not isinstance(tag.address, str) or not tag.address:
+            raise ConfigError(file, f"{where}.address", "an OPC UA node id (ns=2;s=...) or browse path")
+        return
+    _check_modbus_tag(file, where, tag)
+
+
+def _check_deadband(file: str, where: str, deadband: float | str) -> None:
+    if isinstance(deadband, str):
+        number = deadband.strip().removesuffix("%")
+        try:
+            ok = deadband.strip().endswith("%") and float(number) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(file, where, f"{deadband!r}: use a number (absolute) or a percentage like '2%'")
+    elif deadband < 0:
+        raise ConfigError(file, where, "must be >= 0")
+
+
+def _check_modbus_tag(file: str, where: str, tag: Tag) -> None:
+    if tag.table is None:
+        raise ConfigError(file, f"{where}.table", "required for Modbus: coil, discrete, holding or input")
+    if not isinstance(tag.address, int) or not 0 <= tag.address <= 65535:
+        raise ConfigError(file, f"{where}.address", "a Modbus address 0..65535 (0-based protocol address)")
+    if tag.table in {"coil", "discrete"}:
+        if tag.type != "bool" or tag.bit is not None:
+            raise ConfigError(file, f"{where}.type", f"a {tag.table} is a single bool (type: bool, no bit)")
+    elif tag.type == "bool" and tag.bit is None:
+        raise ConfigError(file, f"{where}.bit", "a bool in a register needs `bit: 0..15`")
+    elif tag.bit is not None and tag.type not in {"bool", "uint16"}:
+        raise ConfigError(file, f"{where}.bit", "only bool tags read a bit of a register")
+    if tag.writable and tag.table in {"discrete", "input"}:
+        raise ConfigError(file, f"{where}.writable", f"{tag.table} registers are read-only in Modbus")
+
+
+def string_length(type_: str) -> int | None:
+    match = _TYPE_RE.match(type_)
+    return int(match.group(2)) if match and match.group(2) else None
+
+
+def to_builtins(config: EdgeConfig) -> dict[str, Any]:
+    """The config as plain data (for `check` output and tests)."""
+    data: dict[str, Any] = msgspec.to_builtins(config)
+    return data
