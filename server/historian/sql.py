@@ -1,0 +1,237 @@
+"""The `sql` historian: samples in the server's own database (SQLite or PostgreSQL).
+
+Raw points live in `historian_point` (primary key (series_id, ts_ms): range queries are index scans),
+1-minute rollups (min, max, sum, count) in `historian_rollup`, upserted on every write. Queries over long
+ranges with steps of a minute or more read the rollups. Retention deletes raw points older than
+`retention_days` before min(now, newest point of the series) and rollups older than `rollup_days`.
+
+Ingestion calls `write_in(connection, points)` inside its apply transaction, so historian rows commit
+with the counts; `write(points)` opens its own transaction.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, text
+
+from server.db import SQLITE_BEGIN
+from server.historian.base import AGGREGATES, Aggregate, Point
+from server.historian.errors import HistorianQueryError
+
+log = logging.getLogger(__name__)
+
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+SeriesKey = tuple[str, str, str]
+
+_ROLLUP_UPSERT = {
+    "sqlite": "vmin = min(historian_rollup.vmin, excluded.vmin), "
+    "vmax = max(historian_rollup.vmax, excluded.vmax)",
+    "postgresql": "vmin = LEAST(historian_rollup.vmin, excluded.vmin), "
+    "vmax = GREATEST(historian_rollup.vmax, excluded.vmax)",
+}
+_RAW_AGG = {"avg": "AVG(value)", "min": "MIN(value)", "max": "MAX(value)"}
+_ROLLUP_AGG = {"avg": "SUM(vsum) / SUM(n)", "min": "MIN(vmin)", "max": "MAX(vmax)"}
+
+
+class SqlHistorian:
+    name = "sql"
+    transactional = True  # ingestion writes through write_in() inside its own transaction
+
+    def __init__(
+        self,
+        engine: Engine,
+        retention_days: int = 90,
+        rollup_days: int | None = None,
+        rollup_min_range_ms: int = 6 * 3600 * 1000,
+    ) -> None:
+        self.engine = engine
+        self.retention_ms = retention_days * DAY_MS
+        self.rollup_ms = (rollup_days if rollup_days is not None else retention_days * 5) * DAY_MS
+        self.rollup_min_range_ms = rollup_min_range_ms
+        self._series: dict[SeriesKey, int] = {}
+        self._mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        upsert = _ROLLUP_UPSERT.get(engine.dialect.name, _ROLLUP_UPSERT["postgresql"])
+        self._insert_points = (
+            f"INSERT INTO historian_point (series_id, ts_ms, value) VALUES ({self._marks(3)}) "
+            "ON CONFLICT (series_id, ts_ms) DO NOTHING"
+        )
+        self._upsert_rollups = (
+            "INSERT INTO historian_rollup (series_id, bucket_ms, vmin, vmax, vsum, n) "
+            f"VALUES ({self._marks(6)}) "
+            f"ON CONFLICT (series_id, bucket_ms) DO UPDATE SET {upsert}, "
+            "vsum = historian_rollup.vsum + excluded.vsum, n = historian_rollup.n + excluded.n"
+        )
+
+    def _marks(self, count: int) -> str:
+        return ", ".join([self._mark] * count)
+
+    # writing
+
+    def write(self, points: Sequence[Point]) -> None:
+        try:
+            with self._write_transaction() as conn:
+                self.write_in(conn, points)
+        except Exception:
+            self.forget()
+            raise
+
+    def write_in(self, conn: Connection, points: Sequence[Point]) -> None:
+        """Write inside the caller's transaction; call forget() if that transaction rolls back."""
+        if not points:
+            return
+        ids = self._series_ids(conn, {(p.site, p.machine, p.tag) for p in points})
+        rows = [(ids[(p.site, p.machine, p.tag)], p.ts_ms, p.value) for p in points]
+        conn.exec_driver_sql(self._insert_points, rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(self._upsert_rollups, _rollups(rows))  # type: ignore[arg-type]
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        """A transaction that holds SQLite's write lock from its start (BEGIN IMMEDIATE)."""
+        options = {SQLITE_BEGIN: "IMMEDIATE"} if self.engine.dialect.name == "sqlite" else {}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            yield conn
+
+    def forget(self) -> None:
+        """Drop cached series ids (a rolled-back transaction may have created some)."""
+        self._series.clear()
+
+    def _series_ids(self, conn: Connection, keys: Iterable[SeriesKey]) -> dict[SeriesKey, int]:
+        missing = [key for key in keys if key not in self._series]
+        if missing:
+            conn.exec_driver_sql(
+                f"INSERT INTO historian_series (site, machine, tag) VALUES ({self._marks(3)}) "
+                "ON CONFLICT (site, machine, tag) DO NOTHING",
+                missing,  # type: ignore[arg-type]
+            )
+            for key in missing:
+                found = conn.execute(
+                    text("SELECT id FROM historian_series WHERE site = :s AND machine = :m AND tag = :t"),
+                    {"s": key[0], "m": key[1], "t": key[2]},
+                ).scalar_one()
+                self._series[key] = int(found)
+        return self._series
+
+    def _series_id(self, conn: Connection, site: str, machine: str, tag: str) -> int | None:
+        key = (site, machine, tag)
+        if key in self._series:
+            return self._series[key]
+        found = conn.execute(
+            text("SELECT id FROM historian_series WHERE site = :s AND machine = :m AND tag = :t"),
+            {"s": site, "m": machine, "t": tag},
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    # reading
+
+    def query(
+        self,
+        site: str,
+        machine: str,
+        tag: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        agg: Aggregate = "avg",
+    ) -> list[tuple[int, float]]:
+        check_query(start_ms, end_ms, step_ms, agg)
+        with self.engine.connect() as conn:
+            series = self._series_id(conn, site, machine, tag)
+            if series is None:
+                return []
+            use_rollups = step_ms >= MINUTE_MS and end_ms - start_ms >= self.rollup_min_range_ms
+            if use_rollups:
+                sql = (
+                    f"SELECT (bucket_ms - :start) / :step AS b, {_ROLLUP_AGG[agg]} FROM historian_rollup "
+                    "WHERE series_id = :sid AND bucket_ms >= :start AND bucket_ms < :end "
+                    "GROUP BY b ORDER BY b"
+                )
+            else:
+                sql = (
+                    f"SELECT (ts_ms - :start) / :step AS b, {_RAW_AGG[agg]} FROM historian_point "
+                    "WHERE series_id = :sid AND ts_ms >= :start AND ts_ms < :end GROUP BY b ORDER BY b"
+                )
+            params = {"sid": series, "start": start_ms, "end": end_ms, "step": step_ms}
+            rows = conn.execute(text(sql), params).all()
+        return [(start_ms + int(b) * step_ms, float(v)) for b, v in rows if v is not None]
+
+    def latest(self, site: str, machine: str, tag: str) -> tuple[int, float] | None:
+        with self.engine.connect() as conn:
+            series = self._series_id(conn, site, machine, tag)
+            if series is None:
+                return None
+            row = conn.execute(
+                text(
+                    "SELECT ts_ms, value FROM historian_point WHERE series_id = :sid "
+                    "ORDER BY ts_ms DESC LIMIT 1"
+                ),
+                {"sid": series},
+            ).first()
+        return None if row is None else (int(row[0]), float(row[1]))
+
+    # retention
+
+    def apply_retention(self, now_ms: int) -> int:
+        """Per series: delete raw points older than min(now, newest point) - retention, same for rollups.
+
+        Relative to the newest point too, so a server whose clock jumps ahead, or a series that stopped
+        reporting, never loses its last `retention_days` of data.
+        """
+        deleted = 0
+        with self._write_transaction() as conn:
+            series = conn.execute(
+                text("SELECT series_id, MAX(ts_ms) FROM historian_point GROUP BY series_id")
+            ).all()
+            for sid, newest in series:
+                cutoff = min(now_ms, int(newest)) - self.retention_ms
+                result = conn.execute(
+                    text("DELETE FROM historian_point WHERE series_id = :sid AND ts_ms < :cutoff"),
+                    {"sid": sid, "cutoff": cutoff},
+                )
+                deleted += result.rowcount
+            rollups = conn.execute(
+                text("SELECT series_id, MAX(bucket_ms) FROM historian_rollup GROUP BY series_id")
+            ).all()
+            for sid, newest in rollups:
+                cutoff = min(now_ms, int(newest)) - self.rollup_ms
+                result = conn.execute(
+                    text("DELETE FROM historian_rollup WHERE series_id = :sid AND bucket_ms < :cutoff"),
+                    {"sid": sid, "cutoff": cutoff},
+                )
+                deleted += result.rowcount
+        if deleted:
+            log.info("historian retention deleted %d rows", deleted)
+        return deleted
+
+    def close(self) -> None:
+        self.forget()
+
+
+def check_query(start_ms: int, end_ms: int, step_ms: int, agg: str, max_buckets: int = 20_000) -> None:
+    if agg not in AGGREGATES:
+        raise HistorianQueryError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {agg!r}")
+    if step_ms <= 0:
+        raise HistorianQueryError(f"step must be positive, not {step_ms} ms")
+    if end_ms <= start_ms:
+        raise HistorianQueryError(f"end ({end_ms}) must be after start ({start_ms})")
+    if (end_ms - start_ms) // step_ms > max_buckets:
+        raise HistorianQueryError(f"more than {max_buckets} buckets; use a larger step")
+
+
+def _rollups(rows: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float, float, float, int]]:
+    """Group (series_id, ts_ms, value) rows into 1-minute (series, bucket, min, max, sum, count)."""
+    buckets: dict[tuple[int, int], list[float]] = {}
+    for sid, ts, value in rows:
+        key = (sid, ts - ts % MINUTE_MS)
+        agg = buckets.get(key)
+        if agg is None:
+            buckets[key] = [value, value, value, 1.0]
+        else:
+            if value < agg[0]:
+                agg[0] = value
+            if value > agg[1]:
+                agg[1] = value
+            agg[2] += value
+            agg[3] += 1.0
+    return [(sid, b, a[0], a[1], a[2], int(a[3])) for (sid, b), a in buckets.items()]

@@ -1,0 +1,316 @@
+"""The effects of applied batches inside one transaction: counts, machine states, historian points.
+
+`Effects` accumulates the samples of one or more batches of ONE edge (applied in seq order) and
+`flush()` writes everything in the caller's session: counter/signal state, the count ledger, operation
+machine counts, counter anomalies, state segments and downtime, and (sql historian) the points.
+Points for external historians and live events are handed back to run after the commit.
+"""
+
+import dataclasses
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from server.historian.base import Historian, Point
+from server.ingest.events import CountsChanged, Event, MachineStateChanged
+from server.ingest.metrics import Metrics
+from server.ingest.options import IngestOptions
+from server.ingest.registry import COUNTER_ROLES, STATE_ROLES, MachineInfo, Registry, TagInfo
+from server.models.ingest import CounterAnomaly, CountEvent, SignalState
+from server.models.production import OperationRun
+from server.services import counting, machine_state
+from shared.messages import DataBatch, Sample
+
+log = logging.getLogger(__name__)
+
+HISTORIAN_QUALITIES = frozenset({"good", "uncertain"})
+_ADD_COUNTS = (
+    "UPDATE operation SET machine_good = machine_good + :g, machine_scrap = machine_scrap + :s WHERE id = :id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    machine: MachineInfo
+    ts_ms: int
+    good: int
+    scrap: int
+    kind: str
+    seq: int
+
+
+@dataclass
+class Effects:
+    session: Session
+    edge_id: str
+    site: str
+    registry: Registry
+    historian: Historian
+    options: IngestOptions
+    metrics: Metrics
+    points: list[Point] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    _signals: dict[int, dict[str, counting.CounterState]] = field(default_factory=dict)
+    _dirty: set[tuple[int, str]] = field(default_factory=set)
+    _increments: list[Increment] = field(default_factory=list)
+    _anomalies: list[dict[str, Any]] = field(default_factory=list)
+    # state samples, and (tag None) a machine's first good sample after the start or a stale state sample:
+    # the time it may be back from offline. Processed in sample order at flush.
+    _state_samples: list[tuple[MachineInfo, TagInfo | None, Sample]] = field(default_factory=list)
+    _watch: dict[int, bool] = field(default_factory=dict)
+    _limits: dict[int, counting.Limits] = field(default_factory=dict)
+    _spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    _run_cache: dict[int, list[tuple[int, int, int | None]]] = field(default_factory=dict)
+
+    def add(self, batch: DataBatch) -> None:
+        """Take one batch's samples (batches must come in seq order)."""
+        site, registry, points, watch = self.site, self.registry, self.points, self._watch
+        machines: dict[str, MachineInfo | None] = {}
+        for sample in batch.samples:
+            code = sample.machine
+            machine = (
+                machines[code]
+                if code in machines
+                else machines.setdefault(code, registry.machine(site, code))
+            )
+            if machine is None:
+                self._unknown_machine(sample)
+                continue
+            if sample.quality == "good" and watch.get(machine.id, True):
+                watch[machine.id] = False
+                self._state_samples.append((machine, None, sample))
+                self._span(machine.id, sample.ts_ms)
+            tag = machine.tags.get(sample.tag) or registry.missing_tag(site, code, sample.tag)
+            if tag is None:
+                self._unknown_tag(machine, sample)
+            elif tag.role in COUNTER_ROLES:
+                self._count(machine, tag, sample, batch.seq)
+            elif tag.role in STATE_ROLES:
+                self._state_samples.append((machine, tag, sample))
+                self._span(machine.id, sample.ts_ms)
+                if sample.quality == "stale":
+                    watch[machine.id] = True
+            value = sample.value
+            if sample.quality in HISTORIAN_QUALITIES and isinstance(value, int | float):
+                points.append(Point(site, code, sample.tag, sample.ts_ms, float(value)))
+        self.metrics.add("samples_applied", len(batch.samples))
+
+    def _unknown_machine(self, sample: Sample) -> None:
+        self.metrics.add("unknown_machine_samples")
+        if self.registry.first_unknown(self.site, sample.machine):
+            log.warning(
+                "edge %s: unknown machine %s/%s (samples ignored)", self.edge_id, self.site, sample.machine
+            )
+
+    def _unknown_tag(self, machine: MachineInfo, sample: Sample) -> None:
+        self.metrics.add("unknown_tag_samples")
+        if self.registry.first_unknown(self.site, machine.code, sample.tag):
+            log.warning(
+                "machine %s: unknown tag %s (kept in the historian as analog)", machine.code, sample.tag
+            )
+
+    # counters
+
+    def _signal_map(self, machine_id: int) -> dict[str, counting.CounterState]:
+        states = self._signals.get(machine_id)
+        if states is None:
+            rows = self.session.exec(select(SignalState).where(SignalState.machine_id == machine_id)).all()
+            states = self._signals[machine_id] = {
+                r.tag: counting.CounterState(r.value, r.ts_ms) for r in rows
+            }
+        return states
+
+    def _count(self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int) -> None:
+        states = self._signal_map(machine.id)
+        limits = self._limits.get(machine.id)
+        if limits is None:
+            limits = dataclasses.replace(self.options.counter_limits, ideal_cycle_s=machine.ideal_cycle_s)
+            self._limits[machine.id] = limits
+        old = states.get(tag.name)
+        step = counting.step(old, sample.value, sample.ts_ms, sample.quality, tag.width, limits)
+        if step.state is not None and step.state is not old:
+            states[tag.name] = step.state
+            self._dirty.add((machine.id, tag.name))
+        if step.kind == counting.Kind.QUARANTINE:
+            self._quarantine(machine, tag, sample, old, step, seq)
+        elif step.increment > 0:
+            good, scrap = (step.increment, 0) if tag.role == "counter" else (0, step.increment)
+            self._increments.append(Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq))
+            self._span(machine.id, sample.ts_ms)
+
+    def _quarantine(
+        self, machine: MachineInfo, tag: TagInfo, sample: Sample, old: counting.CounterState | None,
+        step: counting.Step, seq: int,
+    ) -> None:  # fmt: skip
+        self.metrics.add("quarantined")
+        log.warning("machine %s tag %s: quarantined: %s", machine.code, tag.name, step.reason)
+        new_value = counting.as_count(sample.value, tag.width) or 0
+        self._anomalies.append(
+            {"machine_id": machine.id, "tag": tag.name, "ts_ms": sample.ts_ms,
+             "old_value": old.value if old else None, "new_value": new_value, "reason": step.reason[:500],
+             "edge_id": self.edge_id, "seq": seq}
+        )  # fmt: skip
+
+    # flushing
+
+    def flush(self) -> None:
+        """Write every effect in the session (call once, before commit)."""
+        self._apply_states()
+        self._write_counts()
+        if self._anomalies:
+            self.session.execute(insert(CounterAnomaly), self._anomalies)
+        self._write_signals()
+        if self.points and getattr(self.historian, "transactional", False):
+            self.historian.write_in(self.session.connection(), self.points)  # type: ignore[attr-defined]
+            self.metrics.add("historian_points", len(self.points))
+            self.points = []
+
+    def _write_signals(self) -> None:
+        if not self._dirty:
+            return
+        rows = []
+        for machine_id, tag in sorted(self._dirty):
+            state = self._signals[machine_id][tag]
+            rows.append(
+                {"machine_id": machine_id, "tag": tag, "value": state.value, "ts_ms": state.ts_ms,
+                 "suspect_value": state.suspect_value, "suspect_ts_ms": state.suspect_ts_ms}
+            )  # fmt: skip
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(SignalState)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["machine_id", "tag"],
+            set_={"value": stmt.excluded.value, "ts_ms": stmt.excluded.ts_ms},
+        )
+        self.session.execute(stmt, rows)
+        self._dirty.clear()
+
+    def _write_counts(self) -> None:
+        if not self._increments:
+            return
+        by_machine: dict[int, list[Increment]] = defaultdict(list)
+        for inc in self._increments:
+            by_machine[inc.machine.id].append(inc)
+        ledger: list[dict[str, Any]] = []
+        totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for machine_id, incs in by_machine.items():
+            runs = self._runs(machine_id)
+            per_op: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
+            for inc in incs:
+                op = _covering(runs, inc.ts_ms)
+                ledger.append(
+                    {"machine_id": machine_id, "operation_id": op, "ts_ms": inc.ts_ms, "good": inc.good,
+                     "scrap": inc.scrap, "kind": inc.kind, "edge_id": self.edge_id, "seq": inc.seq}
+                )  # fmt: skip
+                per_op[op][0] += inc.good
+                per_op[op][1] += inc.scrap
+            for op, (good, scrap) in per_op.items():
+                if op is not None:
+                    totals[op][0] += good
+                    totals[op][1] += scrap
+                code = incs[0].machine.code
+                self.events.append(CountsChanged(machine_id, code, op, good, scrap, incs[-1].ts_ms))
+        self.session.execute(insert(CountEvent), ledger)
+        for op, (good, scrap) in totals.items():
+            self.session.execute(
+                text(_ADD_COUNTS),
+                {"g": good, "s": scrap, "id": op},
+            )
+        self._increments.clear()
+
+    def _runs(self, machine_id: int) -> list[tuple[int, int, int | None]]:
+        """Operation runs of the machine that may cover a sample of this transaction (loaded once)."""
+        runs = self._run_cache.get(machine_id)
+        if runs is None:
+            lo, hi = self._spans.get(machine_id, (0, 1 << 62))
+            rows = self.session.exec(
+                select(OperationRun.operation_id, OperationRun.start_ms, OperationRun.end_ms).where(
+                    OperationRun.machine_id == machine_id,
+                    OperationRun.start_ms <= hi,
+                    (col(OperationRun.end_ms).is_(None)) | (col(OperationRun.end_ms) > lo),
+                )
+            ).all()
+            runs = self._run_cache[machine_id] = sorted(((op, a, b) for op, a, b in rows), key=lambda r: r[1])
+        return runs
+
+    def _span(self, machine_id: int, ts_ms: int) -> None:
+        """Widen the machine's [lo, hi] sample time span of this transaction."""
+        span = self._spans.get(machine_id)
+        if span is None:
+            self._spans[machine_id] = (ts_ms, ts_ms)
+        elif ts_ms < span[0] or ts_ms > span[1]:
+            self._spans[machine_id] = (min(span[0], ts_ms), max(span[1], ts_ms))
+
+    # machine states
+
+    def _apply_states(self) -> None:
+        timeline = machine_state.Timeline(self.session)
+        for machine, tag, sample in self._state_samples:
+            if tag is None:
+                state = self._back_from_offline(timeline, machine)
+            else:
+                state = self._signal_state(machine, tag, sample)
+            if state is not None:
+                self._change(timeline, machine, state, sample.ts_ms)
+        self._state_samples.clear()
+        self._watch.clear()
+
+    def _back_from_offline(self, timeline: machine_state.Timeline, machine: MachineInfo) -> str | None:
+        """A good sample of an offline machine: it is back (or its edge was only cut off from the broker:
+        then the offline stretch is retracted), in the state its last signals give."""
+        segment = timeline.current(machine.id)
+        if segment is None or segment.state != "offline":
+            return None
+        return machine_state.derive(*self._signals_by_role(machine, self._signal_map(machine.id)))
+
+    def _change(self, timeline: machine_state.Timeline, machine: MachineInfo, state: str, ts_ms: int) -> None:
+        change = timeline.transition(machine.id, state, ts_ms)
+        if change is None:
+            return
+        producing = state != "running" and _covering(self._runs(machine.id), ts_ms) is not None
+        machine_state.apply_downtime(self.session, change, producing)
+        self.events.append(MachineStateChanged(machine.id, machine.code, state, ts_ms))
+
+    def _signal_state(self, machine: MachineInfo, tag: TagInfo, sample: Sample) -> str | None:
+        """Update the machine's signal from `sample`; return the derived machine state, if any."""
+        if sample.quality == "stale":
+            return "offline"
+        if sample.quality != "good":
+            return None
+        value = sample.value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):  # bool is an int
+            return None
+        signals = self._signal_map(machine.id)
+        old = signals.get(tag.name)
+        if old is None or sample.ts_ms >= old.ts_ms:  # an older sample never overwrites a newer one
+            signals[tag.name] = counting.CounterState(int(value), sample.ts_ms)
+            self._dirty.add((machine.id, tag.name))
+        return machine_state.derive(*self._signals_by_role(machine, signals))
+
+    @staticmethod
+    def _signals_by_role(
+        machine: MachineInfo, signals: dict[str, counting.CounterState]
+    ) -> tuple[int | None, bool | None, bool | None]:
+        found: dict[str, int] = {}
+        for name, info in machine.tags.items():
+            if info.role in STATE_ROLES and name in signals:
+                found[info.role] = signals[name].value
+        state = found.get("state")
+        run = found.get("run")
+        fault = found.get("fault")
+        return state, None if run is None else bool(run), None if fault is None else bool(fault)
+
+
+def _covering(runs: list[tuple[int, int, int | None]], ts_ms: int) -> int | None:
+    """The operation whose run covers ts_ms (the latest started one if several do)."""
+    found = None
+    for op, start, end in runs:
+        if start <= ts_ms and (end is None or ts_ms < end):
+            found = op
+    return found

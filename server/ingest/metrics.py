@@ -1,0 +1,35 @@
+"""Counters of this process's ingestion (GET /api/v1/ingest/stats)."""
+
+import threading
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class Metrics:
+    messages: int = 0
+    batches_stored: int = 0
+    duplicates: int = 0
+    batches_applied: int = 0
+    samples_applied: int = 0
+    dead_letters: int = 0
+    status_messages: int = 0
+    command_results: int = 0
+    unknown_machine_samples: int = 0
+    unknown_tag_samples: int = 0
+    quarantined: int = 0
+    gaps_detected: int = 0
+    apply_errors: int = 0
+    store_errors: int = 0
+    historian_points: int = 0
+    historian_errors: int = 0
+    historian_dropped: int = 0
+    acks_published: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, count: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + count)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}

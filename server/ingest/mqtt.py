@@ -1,0 +1,112 @@
+"""The MQTT side of ingestion: one paho-mqtt 2.x client with a persistent session and manual acks.
+
+Messages go from paho's network thread into a queue; the worker acks each one (`ack(mid, qos)`) only
+after it is committed to the inbox or the dead-letter table. The client id must be stable (the broker
+keeps the session and the unacked messages across restarts) and distinct per server replica.
+"""
+
+import logging
+import queue
+import ssl
+import threading
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from server.config import Settings
+from server.ingest.options import IngestOptions
+from shared import topics
+
+log = logging.getLogger(__name__)
+KINDS = ("data", "status", "result")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class MqttLink:
+    def __init__(self, settings: Settings, options: IngestOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.inbox: queue.Queue[Incoming] = queue.Queue()
+        self.connected = threading.Event()
+        self._was_connected = False
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.mqtt_client_id,
+            clean_session=False,
+            protocol=paho.MQTTv311,
+        )
+        client.manual_ack_set(True)
+        if settings.mqtt_username:
+            password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+            client.username_pw_set(settings.mqtt_username, password)
+        if settings.mqtt_tls_ca:
+            client.tls_set(ca_certs=settings.mqtt_tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.reconnect_delay_set(1, max(1, int(options.reconnect_max_s)))
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        self.client = client
+
+    def start(self) -> None:
+        self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, self.options.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.connected.clear()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, message: Incoming) -> None:
+        if message.qos > 0:
+            self.client.ack(message.mid, message.qos)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        _userdata: object,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        if reason.is_failure:
+            log.error("MQTT broker %s:%d refused the connection: %s", self.settings.mqtt_host,
+                      self.settings.mqtt_port, reason)  # fmt: skip
+            return
+        shared = self.settings.mqtt_shared
+        client.subscribe([(topics.server_filter(kind, shared=shared), 1) for kind in KINDS])  # type: ignore[arg-type]
+        log.info("MQTT connected to %s:%d as %s (session present: %s)", self.settings.mqtt_host,
+                 self.settings.mqtt_port, self.settings.mqtt_client_id, flags.session_present)  # fmt: skip
+        self._was_connected = True
+
+    def _on_subscribe(
+        self, _client: paho.Client, _userdata: object, _mid: int, reasons: list[ReasonCode], _props: object
+    ) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            log.error("MQTT subscription refused: %s", ", ".join(failed))
+            return
+        self.connected.set()  # `connected` means subscribed: nothing published from now on is missed
+
+    def _on_disconnect(
+        self, _client: paho.Client, _userdata: object, _flags: object, reason: ReasonCode, _props: object
+    ) -> None:
+        if self.connected.is_set():
+            log.warning("MQTT connection lost (%s); reconnecting", reason)
+        self.connected.clear()
+
+    def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
+        self.inbox.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos))

@@ -1,0 +1,32 @@
+"""Tuning knobs of ingestion that are not in `Settings` (tests shorten them)."""
+
+from dataclasses import dataclass, field
+
+from server.config import Settings
+from server.services.counting import Limits
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    max_payload_bytes: int = 4 * 1024 * 1024  # larger MQTT payloads are dead-lettered undecoded
+    dead_letter_keep_bytes: int = 64 * 1024  # raw bytes kept of an oversized payload
+    max_messages_per_pass: int = 500  # messages stored (and acked) per inbox transaction
+    batches_per_apply: int = 50  # inbox batches applied per transaction
+    gap_grace_s: float = 5.0  # a hole in seq held this long is recorded as a gap event
+    tick_s: float = 0.5  # housekeeping: gaps, retries, registry refresh
+    registry_refresh_s: float = 30.0
+    retention_every_s: float = 3600.0
+    historian_retry_points: int = 1_000_000  # external historian: points kept for retry
+    counter_limits: Limits = field(default_factory=Limits)
+    keepalive_s: int = 30
+    reconnect_max_s: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "IngestOptions":
+        """Settings may carry `mqtt_max_payload_bytes` and `ingest_gap_grace_s` (optional fields)."""
+        max_payload = getattr(settings, "mqtt_max_payload_bytes", None)
+        grace = getattr(settings, "ingest_gap_grace_s", None)
+        return cls(
+            max_payload_bytes=int(max_payload) if max_payload else cls.max_payload_bytes,
+            gap_grace_s=float(grace) if grace is not None else cls.gap_grace_s,
+        )

@@ -1,0 +1,289 @@
+"""`Ingestor(settings, engine)`: MQTT -> durable inbox -> ack -> apply in seq order -> ack topic.
+
+One worker thread takes what paho received, in passes of up to `max_messages_per_pass` messages:
+  1. decode and validate; bad ones become dead letters (oversized ones undecoded);
+  2. commit batches (UNIQUE(edge_id, seq)) and dead letters in one transaction, then ack every message;
+  3. handle status and command-result messages;
+  4. apply the touched edges (server/ingest/apply.py), publish each edge's highest contiguous stored seq
+     on its retained `ack` topic, write external historians, publish live events.
+Between passes a tick records gaps held longer than `gap_grace_s`, retries edges with held or failed
+batches (other replicas, operator skips), retries historian writes and applies retention.
+"""
+
+import gc
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from server.config import Settings
+from server.historian import Historian, make_historian
+from server.ingest import apply as applier
+from server.ingest.events import Event, bus
+from server.ingest.historian_buffer import HistorianBuffer
+from server.ingest.inbox import Rejected, StoredBatch, prune_dead_letters, store
+from server.ingest.metrics import Metrics
+from server.ingest.mqtt import Incoming, MqttLink
+from server.ingest.options import IngestOptions
+from server.ingest.registry import Registry
+from server.ingest.status import handle_status
+from server.models.ingest import InboxBatch
+from shared import topics
+from shared.errors import PayloadError, TopicError
+from shared.messages import Ack, CommandResult, DataBatch, Status, decode, encode
+
+log = logging.getLogger(__name__)
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        options: IngestOptions | None = None,
+        historian: Historian | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.options = options or IngestOptions.from_settings(settings)
+        self.metrics = Metrics()
+        self.registry = Registry(engine)
+        self.historian = historian or make_historian(settings, engine)
+        self.buffer = HistorianBuffer(self.historian, self.options.historian_retry_points, self.metrics)
+        self.ctx = applier.ApplyContext(engine, self.registry, self.historian, self.options, self.metrics)
+        self.link = MqttLink(settings, self.options)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._known_edges: set[str] = set()
+        self._acked: dict[str, int] = {}
+        self._gaps: dict[str, tuple[int, int, float]] = {}  # edge -> (from, to, first seen)
+        self._errors: dict[str, str] = {}  # edge -> last apply error (logged once)
+        self._kicked: set[str] = set()
+        self._kick_lock = threading.Lock()
+        self._next_retention = time.monotonic() + 60.0
+        self._dead_logged: set[str] = set()
+        self._store_failing = False
+
+    # lifecycle
+
+    def start(self) -> None:
+        # Objects alive now (modules, the app) leave the garbage collector's scans: ingestion allocates
+        # millions of short-lived objects, and full collections over the whole heap halved its speed.
+        gc.freeze()
+        self.registry.reload()
+        self._thread = threading.Thread(target=self._run, name="takt-ingest", daemon=True)
+        self._thread.start()
+        self.link.start()
+
+    def stop(self) -> None:
+        self.link.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.historian.close()
+
+    def kick(self, edge_id: str) -> None:
+        """Ask the worker to (re)apply an edge soon (after an operator released a gap)."""
+        with self._kick_lock:
+            self._kicked.add(edge_id)
+
+    def apply_errors(self) -> dict[str, str]:
+        return dict(self._errors)
+
+    # the worker
+
+    def _run(self) -> None:
+        pending: list[Incoming] = []
+        next_tick = 0.0
+        while not self._stop.is_set():
+            pending.extend(self._drain(pending))
+            if pending:
+                try:
+                    self._process(pending)
+                    pending = []
+                except Exception:  # database down: keep the messages unacked, retry
+                    self.metrics.add("store_errors")
+                    if not self._store_failing:
+                        log.exception("storing %d messages failed; retrying every second", len(pending))
+                    self._store_failing = True
+                    self._stop.wait(1.0)
+                    continue
+                if self._store_failing:
+                    log.info("storing messages works again")
+                    self._store_failing = False
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.options.tick_s
+                self._tick()
+
+    def _drain(self, pending: list[Incoming]) -> list[Incoming]:
+        limit = self.options.max_messages_per_pass - len(pending)
+        got: list[Incoming] = []
+        if limit <= 0:
+            return got
+        try:
+            got.append(self.link.inbox.get(timeout=0 if pending else min(0.2, self.options.tick_s)))
+        except queue.Empty:
+            return got
+        while len(got) < limit:
+            try:
+                got.append(self.link.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return got
+
+    def _process(self, messages: Sequence[Incoming]) -> None:
+        now = applier.now_ms()
+        batches: list[StoredBatch] = []
+        rejected: list[Rejected] = []
+        statuses: list[tuple[str, Status]] = []
+        for message in messages:
+            self._classify(message, batches, rejected, statuses)
+        new = store(self.engine, batches, rejected, self._known_edges, now)
+        for message in messages:
+            self.link.ack(message)
+        self.metrics.add("messages", len(messages))
+        self.metrics.add("batches_stored", new)
+        self.metrics.add("duplicates", len(batches) - new)
+        self.metrics.add("dead_letters", len(rejected))
+        for site, status in statuses:
+            self._status(site, status, now)
+        edges = {(b.site, b.edge_id) for b in batches}
+        for _site, edge in sorted(edges):
+            self._apply(edge)
+        self.ctx.decoded.clear()
+
+    def _classify(
+        self,
+        message: Incoming,
+        batches: list[StoredBatch],
+        rejected: list[Rejected],
+        statuses: list[tuple[str, Status]],
+    ) -> None:
+        size = len(message.payload)
+        if size > self.options.max_payload_bytes:
+            keep = message.payload[: self.options.dead_letter_keep_bytes]
+            reason = (
+                f"payload of {size} bytes exceeds {self.options.max_payload_bytes} (first {len(keep)} kept)"
+            )
+            rejected.append(self._reject(message.topic, reason, keep, size))
+            return
+        try:
+            topic = topics.parse(message.topic)
+            if topic.kind == "data":
+                batch = decode(DataBatch, message.payload)
+                _same_edge(topic.edge_id, batch.edge_id)
+                batches.append(
+                    StoredBatch(topic.site, batch.edge_id, batch.seq, len(batch.samples), message.payload)
+                )
+                self.ctx.decoded[(batch.edge_id, batch.seq)] = batch
+            elif topic.kind == "status":
+                status = decode(Status, message.payload)
+                _same_edge(topic.edge_id, status.edge_id)
+                statuses.append((topic.site, status))
+            elif topic.kind == "result":
+                result = decode(CommandResult, message.payload)
+                self.metrics.add("command_results")
+                log.info(
+                    "edge %s: command %s %s", result.edge_id, result.id, "ok" if result.ok else result.error
+                )
+        except (PayloadError, TopicError) as err:
+            rejected.append(self._reject(message.topic, str(err), message.payload, size))
+
+    def _reject(self, topic: str, reason: str, payload: bytes, size: int) -> Rejected:
+        if topic not in self._dead_logged:
+            self._dead_logged.add(topic)
+            log.warning(
+                "dead letter from %s: %s (more from this topic: counted, not logged)", topic, reason[:300]
+            )
+        return Rejected(topic, reason, payload, size)
+
+    def _status(self, site: str, status: Status, now: int) -> None:
+        try:
+            self._emit(handle_status(self.engine, self.registry, site, status, now))
+        except Exception:
+            log.exception("edge %s: status message could not be stored", status.edge_id)
+        self.metrics.add("status_messages")
+
+    def _apply(self, edge_id: str) -> None:
+        result = applier.apply_edge(self.ctx, edge_id)
+        if result.error is not None:
+            if self._errors.get(edge_id) != result.error:
+                log.error("edge %s: applying batches after seq %d failed: %s", edge_id, result.last_applied,
+                          result.error)  # fmt: skip
+            self._errors[edge_id] = result.error
+        elif self._errors.pop(edge_id, None) is not None:
+            log.info("edge %s: applying batches works again", edge_id)
+        self.buffer.write(result.points)
+        self._emit(result.events)
+        self._publish_ack(edge_id)
+
+    def _publish_ack(self, edge_id: str) -> None:
+        prog = applier.progress(self.engine, edge_id)
+        if prog is None:
+            return
+        self._watch_gap(prog)
+        if self._acked.get(edge_id) == prog.contiguous:
+            return
+        self.link.publish(
+            topics.ack(prog.site, edge_id), encode(Ack(edge_id=edge_id, seq=prog.contiguous)), True
+        )
+        self._acked[edge_id] = prog.contiguous
+        self.metrics.add("acks_published")
+
+    def _watch_gap(self, prog: applier.Progress) -> None:
+        if prog.first_held is None:
+            if self._gaps.pop(prog.edge_id, None) is not None:
+                log.info("edge %s: gap closed, applied up to seq %d", prog.edge_id, prog.last_applied)
+            return
+        hole = (prog.contiguous + 1, prog.first_held - 1)
+        seen = self._gaps.get(prog.edge_id)
+        if seen is None or seen[:2] != hole:
+            self._gaps[prog.edge_id] = (*hole, time.monotonic())
+
+    def _emit(self, events: Sequence[Event]) -> None:
+        for event in events:
+            bus.publish(event)
+
+    # housekeeping
+
+    def _tick(self) -> None:
+        try:
+            self._record_gaps()
+            for edge_id in self._edges_to_retry():
+                self._apply(edge_id)
+            self.buffer.retry()
+            if time.monotonic() >= self._next_retention:
+                self._next_retention = time.monotonic() + self.options.retention_every_s
+                self.historian.apply_retention(applier.now_ms())
+                prune_dead_letters(self.engine, applier.now_ms())
+        except Exception:
+            log.exception("ingest housekeeping failed")
+
+    def _edges_to_retry(self) -> set[str]:
+        with self._kick_lock:
+            edges, self._kicked = self._kicked, set()
+        with Session(self.engine) as session:
+            edges.update(session.exec(select(InboxBatch.edge_id).distinct()).all())
+        return edges
+
+    def _record_gaps(self) -> None:
+        now = time.monotonic()
+        for edge_id, (first, last, since) in list(self._gaps.items()):
+            if now - since < self.options.gap_grace_s or since < 0:
+                continue
+            if applier.record_gap(self.engine, edge_id, first, last):
+                self.metrics.add("gaps_detected")
+                log.warning("edge %s: seq %d..%d missing; later batches are held (see /api/v1/edges/%s)",
+                            edge_id, first, last, edge_id)  # fmt: skip
+            self._gaps[edge_id] = (first, last, -1.0)  # recorded: not again
+
+
+def _same_edge(topic_edge: str, payload_edge: str) -> None:
+    if topic_edge != payload_edge:
+        raise PayloadError(
+            "data", f"edge id {payload_edge!r} in the payload differs from the topic's {topic_edge!r}"
+        )

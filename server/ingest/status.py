@@ -1,0 +1,124 @@
+"""Edge status messages (birth, will, changes): stored per edge; tags upserted; machines marked offline.
+
+A will (online False) puts every machine of the edge in "offline" from the time it arrived (its own
+ts_ms is when the edge connected, not when it died). A device reported disconnected does the same for a
+machine of the same code. A birth upserts `Tag` rows for the machines the server knows.
+"""
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from server.db import lock_for_write
+from server.ingest.events import EdgeChanged, Event, MachineStateChanged
+from server.ingest.registry import Registry
+from server.models.ingest import EdgeStatus
+from server.models.plant import Tag
+from server.services import machine_state
+from shared.messages import Status
+
+log = logging.getLogger(__name__)
+
+
+def handle_status(
+    engine: Engine, registry: Registry, site: str, status: Status, received_ms: int
+) -> list[Event]:
+    events: list[Event] = []
+    tags_changed = False
+    with Session(engine, expire_on_commit=False) as session:
+        lock_for_write(session)
+        row = session.exec(
+            select(EdgeStatus).where(EdgeStatus.edge_id == status.edge_id).with_for_update()
+        ).first()
+        if row is not None and status.ts_ms < row.status_ts_ms:
+            log.info("edge %s: older status (ts %d) ignored", status.edge_id, status.ts_ms)
+            return events
+        was_online = row.online if row is not None else None
+        row = _store(row or EdgeStatus(edge_id=status.edge_id, site=site), site, status, received_ms)
+        session.add(row)
+        if status.online:
+            tags_changed = _upsert_tags(session, registry, site, status)
+        codes = list(row.machines or [])
+        offline = [] if status.online else registry.machines_of_edge(site, status.edge_id, codes)
+        offline += _disconnected(registry, site, status)
+        timeline = machine_state.Timeline(session)
+        for machine in offline:
+            if timeline.transition(machine.id, "offline", received_ms) is not None:
+                events.append(MachineStateChanged(machine.id, machine.code, "offline", received_ms))
+        session.commit()
+    if tags_changed:
+        registry.invalidate()
+    if was_online != status.online:
+        log.info("edge %s/%s is %s", site, status.edge_id, "online" if status.online else "offline")
+        events.append(EdgeChanged(status.edge_id, status.online))
+    return events
+
+
+def _store(row: EdgeStatus, site: str, status: Status, received_ms: int) -> EdgeStatus:
+    row.site = site
+    row.online = status.online
+    row.status_ts_ms = status.ts_ms
+    row.received_ms = received_ms
+    row.version = status.version[:64]
+    row.next_seq = status.next_seq
+    row.devices = [
+        {"name": d.name, "connected": d.connected, "error": d.error, "since_ms": d.since_ms}
+        for d in status.devices
+    ]
+    if status.tags:
+        row.machines = sorted({t.machine for t in status.tags})
+    buffer = status.buffer
+    if buffer is not None:
+        row.buffer_depth, row.buffer_bytes, row.buffer_oldest_ms = (
+            buffer.depth,
+            buffer.bytes,
+            buffer.oldest_ms,
+        )
+        row.dropped = dict(buffer.dropped_samples)
+    return row
+
+
+def _disconnected(registry: Registry, site: str, status: Status) -> list[Any]:
+    found = []
+    for device in status.devices:
+        if not device.connected:
+            machine = registry.machine(site, device.name)
+            if machine is not None:
+                found.append(machine)
+    return found
+
+
+def _upsert_tags(session: Session, registry: Registry, site: str, status: Status) -> bool:
+    """Insert or update `Tag` rows from the birth's tags, for machines the server knows."""
+    changed = False
+    machines = {t.machine: registry.machine(site, t.machine) for t in status.tags}
+    ids = [m.id for m in machines.values() if m is not None]
+    existing = {
+        (t.machine_id, t.name): t for t in session.exec(select(Tag).where(col(Tag.machine_id).in_(ids)))
+    }
+    for info in status.tags:
+        machine = machines.get(info.machine)
+        if machine is None:
+            if registry.first_unknown(site, info.machine, "birth"):
+                log.warning("edge %s announces unknown machine %s/%s", status.edge_id, site, info.machine)
+            continue
+        tag = existing.get((machine.id, info.tag))
+        values: dict[str, Any] = {
+            "role": info.role,
+            "width": info.width,
+            "unit": info.unit,
+            "writable": info.writable,
+        }
+        if tag is None:
+            tag = Tag(machine_id=machine.id, name=info.tag, **values)
+            existing[(machine.id, info.tag)] = tag
+        elif all(getattr(tag, k) == v for k, v in values.items()):
+            continue
+        else:
+            for key, value in values.items():
+                setattr(tag, key, value)
+        session.add(tag)
+        changed = True
+    return changed
