@@ -1,0 +1,234 @@
+"""Report pages in a real browser, in both languages; the XLSX download holds the numbers the page shows."""
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Page
+from sqlmodel import Session, select
+
+from server.db import lock_for_write
+from server.models.ingest import CountEvent, MachineStateSegment
+from server.models.plant import Machine
+from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
+from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
+from tests.server.factory import make_order, ok
+from tests.web.conftest import ADMIN, LiveServer, PageFactory, shot
+
+DAY = "2026-11-16"
+REPORTS = ["daily", "oee", "oee-trend", "scrap", "downtime", "on-time"]
+TITLES = {"zh-CN": "生产日报", "en": "Daily production report"}
+
+
+def _ms(hm: str) -> int:
+    return int(datetime.fromisoformat(f"{DAY} {hm}").replace(tzinfo=UTC).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def seeded(live: LiveServer) -> LiveServer:
+    """A day shift with a break, a state timeline, counts, a downtime, an order with inspections."""
+    body = {
+        "site_id": 1,
+        "name": "day",
+        "start_local": "08:00",
+        "end_local": "16:00",
+        "days": "1,2,3,4,5",
+        "breaks": [{"name": "lunch", "start_local": "12:00", "end_local": "12:30"}],
+    }
+    ok(live.http.post("/api/v1/shifts", json=body, headers=ADMIN), 201)
+    make_order(live.plant, "WO-R1", 500, due_date=DAY)
+    with Session(live.engine) as s:
+        lock_for_write(s)  # BEGIN IMMEDIATE: the live server's ingestion writes too
+        lathe = s.exec(select(Machine).where(Machine.code == "lathe-1")).one()
+        lathe.ideal_cycle_s = 20.0
+        for state, a, b in [
+            ("running", "07:00", "10:00"),
+            ("fault", "10:00", "10:45"),
+            ("running", "10:45", "15:00"),
+            ("setup", "15:00", "15:20"),
+            ("running", "15:20", "17:00"),
+        ]:
+            s.add(MachineStateSegment(machine_id=lathe.id or 0, state=state, start_ms=_ms(a), end_ms=_ms(b)))
+        s.add(
+            CountEvent(machine_id=lathe.id or 0, ts_ms=_ms("09:00"), good=900, scrap=12, edge_id="e", seq=1)
+        )
+        s.add(
+            DowntimeEvent(
+                machine_id=lathe.id or 0,
+                start_ms=_ms("10:00"),
+                end_ms=_ms("10:45"),
+                reason_code="tool_change",
+            )
+        )
+        order = s.exec(select(WorkOrder).where(WorkOrder.number == "WO-R1")).one()
+        op = s.exec(select(Operation).where(Operation.work_order_id == order.id)).first()
+        assert op is not None
+        s.add(
+            WorkReport(
+                work_order_id=order.id or 0,
+                operation_id=op.id or 0,
+                good=0,
+                scrap=5,
+                scrap_reason="burr",
+                ts_ms=_ms("11:00"),
+            )
+        )
+        plan = InspectionPlan(
+            product_id=order.product_id, name="FAI", frequency="first_article", sample_size=1
+        )
+        s.add(lathe)
+        s.add(plan)
+        s.flush()
+        char = Characteristic(plan_id=plan.id or 0, name="D1", nominal=40.0, lsl=39.9, usl=40.1, unit="mm")
+        s.add(char)
+        s.flush()
+        for i, v in enumerate([40.0, 40.01, 39.99, 40.0, 40.3]):
+            at = datetime(2026, 11, 16, 9, tzinfo=UTC) + timedelta(minutes=10 * i)
+            rec = InspectionRecord(
+                plan_id=plan.id or 0,
+                work_order_id=order.id or 0,
+                inspector="inspector1",
+                passed=v <= 40.1,
+                created_at=at,
+                lot_code="L-1",
+            )
+            s.add(rec)
+            s.flush()
+            s.add(
+                InspectionValue(
+                    record_id=rec.id or 0, characteristic_id=char.id or 0, value=v, passed=v <= 40.1
+                )
+            )
+        s.flush()
+        s.commit()
+    return live
+
+
+def _signed_in(new_page: PageFactory, live: LiveServer, locale: str, size: str = "phone") -> Page:
+    page = new_page(size, locale)
+    token = live.plant.as_("supervisor")["Authorization"].split()[1]
+    page.context.add_cookies([{"name": "takt_session", "value": token, "url": live.base}])
+    return page
+
+
+def _table(page: Page, name: str) -> list[dict[str, str]]:
+    rows = page.locator(f"[data-table='{name}'] tbody tr")
+    out = []
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td")
+        out.append(
+            {
+                cells.nth(j).get_attribute("data-key") or "": cells.nth(j).inner_text().strip()
+                for j in range(cells.count())
+            }
+        )
+    return out
+
+
+def _number(text: str) -> float:
+    return float(re.sub(r"[%,]", "", text))
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_daily_report_page_matches_its_xlsx(
+    seeded: LiveServer, new_page: PageFactory, artifacts: Path, locale: str
+) -> None:
+    page = _signed_in(new_page, seeded, locale)
+    page.goto(seeded.url(f"/reports/daily?day={DAY}"))
+    assert page.locator("h1").inner_text() == TITLES[locale]
+    rows = _table(page, "oee")
+    assert [r["machine"] for r in rows] == ["lathe-1", "lathe-2", "pack-1"]
+    oee_row = rows[0]
+    assert oee_row["planned_ms"] == "7.50" and oee_row["fault_ms"] == "0.75"
+    assert oee_row["availability"] == f"{385 / 450 * 100:.1f}%"  # run 120 + 225 + 40 min of 450 planned
+    assert rows[1]["oee"] == "0.0%" and rows[1]["performance"] == "—"  # planned, never ran
+    shot(page, artifacts, f"report-daily-{locale}")
+    resp = page.request.get(seeded.url(f"/reports/daily.xlsx?day={DAY}"))
+    assert resp.ok
+    wb = load_workbook(io.BytesIO(resp.body()))
+    ws = wb["oee"]
+    header = [c.value for c in ws[1]]
+    values = dict(zip(header, [c.value for c in ws[2]], strict=True))
+    ths = page.locator("[data-table='oee'] thead th").all_inner_texts()
+    assert header == [t.strip() for t in ths]  # same labels, same language
+    for key, label in zip(
+        [c.get_attribute("data-key") for c in page.locator("[data-table='oee'] thead th").all()],
+        header,
+        strict=True,
+    ):
+        shown = oee_row[key or ""]
+        if isinstance(values[label], float) and shown.endswith("%"):
+            assert _number(shown) == pytest.approx(round(values[label] * 100, 1))
+        elif isinstance(values[label], (int, float)):
+            assert _number(shown) == pytest.approx(values[label])
+        else:
+            assert shown == str(values[label])
+    page_rows = [(r["good"], r["scrap"], r["source"]) for r in _table(page, "production")]
+    sheet_rows = [
+        (str(r[-2]), str(r[-1]), r[-3]) for r in wb["production"].iter_rows(min_row=2, values_only=True)
+    ]
+    assert page_rows == sheet_rows  # source translated the same way: 机台计数 / machine
+    assert ("900", "12") in [r[:2] for r in sheet_rows] and ("0", "5") in [r[:2] for r in sheet_rows]
+
+
+def test_every_report_renders_in_both_languages(seeded: LiveServer, new_page: PageFactory) -> None:
+    english = {"Machine", "Shift", "Availability", "Reason", "Work order", "Day", "Good"}
+    for locale in ("zh-CN", "en"):
+        page = _signed_in(new_page, seeded, locale, "tablet")
+        page.goto(seeded.url("/reports"))
+        assert page.locator("a[data-report]").count() == len(REPORTS)
+        for name in REPORTS:
+            page.goto(seeded.url(f"/reports/{name}?start=2026-11-01&end=2026-11-30"))
+            assert page.locator(f"[data-report='{name}']").count() == 1
+            if name == "oee-trend":  # the chart: one point per planned day (21 weekdays in Nov 2026)
+                assert len((page.locator("[data-line='oee']").get_attribute("points") or "").split()) == 21
+            labels = set(page.locator("thead th").all_inner_texts())
+            if locale == "zh-CN":
+                assert not labels & english, (
+                    f"{name}: English headers on the Chinese page: {labels & english}"
+                )
+            else:
+                assert labels & english, f"{name}: no English headers on the English page"
+
+
+def test_oee_figure_links_to_its_breakdown(
+    seeded: LiveServer, new_page: PageFactory, artifacts: Path
+) -> None:
+    page = _signed_in(new_page, seeded, "en")
+    page.goto(seeded.url(f"/reports/daily?day={DAY}"))
+    shown = page.locator("[data-table='oee'] td[data-key='availability'] a").first.inner_text()
+    page.locator("[data-table='oee'] td[data-key='availability'] a").first.click()
+    page.wait_for_url(re.compile(r"/reports/oee/breakdown"))
+    assert page.locator("td[data-key='availability']").inner_text() == shown
+    assert "fault" in page.locator("table").nth(1).inner_text()
+    shot(page, artifacts, "report-oee-breakdown-en")
+
+
+def test_printable_page_hides_navigation_for_a4(
+    seeded: LiveServer, new_page: PageFactory, artifacts: Path
+) -> None:
+    page = _signed_in(new_page, seeded, "zh-CN", "tablet")
+    page.goto(seeded.url(f"/reports/daily?day={DAY}&print=1"))
+    assert not page.locator(".topbar").is_visible() and not page.locator(".tools").is_visible()
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4")
+    assert pdf[:4] == b"%PDF"
+    (artifacts / "report-daily-zh-CN.pdf").write_bytes(pdf)
+
+
+def test_spc_chart_flags_the_outlier_and_certificate_shows_role(
+    seeded: LiveServer, new_page: PageFactory, artifacts: Path
+) -> None:
+    page = _signed_in(new_page, seeded, "zh-CN")
+    page.goto(seeded.url("/reports/spc"))
+    assert page.locator("[data-ooc]").get_attribute("data-ooc") == "1"
+    page.locator("a", has_text="D1").click()
+    assert page.locator("svg circle.bad").count() >= 1
+    shot(page, artifacts, "report-spc-zh-CN")
+    page.goto(seeded.url("/reports/certificate/WO-R1"))
+    text = page.locator("main").inner_text()
+    assert "首件检验" in text and "检验员" in text and "inspector1" not in text
+    assert page.locator("[data-key='result']").inner_text() == "不合格"
