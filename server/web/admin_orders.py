@@ -1,0 +1,152 @@
+"""Planner pages: work orders (list, create, CSV/XLSX import, release, reprioritise), a printable job
+traveler with a QR code that opens the order on a station tablet, and share links with QR codes."""
+
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from sqlmodel import col, select
+
+from server.db import SessionDep
+from server.models.auth import ShareLink
+from server.models.catalog import Customer, Product
+from server.models.orders import WorkOrderCreate, WorkOrderUpdate
+from server.models.production import WorkOrder
+from server.services import crud, importexport, operations, progress, sharelinks
+from server.services import workorders as wo
+from server.web.auth import PlannerUser, SameOrigin
+from server.web.forms import done, validated
+from server.web.i18n import N_, templates
+from server.web.routing import PageRoute
+from server.web.share import qr_svg
+
+log = logging.getLogger(__name__)
+router = APIRouter(route_class=PageRoute)
+
+
+@router.get("/admin")
+@router.get("/admin/orders")
+def orders(request: Request, session: SessionDep, who: PlannerUser, status: str | None = None) -> Response:
+    stmt = wo.list_query(status or None, None, None).limit(300)
+    rows = wo.summaries(session, session.exec(stmt).all())
+    products = session.exec(select(Product).order_by(col(Product.code))).all()
+    customers = session.exec(select(Customer).order_by(col(Customer.code))).all()
+    context = {"rows": rows, "products": products, "customers": customers, "who": who, "status": status or ""}
+    return templates.TemplateResponse(request, "admin/orders.html", context)
+
+
+@router.post("/admin/orders")
+def create_order(
+    request: Request,
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    number: Annotated[str, Form(max_length=40)],
+    product: Annotated[str, Form(max_length=64)],
+    quantity: Annotated[int, Form(gt=0)],
+    customer: Annotated[str, Form(max_length=64)] = "",
+    due_date: Annotated[str, Form(max_length=10)] = "",
+    priority: Annotated[int, Form(ge=0, le=1000)] = 0,
+    count_source: Annotated[str, Form(max_length=16)] = "machine",
+) -> Response:
+    data: dict[str, object] = {"number": number.strip(), "product": product, "customer": customer,
+                               "quantity": quantity, "due_date": due_date, "priority": priority,
+                               "count_source": count_source}  # fmt: skip
+    order = wo.create(session, who.username, validated(WorkOrderCreate, data))
+    return done(f"/admin/orders/{order.number}", N_("Work order created"))
+
+
+@router.post("/admin/orders/import")
+def import_orders(
+    request: Request,
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    name = (file.filename or "").lower()
+    fmt = "xlsx" if name.endswith(".xlsx") else "csv"
+    result = importexport.import_orders(session, who.username, file.file.read(), fmt, dry_run=False)
+    status = 422 if result.errors else 200
+    return templates.TemplateResponse(request, "admin/import.html", {"r": result}, status_code=status)
+
+
+@router.get("/admin/orders/{number}")
+def order_page(number: str, request: Request, session: SessionDep, who: PlannerUser) -> Response:
+    order = wo.get(session, number)
+    links = sharelinks.for_order(session, order)
+    context: dict[str, Any] = {"o": wo.public(session, order), "p": progress.progress(session, order),
+                               "links": links, "who": who}  # fmt: skip
+    return templates.TemplateResponse(request, "admin/order.html", context)
+
+
+@router.post("/admin/orders/{number}/release")
+def release(number: str, session: SessionDep, who: PlannerUser, _origin: SameOrigin) -> Response:
+    operations.release(session, who.username, number)
+    return done(f"/admin/orders/{number}", N_("Released"))
+
+
+@router.post("/admin/orders/{number}/priority")
+def reprioritise(
+    number: str,
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    priority: Annotated[int, Form(ge=0, le=1000)],
+    due_date: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    patch: dict[str, object] = {"priority": priority, "due_date": due_date}
+    wo.update(session, who.username, number, validated(WorkOrderUpdate, patch))
+    return done(f"/admin/orders/{number}", N_("Saved"))
+
+
+@router.get("/admin/orders/{number}/traveler")
+def traveler(number: str, request: Request, session: SessionDep, _who: PlannerUser) -> Response:
+    order = wo.get(session, number)
+    base = str(request.app.state.settings.public_url).rstrip("/")
+    url = f"{base}/station/go/{order.number}"
+    product = session.get(Product, order.product_id)
+    qr = qr_svg(url, scale=5).decode()
+    context = {
+        "o": wo.public(session, order),
+        "product": product,
+        "qr": qr,
+        "url": url,
+        "today": date.today(),
+    }
+    return templates.TemplateResponse(request, "admin/traveler.html", context)
+
+
+@router.post("/admin/orders/{number}/share-links")
+def create_share_link(
+    number: str,
+    request: Request,
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    days: Annotated[int, Form(ge=1, le=366)] = 30,
+    show_eta: Annotated[bool, Form()] = False,
+    show_inspections: Annotated[bool, Form()] = False,
+) -> Response:
+    order = wo.get(session, number)
+    show = {"show_progress": True, "show_eta": show_eta, "show_inspections": show_inspections}
+    new = sharelinks.create(session, who.username, order, days, show)
+    base = str(request.app.state.settings.public_url).rstrip("/")
+    url = f"{base}/s/{new.token}"
+    context = {
+        "o": order,
+        "url": url,
+        "token": new.token,
+        "qr": qr_svg(url, scale=5).decode(),
+        "link": new.link,
+    }
+    return templates.TemplateResponse(request, "admin/share_created.html", context, status_code=201)
+
+
+@router.post("/admin/share-links/{link_id}/revoke")
+def revoke_share_link(link_id: int, session: SessionDep, who: PlannerUser, _origin: SameOrigin) -> Response:
+    link = crud.get_by(session, ShareLink, id=link_id)
+    sharelinks.revoke(session, who.username, link)
+    order = session.get(WorkOrder, link.work_order_id)
+    return done(f"/admin/orders/{order.number if order else ''}", N_("Share link revoked"))

@@ -1,0 +1,282 @@
+"""Admin pages for the plant's master data: products and routings (with work instructions), machines and
+tags, reason codes, inspection plans, users, tablets (enrollment link + QR). Simple forms over CORE's
+services and models; every POST passes the same-origin check."""
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from sqlmodel import col, select
+
+from server.db import SessionDep
+from server.models.auth import Tablet, User, UserCreate
+from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
+from server.models.plant import Machine, Station, Tag, TagCreate
+from server.models.quality import InspectionPlan, InspectionPlanCreate
+from server.services import catalog, crud, quality
+from server.services.security import hash_secret, new_token, token_hash
+from server.web.auth import AdminUser, PlannerUser, SameOrigin
+from server.web.forms import FormInvalid, done, validated
+from server.web.i18n import N_, templates
+from server.web.instructions import list_instructions, save_instruction
+from server.web.routing import PageRoute
+from server.web.settings import web_settings
+from server.web.share import qr_svg
+
+log = logging.getLogger(__name__)
+router = APIRouter(route_class=PageRoute)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+LOGO_MAX_BYTES = 1024 * 1024
+
+
+def parse_routing(text: str) -> list[dict[str, Any]]:
+    """Lines `step_no name [machine_kind] [ideal_cycle_s]`, e.g. `10 turn lathe 20`."""
+    steps = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 2 or not parts[0].isdigit():
+            raise FormInvalid(f"routing line {n}: write 'step_no name [machine_kind] [ideal_cycle_s]'")
+        step: dict[str, Any] = {"step_no": int(parts[0]), "name": parts[1]}
+        if len(parts) > 2:
+            step["machine_kind"] = parts[2]
+        if len(parts) > 3:
+            step["ideal_cycle_s"] = parts[3]
+        steps.append(step)
+    return steps
+
+
+@router.get("/admin/products")
+def products(request: Request, session: SessionDep, who: PlannerUser) -> Response:
+    rows = [catalog.public(session, p) for p in session.exec(select(Product).order_by(col(Product.code)))]
+    return templates.TemplateResponse(request, "admin/products.html", {"rows": rows, "who": who})
+
+
+@router.post("/admin/products")
+def create_product(
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    code: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)],
+    unit: Annotated[str, Form(max_length=16)] = "pcs",
+    routing: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    body = validated(
+        ProductCreate, {"code": code.strip(), "name": name, "unit": unit, "routing": parse_routing(routing)}
+    )
+    catalog.create_product(session, who.username, body)
+    return done("/admin/products", N_("Product created"))
+
+
+@router.get("/admin/products/{code}")
+def product_page(code: str, request: Request, session: SessionDep, who: PlannerUser) -> Response:
+    product = catalog.public(session, crud.get_by(session, Product, code=code))
+    web = web_settings(request)
+    steps = [(s, list_instructions(web, _Step(product.code, s.step_no))) for s in product.routing]
+    return templates.TemplateResponse(
+        request, "admin/product.html", {"p": product, "steps": steps, "who": who}
+    )
+
+
+class _Step:
+    def __init__(self, product_code: str, step_no: int) -> None:
+        self.product_code, self.step_no = product_code, step_no
+
+
+@router.post("/admin/products/{code}/instructions")
+def upload_instruction(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    _who: PlannerUser,
+    _origin: SameOrigin,
+    step_no: Annotated[int, Form(ge=1)],
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    product = crud.get_by(session, Product, code=code)
+    web = web_settings(request)
+    data = file.file.read(web.upload_max_bytes + 1)
+    save_instruction(web, product.code, step_no, file.filename or "", data)
+    return done(f"/admin/products/{code}", N_("Uploaded"))
+
+
+@router.get("/admin/machines")
+def machines(request: Request, session: SessionDep, who: AdminUser) -> Response:
+    rows = session.exec(select(Machine).order_by(col(Machine.code))).all()
+    tags = {
+        m.id: session.exec(select(Tag).where(Tag.machine_id == m.id).order_by(col(Tag.name))).all()
+        for m in rows
+    }
+    stations = session.exec(select(Station).order_by(col(Station.code))).all()
+    context = {"rows": rows, "tags": tags, "stations": stations, "who": who}
+    return templates.TemplateResponse(request, "admin/machines.html", context)
+
+
+@router.post("/admin/machines/{code}/tags")
+def add_tag(
+    code: str,
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    name: Annotated[str, Form(max_length=64)],
+    role: Annotated[str, Form(max_length=32)] = "analog",
+    width: Annotated[str, Form(max_length=4)] = "",
+    unit: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    machine = crud.get_by(session, Machine, code=code)
+    body = validated(TagCreate, {"name": name.strip(), "role": role, "width": width, "unit": unit})
+    crud.create(session, who.username, Tag.model_validate(body, update={"machine_id": machine.id}))
+    return done("/admin/machines", N_("Tag added"))
+
+
+@router.post("/admin/logo")
+def upload_logo(
+    request: Request, who: AdminUser, _origin: SameOrigin, file: Annotated[UploadFile, File()]
+) -> Response:
+    """The factory's logo on customer share pages: a PNG up to 1 MB, stored as `{data_dir}/logo.png`."""
+    data = file.file.read(LOGO_MAX_BYTES + 1)
+    if len(data) > LOGO_MAX_BYTES or not data.startswith(PNG_MAGIC):
+        raise FormInvalid(N_("The logo must be a PNG file of at most 1 MB."))
+    web = web_settings(request)
+    web.data_dir.mkdir(parents=True, exist_ok=True)
+    web.logo_path.write_bytes(data)
+    log.info("factory logo replaced by %s (%d bytes)", who.username, len(data))
+    return done("/admin/machines", N_("Logo saved"))
+
+
+@router.get("/admin/reasons")
+def reasons(request: Request, session: SessionDep, who: AdminUser) -> Response:
+    rows = session.exec(select(ReasonCode).order_by(col(ReasonCode.kind), col(ReasonCode.code))).all()
+    return templates.TemplateResponse(request, "admin/reasons.html", {"rows": rows, "who": who})
+
+
+@router.post("/admin/reasons")
+def create_reason(
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    kind: Annotated[str, Form(max_length=16)],
+    code: Annotated[str, Form(max_length=64)],
+    label_zh: Annotated[str, Form(max_length=200)],
+    label_en: Annotated[str, Form(max_length=200)],
+) -> Response:
+    body = validated(
+        ReasonCodeCreate, {"kind": kind, "code": code.strip(), "label_zh": label_zh, "label_en": label_en}
+    )
+    crud.create(session, who.username, ReasonCode.model_validate(body))
+    return done("/admin/reasons", N_("Reason code added"))
+
+
+@router.get("/admin/plans")
+def plans(request: Request, session: SessionDep, who: PlannerUser) -> Response:
+    rows = session.exec(
+        select(InspectionPlan, Product).join(Product, col(Product.id) == InspectionPlan.product_id)
+    ).all()
+    chars = {plan.id: quality.characteristics(session, plan.id or 0) for plan, _p in rows}
+    products = session.exec(select(Product).order_by(col(Product.code))).all()
+    context = {"rows": rows, "chars": chars, "products": products, "who": who}
+    return templates.TemplateResponse(request, "admin/plans.html", context)
+
+
+@router.post("/admin/plans")
+def create_plan(
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    product: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)],
+    frequency: Annotated[str, Form(max_length=20)],
+    characteristics: Annotated[str, Form(max_length=5000)],
+    step_no: Annotated[str, Form(max_length=6)] = "",
+    frequency_n: Annotated[str, Form(max_length=9)] = "",
+) -> Response:
+    prod = crud.get_by(session, Product, code=product)
+    data: dict[str, object] = {"product_id": prod.id, "name": name, "frequency": frequency}
+    data |= {"step_no": step_no, "frequency_n": frequency_n}
+    data["characteristics"] = parse_characteristics(characteristics)
+    quality.create_plan(session, who.username, validated(InspectionPlanCreate, data))
+    return done("/admin/plans", N_("Inspection plan added"))
+
+
+def parse_characteristics(text: str) -> list[dict[str, Any]]:
+    """Lines `name lsl usl [unit]` (numeric) or `name ok` (pass/fail)."""
+    chars: list[dict[str, Any]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) == 2 and parts[1].lower() == "ok":
+            chars.append({"name": parts[0], "kind": "attribute"})
+        elif len(parts) in (3, 4):
+            chars.append({"name": parts[0], "kind": "numeric", "lsl": parts[1], "usl": parts[2],
+                          "unit": parts[3] if len(parts) == 4 else None})  # fmt: skip
+        else:
+            raise FormInvalid(f"characteristic line {n}: write 'name lsl usl [unit]' or 'name ok'")
+    return chars
+
+
+@router.get("/admin/users")
+def users(request: Request, session: SessionDep, who: AdminUser) -> Response:
+    rows = session.exec(select(User).order_by(col(User.username))).all()
+    return templates.TemplateResponse(request, "admin/users.html", {"rows": rows, "who": who})
+
+
+@router.post("/admin/users")
+def create_user(
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=200)],
+    role: Annotated[str, Form(max_length=16)],
+    password: Annotated[str, Form(max_length=200)] = "",
+    badge: Annotated[str, Form(max_length=64)] = "",
+    pin: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    body = validated(UserCreate, {"username": username.strip(), "display_name": display_name, "role": role,
+                                  "password": password, "badge": badge, "pin": pin})  # fmt: skip
+    user = User.model_validate(body, update={
+        "password_hash": hash_secret(body.password) if body.password else None,
+        "pin_hash": hash_secret(body.pin) if body.pin else None})  # fmt: skip
+    crud.create(session, who.username, user)
+    return done("/admin/users", N_("User created"))
+
+
+@router.get("/admin/tablets")
+def tablets(request: Request, session: SessionDep, who: AdminUser) -> Response:
+    rows = session.exec(select(Tablet, Station).join(Station, col(Station.id) == Tablet.station_id)).all()
+    stations = session.exec(select(Station).order_by(col(Station.code))).all()
+    return templates.TemplateResponse(
+        request, "admin/tablets.html", {"rows": rows, "stations": stations, "who": who}
+    )
+
+
+@router.post("/admin/tablets")
+def enroll_tablet(
+    request: Request,
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    station: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=100)],
+) -> Response:
+    st = crud.get_by(session, Station, code=station)
+    token = new_token()
+    tablet = crud.create(
+        session, who.username, Tablet(station_id=st.id or 0, name=name, device_token_hash=token_hash(token))
+    )
+    url = f"{str(request.app.state.settings.public_url).rstrip('/')}/station/enroll?token={token}"
+    context = {"tablet": tablet, "station": st, "url": url, "qr": qr_svg(url, scale=4).decode()}
+    return templates.TemplateResponse(request, "admin/tablet_enrolled.html", context, status_code=201)
+
+
+@router.post("/admin/tablets/{tablet_id}/revoke")
+def revoke_tablet(tablet_id: int, session: SessionDep, who: AdminUser, _origin: SameOrigin) -> Response:
+    tablet = crud.get_by(session, Tablet, id=tablet_id)
+    tablet.revoked = True
+    session.add(tablet)
+    session.commit()
+    log.info("tablet %s revoked by %s", tablet.name, who.username)
+    return done("/admin/tablets", N_("Tablet revoked"))

@@ -1,0 +1,225 @@
+"""The boss's day at a glance: open orders with progress/ETA, machine tiles (state, counts, OEE or
+availability so far today), top downtime reasons, scrap rate, pending inspections and nonconformances,
+alerts."""
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from server.models.catalog import Product, ReasonCode
+from server.models.ingest import CountEvent, MachineStateSegment
+from server.models.orders import WorkOrderProgress
+from server.models.plant import Machine, Site
+from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
+from server.models.quality import Nonconformance
+from server.models.types import now_ms
+from server.services import progress
+from server.services.workorders import OPEN_STATUSES
+from server.web.inspections import inspections_due
+from server.web.settings import WebSettings
+
+DOWN_STATES = frozenset({"fault", "offline", "idle", "setup", "blocked", "starved"})
+
+
+@dataclass
+class Tile:
+    code: str
+    name: str
+    state: str
+    since_ms: int | None
+    good: int = 0
+    scrap: int = 0
+    oee: float | None = None
+    availability: float | None = None
+    job: str | None = None
+
+
+@dataclass
+class OrderLine:
+    number: str
+    product: str
+    progress: WorkOrderProgress
+
+
+@dataclass
+class Alert:
+    kind: str  # machine_down | scrap_rate | order_late
+    subject: str
+    value: float
+
+
+@dataclass
+class BossView:
+    site: Site | None
+    day: date
+    orders: list[OrderLine]
+    tiles: list[Tile]
+    downtime: list[tuple[str, int]]  # reason label, minutes
+    good: int
+    scrap: int
+    inspections_due: int
+    open_ncs: int
+    alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def scrap_rate(self) -> float | None:
+        total = self.good + self.scrap
+        return self.scrap / total if total else None
+
+
+def day_start_ms(tz: ZoneInfo, now: int) -> tuple[date, int]:
+    today = datetime.fromtimestamp(now / 1000, tz).date()
+    return today, int(datetime.combine(today, time(0), tzinfo=tz).timestamp() * 1000)
+
+
+def open_orders(session: Session, tz_name: str) -> list[OrderLine]:
+    stmt = (
+        select(WorkOrder, Product)
+        .join(Product, col(Product.id) == WorkOrder.product_id)
+        .where(col(WorkOrder.status).in_(OPEN_STATUSES))
+    )
+    lines = [
+        OrderLine(o.number, p.name, progress.progress(session, o, tz_name)) for o, p in session.exec(stmt)
+    ]
+    lines.sort(key=lambda line: (not line.progress.late, line.progress.due_date or date.max, line.number))
+    return lines
+
+
+def _segments(session: Session, machine_id: int, since: int) -> list[MachineStateSegment]:
+    stmt = select(MachineStateSegment).where(
+        MachineStateSegment.machine_id == machine_id,
+        (col(MachineStateSegment.end_ms).is_(None)) | (col(MachineStateSegment.end_ms) > since),
+    ).order_by(col(MachineStateSegment.start_ms))  # fmt: skip
+    return list(session.exec(stmt).all())
+
+
+def availability(segs: list[MachineStateSegment], since: int, now: int) -> float | None:
+    """Running time / known time since `since` (the state timeline's view; None without data)."""
+    known = run = 0
+    for seg in segs:
+        span = max(0, min(seg.end_ms or now, now) - max(seg.start_ms, since))
+        if seg.state != "offline":
+            known += span
+        if seg.state == "running":
+            run += span
+    return run / known if known else None
+
+
+def _counts_today(session: Session, since: int) -> dict[int, tuple[int, int]]:
+    stmt = (
+        select(CountEvent.machine_id, func.sum(CountEvent.good), func.sum(CountEvent.scrap))
+        .where(CountEvent.ts_ms >= since)
+        .group_by(col(CountEvent.machine_id))
+    )
+    return {mid: (int(g or 0), int(s or 0)) for mid, g, s in session.exec(stmt).all()}
+
+
+def _oee_today(session: Session, site: Site | None, today: date) -> dict[int, Any]:
+    """REPORTS' OEE figures per machine for today, when that module is installed."""
+    if site is None or importlib.util.find_spec("server.services.oee") is None:
+        return {}
+    oee = importlib.import_module("server.services.oee")
+    rows = oee.by_day(oee.oee_rows(session, site, today, today))
+    return {row.machine_id: row.figures for row in rows}
+
+
+def machine_tiles(session: Session, site: Site | None, today: date, since: int, now: int) -> list[Tile]:
+    stmt = select(Machine).order_by(col(Machine.code))
+    if site is not None:
+        stmt = stmt.where(Machine.site_id == site.id)
+    counts = _counts_today(session, since)
+    figures = _oee_today(session, site, today)
+    running_ops = {
+        op.machine_id: op for op in session.exec(select(Operation).where(Operation.status == "running"))
+    }
+    tiles = []
+    for m in session.exec(stmt).all():
+        segs = _segments(session, m.id or 0, since)
+        last = segs[-1] if segs else None
+        tile = Tile(m.code, m.name, last.state if last else "unknown", last.start_ms if last else None)
+        tile.good, tile.scrap = counts.get(m.id or 0, (0, 0))
+        fig = figures.get(m.id or 0)
+        tile.oee = fig.oee if fig is not None and fig.planned_ms > 0 else None
+        tile.availability = fig.availability if fig is not None and fig.planned_ms > 0 else None
+        if tile.availability is None:
+            tile.availability = availability(segs, since, now)
+        op = running_ops.get(m.id)
+        if op is not None:
+            order = session.get(WorkOrder, op.work_order_id)
+            tile.job = order.number if order else None
+        tiles.append(tile)
+    return tiles
+
+
+def top_downtime(
+    session: Session, since: int, now: int, locale: str, limit: int = 5
+) -> list[tuple[str, int]]:
+    stmt = select(DowntimeEvent).where(
+        (col(DowntimeEvent.end_ms).is_(None)) | (col(DowntimeEvent.end_ms) > since)
+    )
+    labels = {r.code: (r.label_zh if locale == "zh_CN" else r.label_en)
+              for r in session.exec(select(ReasonCode).where(ReasonCode.kind == "downtime"))}  # fmt: skip
+    totals: dict[str, int] = {}
+    for ev in session.exec(stmt).all():
+        span = max(0, min(ev.end_ms or now, now) - max(ev.start_ms, since))
+        key = labels.get(ev.reason_code or "", ev.reason_code or "?")
+        totals[key] = totals.get(key, 0) + span
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:limit]
+    return [(label, round(ms / 60000)) for label, ms in ranked]
+
+
+def _manual_today(session: Session, since: int) -> tuple[int, int]:
+    stmt = select(func.sum(WorkReport.good), func.sum(WorkReport.scrap)).where(WorkReport.ts_ms >= since)
+    good, scrap = session.exec(stmt).one()
+    return int(good or 0), int(scrap or 0)
+
+
+def _pending_inspections(session: Session) -> int:
+    stmt = select(Operation, WorkOrder).join(WorkOrder, col(WorkOrder.id) == Operation.work_order_id)
+    stmt = stmt.where(col(Operation.status).in_(("running", "paused")))
+    return sum(
+        1 for op, order in session.exec(stmt).all() if inspections_due(session, order.number, op.step_no)
+    )
+
+
+def alerts(view: BossView, web: WebSettings, now: int) -> list[Alert]:
+    found: list[Alert] = []
+    for tile in view.tiles:
+        if tile.state in DOWN_STATES and tile.since_ms is not None and (tile.state == "fault" or tile.job):
+            minutes = (now - tile.since_ms) / 60000
+            if minutes >= web.alert_down_minutes:
+                found.append(Alert("machine_down", tile.name, round(minutes)))
+        total = tile.good + tile.scrap
+        if total and tile.scrap / total > web.alert_scrap_rate:
+            found.append(Alert("scrap_rate", tile.name, round(100 * tile.scrap / total, 1)))
+    found += [
+        Alert("order_late", line.number, line.progress.percent) for line in view.orders if line.progress.late
+    ]
+    return found
+
+
+def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -> BossView:
+    site = session.exec(select(Site).where(Site.code == site_code)).first()
+    tz_name = site.timezone if site else "UTC"
+    now = now_ms()
+    today, since = day_start_ms(ZoneInfo(tz_name), now)
+    tiles = machine_tiles(session, site, today, since, now)
+    good, scrap = sum(t.good for t in tiles), sum(t.scrap for t in tiles)
+    if good + scrap == 0:
+        good, scrap = _manual_today(session, since)
+    open_ncs = session.exec(
+        select(func.count()).select_from(Nonconformance).where(Nonconformance.status != "closed")
+    )
+    view = BossView(
+        site=site, day=today, orders=open_orders(session, tz_name), tiles=tiles,
+        downtime=top_downtime(session, since, now, locale), good=good, scrap=scrap,
+        inspections_due=_pending_inspections(session), open_ncs=int(open_ncs.one()),
+    )  # fmt: skip
+    view.alerts = alerts(view, web, now)
+    return view

@@ -1,0 +1,36 @@
+"""Errors of the pages: `PageError` (and subclasses) render as a small translated HTML page.
+
+PageError            base: status + message (already translated or a msgid)
+  LoginRequired      401 -> redirect to the login page (or the station sign-in)
+  PageForbidden      403
+  PageNotFound       404
+  CsrfRejected       403 (cross-site POST)
+"""
+
+
+class PageError(Exception):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class LoginRequired(PageError):
+    status = 401
+
+    def __init__(self, message: str = "Please sign in", next_url: str = "/") -> None:
+        super().__init__(message)
+        self.next_url = next_url
+
+
+class PageForbidden(PageError):
+    status = 403
+
+
+class PageNotFound(PageError):
+    status = 404
+
+
+class CsrfRejected(PageError):
+    status = 403

@@ -1,0 +1,131 @@
+"""Translations for the pages: Babel gettext catalogs read from the .po files at start (no .mo files to keep
+in sync), merged per language across domains (`web`, `reports`, ...), installed in one Jinja2 environment.
+
+`get_locale(request)`: `?lang=` (remembered in a cookie by `routing.PageRoute`), else the `lang` cookie, else
+Accept-Language, else zh_CN. Templates call `_()` / `ngettext()`; Python code calls `gettext(locale, msg)`.
+"""
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+log = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parent
+LOCALE_DIR = WEB / "locale"
+TEMPLATE_DIR = WEB / "templates"
+LOCALES: tuple[str, ...] = ("zh_CN", "en")
+DEFAULT_LOCALE = "zh_CN"
+LANG_NAMES = {"zh_CN": "简体中文", "en": "English"}
+COOKIE = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def normalize(tag: str | None) -> str | None:
+    """`zh-CN`, `zh_cn`, `zh-Hans`, `zh` -> zh_CN; `en-US`, `en` -> en; anything else -> None."""
+    if not tag:
+        return None
+    tag = tag.strip().replace("-", "_").lower()
+    if tag.startswith("zh"):
+        return "zh_CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def _from_accept_language(header: str) -> str | None:
+    choices: list[tuple[float, int, str]] = []
+    for i, part in enumerate(header.split(",")):
+        lang, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        found = normalize(lang)
+        if found is not None and q > 0:
+            choices.append((-q, i, found))
+    return min(choices)[2] if choices else None
+
+
+def get_locale(request: Request) -> str:
+    """The page language for this request (see the module docstring)."""
+    return (
+        normalize(request.query_params.get("lang"))
+        or normalize(request.cookies.get(COOKIE))
+        or _from_accept_language(request.headers.get("accept-language", ""))
+        or DEFAULT_LOCALE
+    )
+
+
+@lru_cache(maxsize=len(LOCALES))
+def translations(locale: str) -> Translations:
+    """All domains of `locale` (every `LC_MESSAGES/*.po`) merged into one catalog, read once per process."""
+    trans = Translations()
+    catalog_dict: dict[Any, str] = {}
+    folder = LOCALE_DIR / locale / "LC_MESSAGES"
+    for po_path in sorted(folder.glob("*.po")):
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=locale, domain=po_path.stem)
+        for message in catalog:
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            if isinstance(message.id, str) and isinstance(message.string, str):
+                catalog_dict[message.id] = message.string
+            elif not isinstance(message.id, str) and not isinstance(message.string, str):
+                for n, plural in enumerate(message.string):
+                    catalog_dict[(message.id[0], n)] = plural
+        log.debug("loaded %d messages from %s", len(catalog), po_path)
+    trans._catalog = catalog_dict
+    trans.plural = (lambda n: 0) if locale.startswith("zh") else (lambda n: int(n != 1))
+    return trans
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for extraction where it is translated later (flash messages, page errors)."""
+    return message
+
+
+def gettext(locale: str, message: str, **params: Any) -> str:
+    text = translations(locale).ugettext(message)
+    return text % params if params else text
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+    autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
+    extensions=["jinja2.ext.i18n"],
+)
+_env.policies["ext.i18n.trimmed"] = True
+templates = Jinja2Templates(env=_env)
+
+
+def _install(request: Request) -> dict[str, Any]:
+    """Context processor: the request's language, installed as `_` for this render."""
+    locale = get_locale(request)
+    trans = translations(locale)
+    return {
+        "locale": locale,
+        "html_lang": "zh-CN" if locale == "zh_CN" else "en",
+        "locales": LANG_NAMES,
+        "_": trans.ugettext,
+        "gettext": trans.ugettext,
+        "ngettext": trans.ungettext,
+    }
+
+
+templates.context_processors.append(_install)
+templates.env.install_null_translations(newstyle=False)  # type: ignore[attr-defined]  # defines the i18n tags; `_` comes per request
+
+
+def chosen_lang(request: Request) -> str | None:
+    """The language picked with `?lang=` on this request (to remember in the cookie), if any."""
+    return normalize(request.query_params.get("lang"))

@@ -1,0 +1,90 @@
+"""Inspections due on a running operation, from its product's inspection plans and the records so far.
+
+- `first_article`: due once the operation has started and the plan has no record for this order's step.
+- `every_n_parts`: due when the parts made (the larger of machine and manual good + scrap) reached
+  (records + 1) * n.
+- `every_n_minutes`: due when n minutes passed since the last record (or the operation's start).
+Other frequencies (e.g. final) are not prompted on the tablet.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, or_, select
+
+from server.models.production import Operation, WorkOrder
+from server.models.quality import Characteristic, InspectionPlan, InspectionRecord
+from server.models.types import now_ms
+from server.services import workorders as wo
+
+
+@dataclass
+class Due:
+    plan_id: int
+    name: str
+    frequency: str
+    frequency_n: int | None
+    characteristics: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id, "name": self.name, "frequency": self.frequency,
+                "frequency_n": self.frequency_n, "characteristics": self.characteristics}  # fmt: skip
+
+
+def _made(op: Operation) -> int:
+    return max(op.machine_good + op.machine_scrap, op.good + op.scrap)
+
+
+def _records(
+    session: Session, plan: InspectionPlan, order: WorkOrder, op: Operation
+) -> tuple[int, int | None]:
+    """(count, newest epoch ms) of this plan's records for the order's operation."""
+    stmt = select(func.count(), func.max(InspectionRecord.created_at)).where(
+        InspectionRecord.plan_id == plan.id, InspectionRecord.work_order_id == order.id,
+        or_(InspectionRecord.operation_id == op.id, col(InspectionRecord.operation_id).is_(None)),
+    )  # fmt: skip
+    count, newest = session.exec(stmt).one()
+    return int(count), int(newest.timestamp() * 1000) if newest is not None else None
+
+
+def is_due(session: Session, plan: InspectionPlan, order: WorkOrder, op: Operation) -> bool:
+    count, newest = _records(session, plan, order, op)
+    if plan.frequency == "first_article":
+        return count == 0 and op.started_ms is not None
+    if plan.frequency == "every_n_parts" and plan.frequency_n:
+        return _made(op) >= (count + 1) * plan.frequency_n
+    if plan.frequency == "every_n_minutes" and plan.frequency_n:
+        since = newest or op.started_ms
+        return since is not None and now_ms() - since >= plan.frequency_n * 60_000
+    return False
+
+
+def _characteristics(session: Session, plan_id: int) -> list[dict[str, Any]]:
+    stmt = select(Characteristic).where(Characteristic.plan_id == plan_id).order_by(col(Characteristic.id))
+    return [{"id": c.id, "name": c.name, "kind": c.kind, "nominal": c.nominal, "lsl": c.lsl, "usl": c.usl,
+             "unit": c.unit or ""} for c in session.exec(stmt).all()]  # fmt: skip
+
+
+def inspections_due(session: Session, number: str, step_no: int) -> list[Due]:
+    order = wo.get(session, number)
+    op = session.exec(
+        select(Operation).where(Operation.work_order_id == order.id, Operation.step_no == step_no)
+    ).first()
+    if op is None:
+        return []
+    plans = session.exec(
+        select(InspectionPlan)
+        .where(
+            InspectionPlan.product_id == order.product_id,
+            or_(col(InspectionPlan.step_no).is_(None), InspectionPlan.step_no == step_no),
+        )
+        .order_by(col(InspectionPlan.id))
+    ).all()
+    return [
+        Due(
+            plan.id or 0, plan.name, plan.frequency, plan.frequency_n, _characteristics(session, plan.id or 0)
+        )
+        for plan in plans
+        if is_due(session, plan, order, op)
+    ]

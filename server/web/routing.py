@@ -1,0 +1,44 @@
+"""`PageRoute`: the route class of every page router. It remembers `?lang=` in a cookie and renders errors
+(PageError, the services' ServerError) as a translated HTML page instead of JSON; 401 on a page redirects to
+the sign-in page."""
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+
+from server.errors import ServerError
+from server.web.errors import LoginRequired, PageError
+from server.web.i18n import COOKIE, COOKIE_MAX_AGE, chosen_lang, templates
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    context = {"status": status, "message": message}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+class PageRoute(APIRoute):
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except LoginRequired as err:
+                response = RedirectResponse(f"/login?next={quote(err.next_url, safe='/')}", status_code=303)
+            except (PageError, ServerError) as err:
+                log.info("page %s -> %s: %s", request.url.path, err.status, err.message)
+                response = error_page(request, err.status, err.message)
+            lang = chosen_lang(request)
+            if lang is not None:
+                response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="lax", path="/")
+            return response
+
+        return route

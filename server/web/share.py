@@ -1,0 +1,137 @@
+"""The customer's share link: `/s/{token}` (HTML), `/s/{token}.json`, `/s/{token}/qr.svg|png`, `/logo.png`.
+
+Missing, expired and revoked tokens all get the same 404 body; every answer is rate limited per client IP
+(429) and carries `Referrer-Policy: no-referrer`, `X-Robots-Tag: noindex`, `Cache-Control: no-store`.
+"""
+
+import io
+import json
+import logging
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from server.models.auth import ShareLink
+from server.services.sharelinks import resolve_link
+from server.web.cache import TtlCache
+from server.web.i18n import get_locale, templates
+from server.web.ratelimit import RateLimiter
+from server.web.routing import PageRoute
+from server.web.settings import web_settings
+from server.web.sharedata import share_view
+
+log = logging.getLogger(__name__)
+router = APIRouter(route_class=PageRoute)
+HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
+NOT_FOUND = b"<!doctype html><title>404</title><p>Not found / \xe6\x9c\xaa\xe6\x89\xbe\xe5\x88\xb0</p>"
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter = getattr(request.app.state, "share_limiter", None)
+    if not isinstance(limiter, RateLimiter):
+        web = web_settings(request)
+        limiter = RateLimiter(web.share_rate_per_minute, web.share_rate_burst)
+        request.app.state.share_limiter = limiter
+    return limiter
+
+
+def _cache(request: Request) -> TtlCache:
+    cache = getattr(request.app.state, "share_cache", None)
+    if not isinstance(cache, TtlCache):
+        cache = TtlCache(web_settings(request).share_cache_s)
+        request.app.state.share_cache = cache
+    return cache
+
+
+def _gate(request: Request, token: str) -> ShareLink | Response:
+    """The live link, or the response to send instead (429 over the rate, the one 404 otherwise).
+
+    Runs on the event loop: one indexed lookup, cheaper than a thread hop; revocation and expiry are
+    therefore checked on every request, only the rendered view is cached (`share_cache_s`)."""
+    client = request.client.host if request.client else "?"
+    if not _limiter(request).allow(client):
+        return Response(b"Too many requests", status_code=429, headers=HEADERS | {"Retry-After": "30"})
+    with Session(request.app.state.engine) as session:
+        link = resolve_link(session, token)
+    if link is None:
+        return Response(NOT_FOUND, status_code=404, media_type="text/html", headers=HEADERS)
+    return link
+
+
+def _view(request: Request, link: ShareLink) -> dict[str, Any]:
+    with Session(request.app.state.engine) as session:
+        return share_view(session, link, request.app.state.settings.site)
+
+
+def share_url(request: Request, token: str) -> str:
+    base = str(request.app.state.settings.public_url).rstrip("/")
+    return f"{base}/s/{token}"
+
+
+@router.get("/logo.png")
+def logo(request: Request) -> Response:
+    path = web_settings(request).logo_path
+    if not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/s/{token}.json")
+async def share_json(token: str, request: Request) -> Response:
+    gate = _gate(request, token)
+    if isinstance(gate, Response):
+        return gate
+    key = (gate.id, "json")
+    body = _cache(request).get(key)
+    if body is None:
+        view = await run_in_threadpool(_view, request, gate)
+        body = _cache(request).put(key, json.dumps(view, ensure_ascii=False).encode())
+    return Response(body, media_type="application/json", headers=HEADERS)
+
+
+@router.get("/s/{token}/qr.svg")
+async def share_qr_svg(token: str, request: Request) -> Response:
+    gate = _gate(request, token)
+    if isinstance(gate, Response):
+        return gate
+    return Response(qr_svg(share_url(request, token)), media_type="image/svg+xml", headers=HEADERS)
+
+
+@router.get("/s/{token}/qr.png")
+async def share_qr_png(token: str, request: Request) -> Response:
+    gate = _gate(request, token)
+    if isinstance(gate, Response):
+        return gate
+    return Response(qr_png(share_url(request, token)), media_type="image/png", headers=HEADERS)
+
+
+@router.get("/s/{token}")
+async def share_page(token: str, request: Request) -> Response:
+    gate = _gate(request, token)
+    if isinstance(gate, Response):
+        return gate
+    key = (gate.id, get_locale(request))
+    body = _cache(request).get(key)
+    if body is None:
+        view = await run_in_threadpool(_view, request, gate)
+        has_logo = web_settings(request).logo_path.is_file()
+        context = {"v": view, "token": token, "has_logo": has_logo}
+        rendered = templates.TemplateResponse(request, "share.html", context)
+        body = _cache(request).put(key, bytes(rendered.body))
+    return Response(body, media_type="text/html; charset=utf-8", headers=HEADERS)
+
+
+def qr_svg(data: str, scale: int = 4) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(buffer, kind="svg", scale=scale, border=2, xmldecl=False)
+    return buffer.getvalue()
+
+
+def qr_png(data: str, scale: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()

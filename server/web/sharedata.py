@@ -1,0 +1,73 @@
+"""What a share link shows: a whitelist built field by field (never a model dump), so nothing internal leaks:
+no operator names, costs, customers, other orders, database ids or work-order numbers."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from server.models.auth import ShareLink
+from server.models.catalog import Product
+from server.models.plant import Site
+from server.models.production import WorkOrder
+from server.models.quality import InspectionPlan, InspectionRecord
+from server.services import progress
+
+PUBLIC_STATUS = {"draft": "planned", "released": "planned", "in_progress": "in_production",
+                 "paused": "in_production", "completed": "completed", "closed": "completed",
+                 "cancelled": "cancelled"}  # fmt: skip
+
+
+def site_of(session: Session, code: str) -> Site | None:
+    return session.exec(select(Site).where(Site.code == code)).first()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _inspections(session: Session, order: WorkOrder) -> list[dict[str, Any]]:
+    stmt = (
+        select(InspectionRecord, InspectionPlan)
+        .join(InspectionPlan, col(InspectionPlan.id) == InspectionRecord.plan_id)
+        .where(InspectionRecord.work_order_id == order.id)
+        .order_by(col(InspectionRecord.created_at))
+    )
+    return [
+        {
+            "name": plan.name,
+            "kind": plan.frequency,
+            "passed": record.passed,
+            "date": record.created_at.date().isoformat(),
+        }
+        for record, plan in session.exec(stmt).all()
+    ]
+
+
+def share_view(session: Session, link: ShareLink, site_code: str) -> dict[str, Any]:
+    """The customer's view of the link's order, as plain JSON-able values."""
+    order = session.get(WorkOrder, link.work_order_id)
+    assert order is not None
+    product = session.get(Product, order.product_id)
+    site = site_of(session, site_code)
+    prog = progress.progress(session, order, site.timezone if site else "UTC")
+    view: dict[str, Any] = {
+        "factory": site.name if site else "",
+        "product": product.name if product else "",
+        "product_code": product.code if product else "",
+        "unit": product.unit if product else "pcs",
+        "quantity": order.quantity,
+        "status": PUBLIC_STATUS.get(order.status, "planned"),
+        "due_date": order.due_date.isoformat() if order.due_date else None,
+        "expires": link.expires_at.date().isoformat(),
+    }
+    if link.show_progress:
+        view |= {"good": prog.good, "scrap": prog.scrap, "percent": prog.percent,
+                 "steps": [{"step": op.step_no, "name": op.name, "status": op.status, "good": op.good,
+                            "scrap": op.scrap, "planned": op.planned_qty, "percent": op.percent}
+                           for op in prog.operations]}  # fmt: skip
+    if link.show_eta:
+        view |= {"eta": _iso(prog.eta), "late": prog.late}
+    if link.show_inspections:
+        view["inspections"] = _inspections(session, order)
+    return view

@@ -1,0 +1,211 @@
+/* Station tablet: actions, one-sequence good + scrap reports with an offline outbox (localStorage, same
+   Idempotency-Key on every retry), downtime reasons, inspection entry, live counts. No dependencies. */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("station-config").textContent);
+  var T = cfg.t;
+  var OUTBOX = "takt.outbox." + cfg.station;
+  var $ = function (id) { return document.getElementById(id); };
+  var job = $("job");
+  var current = job && job.dataset.number ? { number: job.dataset.number, step: +job.dataset.step, status: job.dataset.status } : null;
+  var sending = false;
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16); crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  }
+  function load() { try { return JSON.parse(localStorage.getItem(OUTBOX) || "[]"); } catch (e) { return []; } }
+  function save(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); renderOutbox(); }
+
+  function renderOutbox() {
+    var items = load(), box = $("pending"), list = $("pending-list");
+    box.hidden = items.length === 0;
+    $("pending-count").textContent = String(items.length);
+    list.innerHTML = "";
+    items.forEach(function (it) {
+      var li = document.createElement("li");
+      li.dataset.key = it.key;
+      li.textContent = it.number + " · +" + it.body.good + " / " + it.body.scrap + (it.body.scrap_reason ? " (" + it.body.scrap_reason + ")" : "") +
+        " · " + (it.error ? T.failed + ": " + it.error : T.pending);
+      if (it.error) {
+        var b = document.createElement("button"); b.className = "btn"; b.textContent = T.discard;
+        b.onclick = function () { save(load().filter(function (x) { return x.key !== it.key; })); };
+        li.appendChild(b);
+      }
+      list.appendChild(li);
+    });
+  }
+
+  function api(method, path, body, extra) {
+    var headers = { "Content-Type": "application/json", "Authorization": "Bearer " + cfg.token };
+    for (var k in (extra || {})) headers[k] = extra[k];
+    return fetch(path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
+  }
+
+  /* Send queued reports in order; keep anything not definitively answered. */
+  function flush() {
+    if (sending) return;
+    var items = load().filter(function (x) { return !x.error; });
+    if (!items.length) return;
+    sending = true;
+    var it = items[0];
+    var headers = { "Idempotency-Key": it.key };
+    var req = { method: "POST", headers: { "Content-Type": "application/json", "Authorization": "Bearer " + it.token, "Idempotency-Key": it.key },
+                body: JSON.stringify(it.body) };
+    fetch("/api/v1/work-orders/" + encodeURIComponent(it.number) + "/reports", req).then(function (r) {
+      if (r.status === 201 || r.status === 200) {
+        save(load().filter(function (x) { return x.key !== it.key; }));
+        sending = false; refresh(); flush();
+      } else if (r.status === 409 || r.status >= 500 || r.status === 429) {
+        sending = false; setTimeout(flush, 2000);   /* in flight elsewhere or server trouble: retry */
+      } else {
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          var all = load();
+          all.forEach(function (x) { if (x.key === it.key) x.error = (j && j.detail ? JSON.stringify(j.detail) : String(r.status)); });
+          save(all); sending = false; flush();
+        });
+      }
+    }).catch(function () { sending = false; setTimeout(flush, 2000); });
+  }
+
+  function enqueue(body) {
+    var items = load();
+    items.push({ key: uuid(), number: current.number, body: body, token: cfg.token, created: Date.now() });
+    save(items);
+    flush();
+  }
+
+  /* Report dialog: good + scrap + reason, one sequence. */
+  var reason = null;
+  var dlg = $("report-dialog");
+  if ($("btn-report")) {
+    $("btn-report").onclick = function () {
+      $("report-good").value = "0"; $("report-scrap").value = "0"; reason = null; $("report-error").hidden = true;
+      document.querySelectorAll("[data-scrap-reason]").forEach(function (b) { b.classList.remove("selected"); });
+      dlg.showModal();
+    };
+    document.querySelectorAll("[data-scrap-reason]").forEach(function (b) {
+      b.onclick = function () {
+        reason = b.dataset.scrapReason;
+        document.querySelectorAll("[data-scrap-reason]").forEach(function (x) { x.classList.toggle("selected", x === b); });
+      };
+    });
+    $("report-send").onclick = function (ev) {
+      var good = parseInt($("report-good").value || "0", 10), scrap = parseInt($("report-scrap").value || "0", 10);
+      var err = $("report-error");
+      if (!(good > 0 || scrap > 0)) { ev.preventDefault(); err.textContent = T.need_parts; err.hidden = false; return; }
+      if (scrap > 0 && !reason) { ev.preventDefault(); err.textContent = T.need_reason; err.hidden = false; return; }
+      var body = { step_no: current.step, good: good, scrap: scrap, ts_ms: Date.now() };
+      if (scrap > 0) body.scrap_reason = reason;
+      enqueue(body);
+    };
+  }
+
+  /* Start / pause / resume / complete. */
+  document.querySelectorAll("[data-action]").forEach(function (b) {
+    b.onclick = function () {
+      var body = { step_no: current.step };
+      if ((b.dataset.action === "start" || b.dataset.action === "resume") && cfg.machine) body.machine = cfg.machine;
+      b.disabled = true;
+      api("POST", "/api/v1/work-orders/" + encodeURIComponent(current.number) + "/" + b.dataset.action, body).then(function (r) {
+        if (r.ok) { location.reload(); return; }
+        return r.json().catch(function () { return {}; }).then(function (j) { showError(T.action_failed + ": " + (j.detail || r.status)); b.disabled = false; });
+      }).catch(function () { showError(T.offline); b.disabled = false; });
+    };
+  });
+  function showError(text) { var e = $("action-error"); e.textContent = text; e.hidden = false; }
+
+  /* Downtime: ask why when the machine stopped. */
+  var dd = $("downtime-dialog"), askedFor = null, later = {};
+  function askDowntime(dt) {
+    if (!dt || later[dt.id] || dd.open || askedFor === dt.id || document.querySelector("dialog[open]")) return;
+    askedFor = dt.id; dd.dataset.id = dt.id; dd.showModal();
+  }
+  document.querySelectorAll("[data-downtime-reason]").forEach(function (b) {
+    b.onclick = function () {
+      api("POST", "/api/v1/downtime/" + dd.dataset.id + "/classify", { reason_code: b.dataset.downtimeReason }).then(function (r) {
+        if (r.ok) { dd.close(); refresh(); } else { showError(T.action_failed + " (" + r.status + ")"); dd.close(); }
+      }).catch(function () { dd.close(); showError(T.offline); });
+    };
+  });
+  $("downtime-later").onclick = function () { later[dd.dataset.id] = true; askedFor = null; dd.close(); };
+
+  /* Inspection entry: numeric values with limits shown, pass/fail attributes. */
+  var due = JSON.parse(document.getElementById("due-plans").textContent);
+  var idlg = $("inspection-dialog"), plan = null;
+  document.querySelectorAll("[data-open-inspection]").forEach(function (b) {
+    b.onclick = function () {
+      plan = due.filter(function (p) { return String(p.plan_id) === b.dataset.openInspection; })[0];
+      $("inspection-title").textContent = plan.name;
+      var f = $("inspection-fields"); f.innerHTML = "";
+      plan.characteristics.forEach(function (c) {
+        var wrap = document.createElement("label");
+        if (c.kind === "numeric") {
+          var lim = T.limits + ": " + (c.lsl === null ? "—" : c.lsl) + " … " + (c.usl === null ? "—" : c.usl) + " " + c.unit;
+          wrap.innerHTML = "<span></span><input class='numfield' type='number' step='any' inputmode='decimal' required><span class='muted small'></span>";
+          wrap.children[0].textContent = c.name; wrap.children[2].textContent = lim;
+          wrap.children[1].dataset.char = c.id;
+        } else {
+          wrap.innerHTML = "<span></span><select><option value='1'></option><option value='0'></option></select>";
+          wrap.children[0].textContent = c.name; wrap.children[1].dataset.charOk = c.id;
+          wrap.children[1].options[0].textContent = T.pass; wrap.children[1].options[1].textContent = T.fail;
+        }
+        f.appendChild(wrap);
+      });
+      $("inspection-error").hidden = true;
+      idlg.showModal();
+    };
+  });
+  if ($("inspection-send")) $("inspection-send").onclick = function (ev) {
+    ev.preventDefault();
+    var values = [];
+    document.querySelectorAll("#inspection-fields [data-char]").forEach(function (i) { values.push({ characteristic_id: +i.dataset.char, value: parseFloat(i.value) }); });
+    document.querySelectorAll("#inspection-fields [data-char-ok]").forEach(function (s) { values.push({ characteristic_id: +s.dataset.charOk, ok: s.value === "1" }); });
+    if (values.some(function (v) { return v.value !== undefined && isNaN(v.value); })) return;
+    fetch("/station/" + encodeURIComponent(cfg.station) + "/inspection", { method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+      body: JSON.stringify({ plan_id: plan.plan_id, work_order: current.number, step_no: current.step, values: values }) }).then(function (r) {
+      if (r.ok) { idlg.close(); location.reload(); return; }
+      return r.text().then(function (t) { var e = $("inspection-error"); e.textContent = T.action_failed + " (" + r.status + ")"; e.hidden = false; });
+    }).catch(function () { var e = $("inspection-error"); e.textContent = T.offline; e.hidden = false; });
+  };
+
+  /* Live: counts and machine state from state.json (on SSE events and every few seconds). */
+  function apply(s) {
+    var st = $("machine-state");
+    st.dataset.state = s.machine_state; st.className = "pill st-" + s.machine_state;
+    st.textContent = (T.states[s.machine_state] || s.machine_state);
+    if (s.current && current && s.current.number === current.number) {
+      $("count-good").textContent = s.current.good; $("count-scrap").textContent = s.current.scrap;
+      $("manual-good").textContent = s.current.manual_good; $("manual-scrap").textContent = s.current.manual_scrap;
+      $("job-bar").style.width = Math.min(100, s.current.percent) + "%";
+      if ($("queue-current-good")) $("queue-current-good").textContent = s.current.good;
+      if (s.current.status !== current.status && !document.querySelector("dialog[open]")) location.reload();
+    } else if ((s.current ? s.current.number : null) !== (current ? current.number : null) && !document.querySelector("dialog[open]")) {
+      location.reload();
+    }
+    if (s.downtime && s.machine_state !== "running") askDowntime(s.downtime);
+  }
+  function refresh() {
+    var prefer = new URLSearchParams(location.search).get("order");
+    fetch("/station/" + encodeURIComponent(cfg.station) + "/state.json" + (prefer ? "?order=" + encodeURIComponent(prefer) : ""), { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { if (r.status === 401) { location.reload(); return null; } return r.ok ? r.json() : null; })
+      .then(function (s) { if (s) apply(s); }).catch(function () {});
+  }
+  if (window.EventSource && cfg.machine) {
+    var es = new EventSource("/live/events?machine=" + encodeURIComponent(cfg.machine));
+    es.onmessage = function () { refresh(); };
+  }
+  /* Signing out revokes the token the queued reports are sent with: not while some still wait. */
+  var signout = $("signout");
+  if (signout) signout.form.addEventListener("submit", function (ev) {
+    if (load().some(function (x) { return !x.error; })) { ev.preventDefault(); showError(T.wait_signout); flush(); }
+  });
+  setInterval(refresh, 5000);
+  setInterval(flush, 3000);
+  window.addEventListener("online", flush);
+  renderOutbox();
+  apply(cfg.state);
+  flush();
+  window.taktStation = { outbox: load, flush: flush };
+})();

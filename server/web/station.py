@@ -1,0 +1,169 @@
+"""The station tablet: `/station/{code}`.
+
+A tablet must be enrolled (`/station/enroll?token=...`, opened once on the tablet from the admin's link, sets
+the `takt_device` cookie). Operators then sign in with badge + PIN (CORE's `badge_sign_in`: throttled and
+locked after repeated failures) and get the `takt_op` cookie. The page's script calls CORE's JSON API with the
+operator's bearer token (start/pause/complete, work reports with an Idempotency-Key, downtime reasons) and
+this module's `state.json` / `inspection` endpoints.
+"""
+
+import logging
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Form, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlmodel import Session, select
+
+from server.api.deps import SettingsDep
+from server.db import SessionDep
+from server.errors import Forbidden, Locked, Unauthorized
+from server.models.auth import Tablet, User
+from server.models.plant import Station
+from server.services import quality, signin
+from server.services.principals import Principal
+from server.services.security import token_hash
+from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal, revoke_token
+from server.web.errors import PageForbidden, PageNotFound
+from server.web.i18n import N_, get_locale, templates
+from server.web.instructions import list_instructions
+from server.web.routing import PageRoute
+from server.web.settings import web_settings
+from server.web.stationdata import station_view
+
+log = logging.getLogger(__name__)
+router = APIRouter(route_class=PageRoute)
+YEAR_S = 365 * 24 * 3600
+
+
+@router.get("/station/enroll")
+def enroll(token: str, session: SessionDep) -> Response:
+    """The enrollment link: remember the tablet's device token in a long-lived httponly cookie."""
+    tablet = session.exec(select(Tablet).where(Tablet.device_token_hash == token_hash(token[:200]))).first()
+    if tablet is None or tablet.revoked:
+        raise PageNotFound(N_("unknown or revoked enrollment link"))
+    station = session.get(Station, tablet.station_id)
+    assert station is not None
+    log.info("tablet %s enrolled in this browser for station %s", tablet.name, station.code)
+    response = RedirectResponse(f"/station/{station.code}", status_code=303)
+    response.set_cookie(DEVICE_COOKIE, token, max_age=10 * YEAR_S, httponly=True, samesite="lax", path="/")
+    return response
+
+
+@router.get("/station/go/{number}")
+def go_to_order(number: str, request: Request, session: SessionDep) -> Response:
+    """The job traveler's QR code: open the order on this tablet's station."""
+    device = request.cookies.get(DEVICE_COOKIE) or ""
+    tablet = session.exec(select(Tablet).where(Tablet.device_token_hash == token_hash(device[:200]))).first()
+    if not device or tablet is None or tablet.revoked:
+        raise PageForbidden(N_("This tablet is not enrolled. Ask an admin for the enrollment link."))
+    station = session.get(Station, tablet.station_id)
+    assert station is not None
+    return RedirectResponse(f"/station/{station.code}?order={quote(number)}", status_code=303)
+
+
+def _tablet(session: Session, request: Request, code: str) -> Station:
+    try:
+        station, _tablet = signin.tablet_for(session, code, request.cookies.get(DEVICE_COOKIE))
+    except Unauthorized as err:
+        raise PageForbidden(N_("This tablet is not enrolled. Ask an admin for the enrollment link.")) from err
+    except Forbidden as err:
+        raise PageForbidden(err.message) from err
+    return station
+
+
+def _operator(session: Session, request: Request, station: Station) -> Principal | None:
+    principal = cookie_principal(session, request, OPERATOR_COOKIE)
+    if principal is None or principal.station_id != station.id:
+        return None
+    return principal
+
+
+@router.get("/station/{code}")
+def station_page(code: str, request: Request, session: SessionDep, order: str | None = None) -> Response:
+    station = _tablet(session, request, code)
+    principal = _operator(session, request, station)
+    if principal is None:
+        return templates.TemplateResponse(request, "station/signin.html", {"station": station, "error": None})
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    view = station_view(session, code, get_locale(request), prefer=order)
+    instructions = list_instructions(web_settings(request), view.current) if view.current else []
+    context: dict[str, Any] = {
+        "station": station, "v": view, "operator": user.display_name if user else principal.username,
+        "op_token": request.cookies.get(OPERATOR_COOKIE), "state": view.to_json(),
+        "instructions": instructions,
+    }  # fmt: skip
+    # the page carries the operator's bearer token for its script: never store it in a cache
+    return templates.TemplateResponse(
+        request, "station/page.html", context, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.post("/station/{code}/sign-in")
+def station_sign_in(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _origin: SameOrigin,
+    badge: Annotated[str, Form(max_length=64)],
+    pin: Annotated[str, Form(max_length=12)],
+) -> Response:
+    station = _tablet(session, request, code)
+    device = request.cookies.get(DEVICE_COOKIE)
+    try:
+        issued = signin.badge_sign_in(session, settings, code, device, badge, pin)
+    except Locked:
+        return _signin_error(
+            request, station, N_("Too many failed sign-ins. This badge or tablet is locked for a while."), 429
+        )
+    except Unauthorized:
+        return _signin_error(request, station, N_("Wrong badge or PIN."), 401)
+    response = RedirectResponse(f"/station/{code}", status_code=303)
+    max_age = settings.operator_session_hours * 3600
+    response.set_cookie(
+        OPERATOR_COOKIE, issued.token, max_age=max_age, httponly=True, samesite="strict", path="/"
+    )
+    return response
+
+
+def _signin_error(request: Request, station: Station, message: str, status: int) -> Response:
+    context = {"station": station, "error": message}
+    return templates.TemplateResponse(request, "station/signin.html", context, status_code=status)
+
+
+@router.post("/station/{code}/sign-out")
+def station_sign_out(code: str, request: Request, session: SessionDep, _origin: SameOrigin) -> Response:
+    revoke_token(session, request.cookies.get(OPERATOR_COOKIE))
+    response = RedirectResponse(f"/station/{code}", status_code=303)
+    response.delete_cookie(OPERATOR_COOKIE, path="/")
+    return response
+
+
+def _signed_in(session: Session, request: Request, code: str) -> tuple[Station, Principal]:
+    station = _tablet(session, request, code)
+    principal = _operator(session, request, station)
+    if principal is None:
+        raise Unauthorized("operator not signed in on this tablet")
+    return station, principal
+
+
+@router.get("/station/{code}/state.json")
+def station_state(code: str, request: Request, session: SessionDep, order: str | None = None) -> Response:
+    _signed_in(session, request, code)
+    view = station_view(session, code, get_locale(request), prefer=order)
+    return JSONResponse(view.to_json(), headers={"Cache-Control": "no-store"})
+
+
+@router.post("/station/{code}/inspection")
+def station_inspection(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    _origin: SameOrigin,
+    body: Annotated[quality.InspectionIn, Body()],
+) -> Response:
+    """Record a check on the tablet (signed-in operator or inspector on this station)."""
+    _station, principal = _signed_in(session, request, code)
+    record = quality.record_inspection(session, principal.username, body)
+    return JSONResponse({"passed": record.passed}, status_code=201)

@@ -1,0 +1,266 @@
+"""Web fixtures: the real app under uvicorn in a thread (SQLite in tmp, a private mosquitto so ingestion runs
+for real), a seeded plant, headless Debian chromium via Playwright, screenshots to `test-artifacts/`.
+
+    def test_x(live: LiveServer, new_page: PageFactory) -> None:
+        page = new_page("phone", "zh-CN")          # 390x844; "tablet" is 1280x800
+        page.goto(live.url("/boss"))
+
+`live` is one server per test module (state is shared by that module's tests: use fresh order numbers).
+A screenshot named after the test is saved on failure.
+"""
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+import pytest
+import uvicorn
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy import Engine
+
+from server.config import Settings
+from server.db import init_db, make_engine
+from server.main import create_app
+from server.web.settings import WebSettings
+from shared import topics
+from shared.messages import DataBatch, Sample, encode
+from tests.server.factory import Plant, build_plant, make_order, ok
+from tests.support.mosquitto import Mosquitto
+from tests.support.ports import free_port
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SIZES = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 1280, "height": 800}}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+EDGE = "edge-a"
+SHARE_BURST = 40
+MACHINE_TAGS = [("good_count", "counter", 16), ("scrap_count", "scrap_counter", 16), ("state", "state", None),
+                ("running", "run", None), ("temperature", "analog", None)]  # fmt: skip
+
+
+@dataclass
+class LiveServer:
+    base: str
+    engine: Engine
+    settings: Settings
+    http: httpx.Client
+    plant: Plant
+    broker: Mosquitto
+    app: Any = None
+    device_tokens: dict[str, str] = field(default_factory=dict)
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    @property
+    def web(self) -> WebSettings:
+        return self.app.state.web_settings  # type: ignore[no-any-return]
+
+    def edge(self) -> "Edge":
+        """The one simulated edge of this server (its `seq` must keep rising across tests)."""
+        if "edge" not in self.shared:
+            self.shared["edge"] = Edge(self.broker.port)
+        return self.shared["edge"]  # type: ignore[no-any-return]
+
+    def reset_share_limiter(self) -> None:
+        limiter = getattr(self.app.state, "share_limiter", None)
+        if limiter is not None:
+            limiter.reset()
+
+
+def core_settings(db_url: str, mqtt_port: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url, "admin_token": ADMIN_TOKEN, "secret_key": "test-secret-key-0123456789abcdef",
+        "mqtt_enabled": True, "mqtt_port": mqtt_port, "mqtt_client_id": f"takt-web-{mqtt_port}",
+        "argon2_time_cost": 1, "argon2_memory_kib": 1024,
+        "signin_max_failures": 3, "signin_lockout_s": 60, "_env_file": None,
+    }  # fmt: skip
+    return Settings(**(values | overrides))
+
+
+class ThreadServer:
+    """uvicorn serving `app` in a daemon thread on 127.0.0.1:`port` (signal handlers off)."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{port}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive(), "uvicorn thread died during start"
+            assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def seed(live: LiveServer) -> None:
+    """The factory plant (tests/server/factory.py) plus tags on lathe-1 for ingestion and a tablet."""
+    http = live.http
+    ok(http.patch("/api/v1/machines/lathe-1", json={"edge_id": EDGE}, headers=ADMIN))
+    for name, role, width in MACHINE_TAGS:
+        ok(http.post("/api/v1/machines/lathe-1/tags", json={"name": name, "role": role, "width": width},
+                     headers=ADMIN), 201)  # fmt: skip
+    tablet = ok(
+        http.post("/api/v1/tablets", json={"station": "st-lathe-1", "name": "tab-1"}, headers=ADMIN), 201
+    )
+    live.device_tokens["st-lathe-1"] = tablet["device_token"]
+    # Machines and tags made through the API after ingestion started: tell its registry to reload now
+    # (it would by itself only when a sample names an unknown machine, at most every 2 s).
+    live.app.state.ingestor.registry.invalidate()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("web")
+    broker = Mosquitto(tmp / "mosquitto")
+    broker.start()
+    db_url = f"sqlite:///{tmp / 'takt.db'}"
+    settings = core_settings(db_url, broker.port)
+    engine = make_engine(db_url)
+    init_db(engine)
+    port = free_port()
+    app = create_app(settings, engine=engine)
+    app.state.web_settings = WebSettings(
+        data_dir=tmp / "data",
+        share_rate_burst=SHARE_BURST,
+        alert_down_minutes=0.05,
+        live_refresh_s=2,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    server = ThreadServer(app, port)
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    http = httpx.Client(base_url=base, timeout=20)
+    try:
+        live = LiveServer(base, engine, settings, http, build_plant(http), broker, app)  # type: ignore[arg-type]
+        seed(live)
+        yield live
+    finally:
+        if "live" in locals() and "edge" in live.shared:
+            live.shared["edge"].close()
+        http.close()
+        server.stop()
+        engine.dispose()
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+PageFactory = Callable[..., Page]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def new_page(browser: Browser, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[PageFactory]:
+    """Factory: new_page(size="phone"|"tablet", locale="zh-CN"|"en") -> a Page in a fresh context."""
+    contexts: list[tuple[BrowserContext, Page]] = []
+
+    def make(size: str = "phone", locale: str = "zh-CN") -> Page:
+        context = browser.new_context(viewport=SIZES[size], locale=locale, extra_http_headers={
+            "Accept-Language": locale})  # fmt: skip
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        contexts.append((context, page))
+        return page
+
+    yield make
+    failed = getattr(request.node, "rep_call", None)
+    for i, (context, page) in enumerate(contexts):
+        if failed is not None and failed.failed:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}-{i}.png"), full_page=True)
+        context.close()
+
+
+def shot(page: Page, artifacts: Path, name: str) -> Path:
+    path = artifacts / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def enroll_and_sign_in(page: Page, live: LiveServer, station: str = "st-lathe-1", badge: str = "B-operator1",
+                       pin: str = "4321", token: str | None = None) -> None:  # fmt: skip
+    """Open the tablet's enrollment link, then sign in with badge + PIN."""
+    page.goto(live.url(f"/station/enroll?token={token or live.device_tokens[station]}"))
+    page.fill("#badge", badge)
+    page.fill("#pin", pin)
+    page.click("#signin")
+    page.wait_for_selector("#job")
+    page.wait_for_function("window.taktStation !== undefined")  # the deferred script has bound its buttons
+
+
+def login(page: Page, live: LiveServer, username: str, next_path: str = "") -> None:
+    page.goto(live.url(f"/login?next={next_path}" if next_path else "/login"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", live.plant.passwords[username])
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def start_order(live: LiveServer, number: str, quantity: int = 100, **extra: object) -> None:
+    """A released order whose first step runs on lathe-1 (via CORE's API, as the planner and an operator)."""
+    make_order(live.plant, number, quantity, **extra)
+    ok(live.http.post(f"/api/v1/work-orders/{number}/release", headers=live.plant.as_("planner")))
+    body = {"step_no": 10, "machine": "lathe-1"}
+    ok(live.http.post(f"/api/v1/work-orders/{number}/start", json=body, headers=live.plant.as_("operator")))
+
+
+class Edge:
+    """Publishes sample batches for `EDGE` to the live server's broker, like an edge agent would."""
+
+    def __init__(self, port: int) -> None:
+        self.seq = self.last_ms = 0
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"web-edge-{port}-{time.monotonic_ns()}"
+        )
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def send(self, machine: str, **values: float) -> None:
+        self.seq += 1
+        now = self.last_ms = max(int(time.time() * 1000), self.last_ms + 1)  # sample times strictly increase
+        samples = [Sample(machine, tag, now, value) for tag, value in values.items()]
+        payload = encode(DataBatch(edge_id=EDGE, seq=self.seq, sent_ms=now, samples=samples))
+        self.client.publish(topics.data("demo", EDGE), payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what} (last: {value!r})"
+        time.sleep(0.05)

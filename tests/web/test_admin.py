@@ -1,0 +1,164 @@
+"""Admin and planner pages over HTTP against the live server: each form does its job through CORE's services
+(work orders, CSV import, release, priority, traveler QR, share links with QR, products, instructions,
+machines and tags, reason codes, inspection plans, users, tablet enrollment)."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.server.factory import add_user, ok
+from tests.web.conftest import LiveServer
+
+
+@pytest.fixture(scope="module")
+def admin(live: LiveServer) -> Iterator[httpx.Client]:
+    add_user(live.plant, "admin", "admin-forms")
+    form = {"username": "admin-forms", "password": live.plant.passwords["admin-forms"]}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base, "Accept-Language": "en"}) as client:
+        assert client.post("/login", data=form).headers["location"] == "/admin"
+        yield client
+
+
+def _api(live: LiveServer, path: str) -> dict:  # type: ignore[type-arg]
+    return ok(live.http.get(f"/api/v1{path}", headers=live.plant.as_("admin")))
+
+
+def test_every_admin_page_renders(admin: httpx.Client) -> None:
+    for path in ("/admin", "/admin/products", "/admin/products/BRK-100", "/admin/machines", "/admin/reasons",
+                 "/admin/plans", "/admin/users", "/admin/tablets"):  # fmt: skip
+        page = admin.get(path)
+        assert page.status_code == 200 and "<h1>" in page.text, path
+
+
+def test_work_order_create_release_priority_traveler(live: LiveServer, admin: httpx.Client) -> None:
+    form = {"number": "WO-ADM-1", "product": "BRK-100", "quantity": "40", "customer": "suzhou",
+            "due_date": "2030-02-01", "priority": "3", "count_source": "manual"}  # fmt: skip
+    created = admin.post("/admin/orders", data=form)
+    assert created.status_code == 303 and created.headers["location"].startswith("/admin/orders/WO-ADM-1?ok=")
+    assert "Work order created" in admin.get(created.headers["location"]).text
+    order = _api(live, "/work-orders/WO-ADM-1")
+    assert (order["quantity"], order["customer"], order["count_source"], order["status"]) == (
+        40,
+        "suzhou",
+        "manual",
+        "draft",
+    )
+    assert admin.post("/admin/orders/WO-ADM-1/release").status_code == 303
+    assert (
+        admin.post(
+            "/admin/orders/WO-ADM-1/priority", data={"priority": "9", "due_date": "2030-03-01"}
+        ).status_code
+        == 303
+    )
+    order = _api(live, "/work-orders/WO-ADM-1")
+    assert (order["status"], order["priority"], order["due_date"]) == ("released", 9, "2030-03-01")
+    traveler = admin.get("/admin/orders/WO-ADM-1/traveler")
+    assert traveler.status_code == 200 and "<svg" in traveler.text and "/station/go/WO-ADM-1" in traveler.text
+    unknown = admin.post("/admin/orders", data={"number": "WO-ADM-X", "product": "NOPE", "quantity": "1"})
+    assert unknown.status_code == 404 and "NOPE" in unknown.text  # CORE's error, shown as a page
+    assert live.http.get("/api/v1/work-orders/WO-ADM-X", headers=live.plant.as_("admin")).status_code == 404
+
+
+def test_traveler_qr_opens_the_order_on_an_enrolled_tablet(live: LiveServer) -> None:
+    with httpx.Client(base_url=live.base) as tablet:
+        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        go = tablet.get("/station/go/WO-ADM-1")
+        assert go.status_code == 303 and go.headers["location"] == "/station/st-lathe-1?order=WO-ADM-1"
+    with httpx.Client(base_url=live.base) as stranger:
+        assert stranger.get("/station/go/WO-ADM-1").status_code == 403
+
+
+def test_import_csv_all_or_nothing(live: LiveServer, admin: httpx.Client) -> None:
+    good = b"number,product,quantity,due_date\nWO-IMP-1,BRK-100,10,2030-01-01\nWO-IMP-2,PIN-7,20,\n"
+    done = admin.post("/admin/orders/import", files={"file": ("orders.csv", good, "text/csv")})
+    assert done.status_code == 200 and "Imported 2 work orders." in done.text
+    assert _api(live, "/work-orders/WO-IMP-2")["quantity"] == 20
+    bad = b"number,product,quantity\nWO-IMP-3,BRK-100,10\nWO-IMP-4,NOPE,5\n"
+    refused = admin.post("/admin/orders/import", files={"file": ("orders.csv", bad, "text/csv")})
+    assert refused.status_code == 422 and "NOPE" in refused.text
+    assert live.http.get("/api/v1/work-orders/WO-IMP-3", headers=live.plant.as_("admin")).status_code == 404
+
+
+def test_share_link_from_the_order_page(live: LiveServer, admin: httpx.Client) -> None:
+    made = admin.post("/admin/orders/WO-ADM-1/share-links", data={"days": "5", "show_eta": "true"})
+    assert made.status_code == 201 and "<svg" in made.text
+    url = made.text.split('id="share-url" value="', 1)[1].split('"', 1)[0]
+    token = url.rsplit("/s/", 1)[1]
+    data = ok(live.http.get(f"/s/{token}.json"))
+    assert data["quantity"] == 40 and "eta" in data and "inspections" not in data
+    assert live.http.get(f"/s/{token}/qr.png").content.startswith(b"\x89PNG")
+    links = ok(live.http.get("/api/v1/work-orders/WO-ADM-1/share-links", headers=live.plant.as_("planner")))
+    assert admin.post(f"/admin/share-links/{links[-1]['id']}/revoke").status_code == 303
+    live.reset_share_limiter()
+    assert live.http.get(f"/s/{token}.json").status_code == 404
+
+
+def test_master_data_forms(live: LiveServer, admin: httpx.Client) -> None:
+    product = {"code": "NUT-9", "name": "Nut", "unit": "pcs", "routing": "10 tap lathe 12\n20 pack packer 1"}
+    assert admin.post("/admin/products", data=product).status_code == 303
+    assert [s["name"] for s in _api(live, "/products/NUT-9")["routing"]] == ["tap", "pack"]
+    assert (
+        admin.post("/admin/products", data=product | {"code": "NUT-10", "routing": "ten tap"}).status_code
+        == 422
+    )
+    assert (
+        admin.post(
+            "/admin/machines/lathe-2/tags", data={"name": "spindle", "role": "analog", "unit": "rpm"}
+        ).status_code
+        == 303
+    )
+    assert "spindle" in {
+        t["name"] for t in ok(live.http.get("/api/v1/machines/lathe-2/tags", headers=live.plant.as_("admin")))
+    }
+    reason = {"kind": "scrap", "code": "crack", "label_zh": "裂纹", "label_en": "crack"}
+    assert admin.post("/admin/reasons", data=reason).status_code == 303
+    assert "crack" in {r["code"] for r in _api(live, "/reason-codes?kind=scrap")["items"]}
+    plan = {"product": "NUT-9", "name": "FA nut", "frequency": "every_n_parts", "frequency_n": "50",
+            "step_no": "10", "characteristics": "thread 5.9 6.1 mm\nburr ok"}  # fmt: skip
+    assert admin.post("/admin/plans", data=plan).status_code == 303
+    plans = ok(live.http.get("/api/v1/inspection-plans?product=NUT-9", headers=live.plant.as_("admin")))
+    assert [(c["name"], c["kind"]) for c in plans[0]["characteristics"]] == [
+        ("thread", "numeric"),
+        ("burr", "attribute"),
+    ]
+    user = {
+        "username": "op-new",
+        "display_name": "New Op",
+        "role": "operator",
+        "badge": "B-new",
+        "pin": "2468",
+    }
+    assert admin.post("/admin/users", data=user).status_code == 303
+    assert "op-new" in {u["username"] for u in _api(live, "/users")["items"]}
+
+
+def test_tablet_enrollment_page_gives_a_working_link(live: LiveServer, admin: httpx.Client) -> None:
+    enrolled = admin.post("/admin/tablets", data={"station": "st-lathe-1", "name": "tab-admin"})
+    assert enrolled.status_code == 201 and "<svg" in enrolled.text
+    url = enrolled.text.split('id="enroll-url" value="', 1)[1].split('"', 1)[0]
+    path = url.split("127.0.0.1:8000", 1)[1].replace("&amp;", "&")
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as tablet:
+        assert tablet.get(path).headers["location"] == "/station/st-lathe-1"
+        signed = tablet.post("/station/st-lathe-1/sign-in", data={"badge": "B-operator1", "pin": "4321"})
+        assert signed.status_code == 303 and "takt_op" in tablet.cookies
+
+
+def test_statuses_are_translated(admin: httpx.Client) -> None:
+    page = admin.get("/admin/orders?lang=zh-CN")
+    assert "已下达" in page.text and "草稿" in page.text and ">released<" not in page.text
+    admin.cookies.delete("lang")
+
+
+def test_factory_logo_on_the_share_page(live: LiveServer, admin: httpx.Client) -> None:
+    from server.web.share import qr_png
+
+    logo = qr_png("logo")
+    assert admin.post("/admin/logo", files={"file": ("logo.png", b"GIF89a....")}).status_code == 422
+    assert admin.post("/admin/logo", files={"file": ("logo.png", logo)}).status_code == 303
+    assert live.http.get("/logo.png").content == logo
+    link = ok(
+        live.http.post("/api/v1/work-orders/WO-ADM-1/share-links", headers=live.plant.as_("planner")), 201
+    )
+    live.reset_share_limiter()
+    assert '<img src="/logo.png"' in live.http.get(f"/s/{link['token']}").text

@@ -1,0 +1,83 @@
+"""The boss's phone: a machine fault and new counts arrive through the real ingest path (an MQTT batch to the
+server's broker) and show on the open page without a reload (SSE); drill-down pages; a customer's share link
+shows the new progress."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.server.factory import add_user, make_order, ok
+from tests.web.conftest import Edge, LiveServer, PageFactory, login, shot, start_order
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def edge(live: LiveServer) -> Edge:
+    return live.edge()
+
+
+def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: Edge, artifacts: Path) -> None:
+    start_order(live, "WO-LIVE-1", 500, due_date="2030-06-30")
+    make_order(live.plant, "WO-LATE-1", 50, due_date=(date.today() - timedelta(days=2)).isoformat())
+    ok(live.http.post("/api/v1/work-orders/WO-LATE-1/release", headers=live.plant.as_("planner")))
+    edge.send("lathe-1", state=2, running=1, good_count=1000, scrap_count=10, temperature=41.5)  # baseline
+    page = new_page("phone", "en")
+    login(page, live, "supervisor1")
+    tile = page.locator("[data-machine=lathe-1]")
+    expect(tile).to_have_attribute("data-state", "running", timeout=15_000)
+    page.evaluate("window.__noReload = 42")
+    edge.send("lathe-1", state=3, running=0, good_count=1015, scrap_count=12, temperature=43.0)
+    expect(page.locator("[data-machine=lathe-1]")).to_have_attribute("data-state", "fault", timeout=10_000)
+    expect(page.locator("[data-machine=lathe-1] [data-count=good]")).to_have_text("15")
+    expect(page.locator("[data-machine=lathe-1] [data-count=scrap]")).to_have_text("2")
+    assert page.evaluate("window.__noReload") == 42  # same document: updated live, not reloaded
+    expect(page.locator("[data-order=WO-LIVE-1]")).to_contain_text(
+        "/ 500"
+    )  # the order's count is its last step
+    expect(page.locator("[data-alert=machine_down]")).to_contain_text("lathe-1", timeout=15_000)
+    expect(page.locator("[data-alert=scrap_rate]")).to_contain_text("lathe-1")  # 2 of 17 today
+    expect(page.locator("[data-alert=order_late]")).to_contain_text("WO-LATE-1")
+    expect(page.locator("#orders [data-order]").first).to_have_attribute(
+        "data-order", "WO-LATE-1"
+    )  # late first
+    shot(page, artifacts, "boss-phone-en")
+    page.goto(live.url("/boss?lang=zh-CN"))
+    expect(page.locator("#kpis")).to_contain_text("今日良品")
+    shot(page, artifacts, "boss-phone-zh")
+
+    page.click("[data-order=WO-LIVE-1]")
+    expect(page.locator("#operations")).to_contain_text("turn")
+    expect(page.locator("#operations tr", has_text="turn")).to_contain_text(
+        "15 / 2"
+    )  # step 10's machine count
+    page.goto(live.url("/boss/machines/lathe-1"))
+    expect(page.locator("#timeline span.st-fault")).to_have_count(1)
+    expect(page.locator("#chart canvas")).to_have_count(
+        1, timeout=10_000
+    )  # uPlot drew the historian's series
+    shot(page, artifacts, "boss-machine-zh")
+
+    link = ok(
+        live.http.post("/api/v1/work-orders/WO-LIVE-1/share-links", headers=live.plant.as_("planner")), 201
+    )
+    customer = new_page("phone", "zh-CN")
+    customer.goto(live.url(f"/s/{link['token']}"))
+    expect(customer.locator("[data-step='10']")).to_contain_text("15 / 500")  # step 10 made 15 good, 2 scrap
+    expect(customer.locator("[data-step='10']")).to_contain_text("2")
+    expect(customer.locator("#good")).to_have_text("0")  # the order counts what its last step (packing) made
+    expect(customer.locator("body")).not_to_contain_text("WO-LIVE-1")
+    expect(customer.locator("body")).to_contain_text("生产中")
+    shot(customer, artifacts, "share-phone-zh")
+
+
+def test_operator_session_cannot_open_boss_or_admin(live: LiveServer, new_page: PageFactory) -> None:
+    add_user(live.plant, "operator", "op-web")
+    page = new_page("phone", "en")
+    login(page, live, "op-web")
+    for path in ("/boss", "/admin", "/admin/users"):
+        response = page.goto(live.url(path))
+        assert response is not None and response.status == 403, path
+        expect(page.locator("#error-message")).to_have_text("Your role may not open this page.")

@@ -1,0 +1,124 @@
+"""Page security over HTTP: roles (an operator cannot reach boss or admin actions), CSRF (same-origin check on
+cookie-authenticated POSTs), session cookie flags, no open redirect, logout revokes, tablets bound to their
+station, work-instruction uploads sanitised."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.factory import add_user, ok
+from tests.web.conftest import LiveServer
+
+
+@pytest.fixture
+def browser_like(live: LiveServer) -> Iterator[httpx.Client]:
+    """A cookie-keeping client that sends the Origin header a browser sends on a same-site form post."""
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}, timeout=20) as client:
+        yield client
+
+
+def _login(client: httpx.Client, live: LiveServer, username: str) -> httpx.Response:
+    return client.post("/login", data={"username": username, "password": live.plant.passwords[username]})
+
+
+def test_operator_cannot_reach_boss_or_admin(live: LiveServer, browser_like: httpx.Client) -> None:
+    add_user(live.plant, "operator", "op-sec")
+    assert _login(browser_like, live, "op-sec").status_code == 303
+    for path in ("/boss", "/boss/fragment", "/boss/orders/x", "/admin", "/admin/users", "/admin/tablets"):
+        assert browser_like.get(path).status_code == 403, path
+    evil_user = {"username": "evil", "display_name": "E", "role": "admin", "password": "x" * 12}
+    attempts = [
+        ("/admin/orders", {"number": "WO-HACK", "product": "BRK-100", "quantity": "1"}),
+        ("/admin/users", evil_user),
+        ("/admin/tablets", {"station": "st-lathe-1", "name": "rogue"}),
+    ]
+    for path, form in attempts:
+        assert browser_like.post(path, data=form).status_code == 403, path
+    assert live.http.get("/api/v1/work-orders/WO-HACK", headers=live.plant.as_("planner")).status_code == 404
+    users = ok(live.http.get("/api/v1/users", headers=live.plant.as_("admin")))["items"]
+    assert "evil" not in {u["username"] for u in users}
+
+
+def test_station_operator_cookie_is_not_a_boss_session(live: LiveServer) -> None:
+    badge = {"badge": "B-operator1", "pin": "4321"}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as tablet:
+        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        assert tablet.post("/station/st-lathe-1/sign-in", data=badge).status_code == 303
+        assert "takt_op" in tablet.cookies
+        boss = tablet.get("/boss")
+        assert boss.status_code == 303 and boss.headers["location"].startswith("/login")
+        assert tablet.get("/admin").status_code == 303
+        page = tablet.get("/station/st-lathe-1")
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    with httpx.Client(base_url=live.base) as stranger:
+        assert stranger.get("/live/events").status_code == 403  # live events need a session or a tablet
+
+
+def test_cross_site_posts_are_refused(live: LiveServer) -> None:
+    add_user(live.plant, "planner", "planner-csrf")
+    form = {"number": "WO-CSRF", "product": "BRK-100", "quantity": "5"}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as client:
+        assert _login(client, live, "planner-csrf").status_code == 303
+        evil = client.post("/admin/orders", data=form, headers={"Origin": "https://evil.example"})
+        assert evil.status_code == 403
+        del client.headers["Origin"]
+        assert client.post("/admin/orders", data=form).status_code == 403  # no Origin, no Referer
+        referer = client.post("/admin/orders", data=form, headers={"Referer": f"{live.base}/admin"})
+        assert referer.status_code == 303
+    assert (
+        ok(live.http.get("/api/v1/work-orders/WO-CSRF", headers=live.plant.as_("planner")))["quantity"] == 5
+    )
+
+
+def test_session_cookie_flags_redirects_and_logout(live: LiveServer, browser_like: httpx.Client) -> None:
+    form = {
+        "username": "supervisor1",
+        "next": "//evil.example/x",
+        "password": live.plant.passwords["supervisor1"],
+    }
+    response = browser_like.post("/login", data=form)
+    assert response.status_code == 303 and response.headers["location"] == "/boss"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "takt_session=" in cookie
+    assert browser_like.get("/boss").status_code == 200
+    token = browser_like.cookies["takt_session"]
+    assert browser_like.post("/logout").status_code == 303
+    with httpx.Client(base_url=live.base, cookies={"takt_session": token}) as replay:
+        assert replay.get("/boss").status_code == 303  # the old cookie's token was revoked
+    wrong = browser_like.post("/login", data={"username": "supervisor1", "password": "nope-nope"})
+    assert wrong.status_code == 401 and "takt_session" not in wrong.headers.get("set-cookie", "")
+
+
+def test_tablet_is_bound_to_its_station(live: LiveServer) -> None:
+    line = ok(live.http.get("/api/v1/lines", headers=live.plant.as_("admin")))["items"][0]
+    ok(live.http.post("/api/v1/stations", json={"line_id": line["id"], "code": "st-pack", "name": "Pack"},
+                      headers=live.plant.as_("admin")), 201)  # fmt: skip
+    with httpx.Client(base_url=live.base) as tablet:
+        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        assert tablet.get("/station/st-lathe-1").status_code == 200
+        assert tablet.get("/station/st-pack").status_code == 403
+    with httpx.Client(base_url=live.base) as stranger:
+        assert stranger.get("/station/st-lathe-1").status_code == 403
+        assert stranger.get("/station/enroll?token=forged").status_code == 404
+
+
+def test_instruction_uploads_are_sanitised(live: LiveServer, browser_like: httpx.Client) -> None:
+    add_user(live.plant, "planner", "planner-up")
+    assert _login(browser_like, live, "planner-up").status_code == 303
+    url = "/admin/products/BRK-100/instructions"
+    sneaky = browser_like.post(
+        url, data={"step_no": "10"}, files={"file": ("../../../evil.png", b"\x89PNG1")}
+    )
+    assert sneaky.status_code == 303
+    root: Path = live.web.instructions_dir
+    stored = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert stored == ["BRK-100/10/evil.png"]
+    assert not (live.web.data_dir.parent / "evil.png").exists()
+    for name in ("run.sh", ".png", "x.html"):
+        assert browser_like.post(url, data={"step_no": "10"}, files={"file": (name, b"x")}).status_code == 422
+    assert browser_like.get("/instructions/BRK-100/10/evil.png").content == b"\x89PNG1"
+    assert browser_like.get("/instructions/BRK-100/10/..%2F..%2F..%2Ftakt.db").status_code == 404
+    with httpx.Client(base_url=live.base) as stranger:
+        assert stranger.get("/instructions/BRK-100/10/evil.png").status_code == 403

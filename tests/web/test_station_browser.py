@@ -1,0 +1,241 @@
+"""Station tablet in a real browser: badge + PIN sign-in, start, one-sequence good + scrap report, the
+offline outbox (sent once after the network returns, kept across a reload, same Idempotency-Key on retry),
+PIN lockout on the page."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+from sqlmodel import Session, select
+
+from server.models.production import WorkReport
+from server.web.instructions import save_instruction
+from server.web.share import qr_png
+from tests.server.factory import add_user, make_order, ok
+from tests.web.conftest import LiveServer, PageFactory, enroll_and_sign_in, shot, start_order, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def _reports(live: LiveServer, number: str) -> list[WorkReport]:
+    with Session(live.engine) as session:
+        from server.services import workorders as wo
+
+        order = wo.get(session, number)
+        return list(session.exec(select(WorkReport).where(WorkReport.work_order_id == order.id)).all())
+
+
+@pytest.fixture
+def running_job(live: LiveServer) -> str:
+    """A job running at the station (the first test starts one through the tablet; alone, start one here)."""
+    running = ok(live.http.get("/api/v1/work-orders?status=in_progress", headers=live.plant.as_("planner")))
+    if running["items"]:
+        return str(running["items"][0]["number"])
+    start_order(live, "WO-ST-RUN", 300)
+    return "WO-ST-RUN"
+
+
+def _report(page: Page, good: int, scrap: int, reason: str | None) -> None:
+    page.click("#btn-report")
+    page.fill("#report-good", str(good))
+    page.fill("#report-scrap", str(scrap))
+    if reason:
+        page.click(f"[data-scrap-reason={reason}]")
+    page.click("#report-send")
+
+
+def test_operator_signs_in_starts_and_reports(
+    live: LiveServer, new_page: PageFactory, artifacts: Path
+) -> None:
+    make_order(live.plant, "WO-ST-1", 200, due_date="2030-01-31", priority=5)
+    ok(live.http.post("/api/v1/work-orders/WO-ST-1/release", headers=live.plant.as_("planner")))
+    page = new_page("tablet", "zh-CN")
+    enroll_and_sign_in(page, live)
+    expect(page.locator("#job")).to_have_attribute("data-number", "WO-ST-1")
+    expect(page.locator("#queue")).to_contain_text("WO-ST-1")
+    expect(page.locator("#btn-start")).to_contain_text("开工")
+    page.click("#btn-start")
+    expect(page.locator("#job")).to_have_attribute("data-status", "running")
+    page.wait_for_function("window.taktStation !== undefined")  # the reloaded page's script is ready
+    edge = live.edge()  # the machine's counts arrive by themselves (MQTT -> ingest -> SSE)
+    edge.send("lathe-1", state=2, running=1, good_count=500, scrap_count=0)  # baseline
+    edge.send(
+        "lathe-1", state=2, running=1, good_count=512, scrap_count=1
+    )  # plausible (CORE quarantines jumps)
+    expect(page.locator("#count-good")).to_have_text("12", timeout=10_000)
+    expect(page.locator("#queue-current-good")).to_have_text("12")
+    expect(page.locator("#machine-state")).to_have_attribute("data-state", "running")
+    _report(page, 12, 3, "burr")
+    expect(page.locator("#manual-good")).to_have_text("12")
+    expect(page.locator("#manual-scrap")).to_have_text("3")
+    expect(page.locator("#pending")).to_be_hidden()
+    rows = _reports(live, "WO-ST-1")
+    assert [(r.good, r.scrap, r.scrap_reason) for r in rows] == [(12, 3, "burr")]
+    shot(page, artifacts, "station-tablet-zh")
+    page.click("#btn-pause")  # pause from the station, then resume
+    expect(page.locator("#job")).to_have_attribute("data-status", "paused")
+    page.wait_for_function("window.taktStation !== undefined")
+    page.click("#btn-resume")
+    expect(page.locator("#job")).to_have_attribute("data-status", "running")
+    order = ok(live.http.get("/api/v1/work-orders/WO-ST-1", headers=live.plant.as_("planner")))
+    assert order["status"] == "in_progress" and order["operations"][0]["status"] == "running"
+
+
+def test_report_needs_a_scrap_reason(live: LiveServer, new_page: PageFactory, running_job: str) -> None:
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    page.click("#btn-report")
+    page.fill("#report-scrap", "2")
+    page.click("#report-send")
+    expect(page.locator("#report-error")).to_have_text("Choose a scrap reason.")
+    expect(page.locator("#report-dialog")).to_be_visible()
+
+
+def test_offline_report_is_sent_once_when_back_online(
+    live: LiveServer, new_page: PageFactory, running_job: str
+) -> None:
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    assert number
+    before = len(_reports(live, number))
+    page.context.set_offline(True)
+    _report(page, 7, 0, None)
+    expect(page.locator("#pending")).to_be_visible()
+    expect(page.locator("#pending-count")).to_have_text("1")
+    assert len(_reports(live, number)) == before
+    page.click("#signout")  # refused while a report waits: its token must stay valid
+    expect(page.locator("#action-error")).to_contain_text("still waiting")
+    expect(page.locator("#job")).to_have_attribute("data-number", number)
+    page.context.set_offline(False)
+    expect(page.locator("#pending")).to_be_hidden(timeout=15_000)
+    rows = _reports(live, number)
+    assert len(rows) == before + 1 and rows[-1].good == 7
+
+
+def test_lost_answer_is_retried_with_the_same_key_and_survives_reload(
+    live: LiveServer, new_page: PageFactory, running_job: str
+) -> None:
+    """The server stores the report but the answer is lost; the page reloads; the retry is a no-op."""
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    assert number
+    before = len(_reports(live, number))
+    keys: list[str] = []
+
+    def lose_answer(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        route.fetch()  # reaches the server, which stores the report
+        route.abort("connectionreset")  # ... but the tablet never hears back
+
+    page.route("**/reports", lose_answer)
+    _report(page, 4, 1, "burr")
+    wait_until(lambda: len(_reports(live, number)) == before + 1, what="the first attempt stored")
+    expect(page.locator("#pending-count")).to_have_text("1")
+    page.unroute("**/reports")
+    page.route("**/reports", lambda route: route.abort("internetdisconnected"))
+    page.reload()
+    page.wait_for_function("window.taktStation !== undefined")
+    expect(page.locator("#pending-count")).to_have_text("1")  # the queue survived the reload
+    page.unroute("**/reports")
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda req: sent.append(req.headers.get("idempotency-key", "")) if "/reports" in req.url else None,
+    )
+    expect(page.locator("#pending")).to_be_hidden(timeout=15_000)
+    assert sent and set(sent) == {keys[0]}
+    rows = _reports(live, number)
+    assert len(rows) == before + 1 and (rows[-1].good, rows[-1].scrap) == (4, 1)
+
+
+def test_pin_lockout_on_the_page(live: LiveServer, new_page: PageFactory) -> None:
+    add_user(live.plant, "operator", "opx")
+    tablet = ok(live.http.post("/api/v1/tablets", json={"station": "st-lathe-1", "name": "tab-lock"},
+                               headers=live.plant.as_("admin")), 201)  # fmt: skip
+    page = new_page("tablet", "en")
+    page.goto(live.url(f"/station/enroll?token={tablet['device_token']}"))
+    for _ in range(live.settings.signin_max_failures):
+        page.fill("#badge", "B-opx")
+        page.fill("#pin", "0000")
+        page.click("#signin")
+        expect(page.locator("#signin-error")).to_have_text("Wrong badge or PIN.")
+    page.fill("#badge", "B-opx")
+    page.fill("#pin", "4321")  # the right PIN, but locked now
+    page.click("#signin")
+    expect(page.locator("#signin-error")).to_contain_text("locked")
+    assert page.locator("#job").count() == 0
+
+
+def test_unenrolled_browser_cannot_open_the_station(live: LiveServer, new_page: PageFactory) -> None:
+    page = new_page("tablet", "zh-CN")
+    response = page.goto(live.url("/station/st-lathe-1"))
+    assert response is not None and response.status == 403
+    expect(page.locator("#error-message")).to_contain_text("未注册")
+
+
+def test_tablet_asks_why_the_machine_stopped_and_shows_instructions(
+    live: LiveServer, new_page: PageFactory, artifacts: Path, running_job: str
+) -> None:
+    save_instruction(live.web, "BRK-100", 10, "drawing.png", qr_png("drawing of step 10"))
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    expect(page.locator("img[alt='drawing.png']")).to_be_visible()
+    live.edge().send("lathe-1", state=2, running=1)
+    expect(page.locator("#machine-state")).to_have_attribute("data-state", "running", timeout=10_000)
+    live.edge().send("lathe-1", state=3, running=0)  # the lathe stops with a fault while the job runs
+    expect(page.locator("#downtime-dialog")).to_be_visible(timeout=10_000)
+    expect(page.locator("#machine-state")).to_have_attribute("data-state", "fault")
+    shot(page, artifacts, "station-downtime-en")
+    page.click("[data-downtime-reason=tool_change]")
+    expect(page.locator("#downtime-dialog")).to_be_hidden()
+    events = ok(live.http.get("/api/v1/downtime?machine=lathe-1", headers=live.plant.as_("supervisor")))[
+        "items"
+    ]
+    assert events[0]["reason_code"] == "tool_change" and events[0]["classified_by"] == "operator1"
+    live.edge().send("lathe-1", state=2, running=1)
+    expect(page.locator("#machine-state")).to_have_attribute("data-state", "running", timeout=10_000)
+
+
+def test_inspection_due_banner_and_check_on_the_tablet(
+    live: LiveServer, new_page: PageFactory, running_job: str
+) -> None:
+    plan = {"product_id": _product_id(live, "BRK-100"), "step_no": 10, "name": "First article",
+            "frequency": "first_article",
+            "characteristics": [
+                {"name": "diameter", "nominal": 10.0, "lsl": 9.95, "usl": 10.05, "unit": "mm"},
+                {"name": "surface", "kind": "attribute"},
+            ]}  # fmt: skip
+    ok(live.http.post("/api/v1/inspection-plans", json=plan, headers=live.plant.as_("inspector")), 201)
+    page = new_page("tablet", "zh-CN")
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    expect(page.locator("#inspection-due")).to_contain_text("First article")
+    page.click("[data-open-inspection]")
+    expect(page.locator("#inspection-fields")).to_contain_text("9.95 … 10.05 mm")
+    page.fill("#inspection-fields input[data-char]", "10.01")
+    page.select_option("#inspection-fields select", "1")
+    page.click("#inspection-send")
+    expect(page.locator("#inspection-due")).to_have_count(0)
+    records = ok(live.http.get(f"/api/v1/inspections?work_order={number}", headers=live.plant.as_("planner")))
+    assert len(records) == 1 and records[0]["passed"] is True and records[0]["inspector"] == "operator1"
+    assert sorted(v["value"] for v in records[0]["values"] if v["value"] is not None) == [10.01]
+
+
+def _product_id(live: LiveServer, code: str) -> int:
+    return int(ok(live.http.get(f"/api/v1/products/{code}", headers=live.plant.as_("planner")))["id"])
+
+
+def test_complete_moves_on_to_the_next_job(live: LiveServer, new_page: PageFactory, running_job: str) -> None:
+    make_order(live.plant, "WO-ST-NEXT", 30, priority=0)
+    ok(live.http.post("/api/v1/work-orders/WO-ST-NEXT/release", headers=live.plant.as_("planner")))
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    current = page.locator("#job").get_attribute("data-number")
+    assert current and current != "WO-ST-NEXT"
+    expect(page.locator("#queue")).to_contain_text("WO-ST-NEXT")  # what is next
+    page.click("#btn-complete")
+    expect(page.locator("#job")).not_to_have_attribute("data-number", current)
+    order = ok(live.http.get(f"/api/v1/work-orders/{current}", headers=live.plant.as_("planner")))
+    assert order["operations"][0]["status"] == "done"
