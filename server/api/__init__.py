@@ -1,0 +1,39 @@
+"""JSON routers under /api/v1, one per resource. `ROUTERS` is what `create_app` includes.
+
+INGEST's `server/api/ingest.py` is not listed here: `create_app` includes it when present.
+"""
+
+from fastapi import APIRouter
+
+from server.api import (
+    audit,
+    auth,
+    catalog,
+    downtime,
+    importexport,
+    lots,
+    plant,
+    quality,
+    reports,
+    sharelinks,
+    shifts,
+    users,
+    workorders,
+)
+
+# importexport before workorders: its fixed paths (/work-orders/import, /export) must win over /{number}
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    plant.router,
+    catalog.router,
+    users.router,
+    shifts.router,
+    importexport.router,
+    workorders.router,
+    sharelinks.router,
+    downtime.router,
+    quality.router,
+    lots.router,
+    audit.router,
+    reports.router,
+]

@@ -1,0 +1,84 @@
+"""Dependencies shared by the routers, as Annotated aliases: the caller, role checks, paging, settings."""
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from server.config import Settings
+from server.db import SessionDep
+from server.services.principals import Principal, authenticate
+
+T = TypeVar("T")
+bearer = HTTPBearer(auto_error=False, description="API token, operator session token or TAKT_ADMIN_TOKEN")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def current_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    try:
+        return authenticate(session, settings, credentials.credentials if credentials else None)
+    finally:
+        # End the lookup's transaction: on SQLite a writing request's transaction holds the write
+        # lock, which the handler's own transactions (and the idempotency row's) must not wait behind.
+        session.rollback()
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets admin and `roles` through and answers 403 to everyone else."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        principal.require(*roles)
+        return principal
+
+    return check
+
+
+AnyRole = CurrentPrincipal
+Admin = Annotated[Principal, Depends(require())]
+Planner = Annotated[Principal, Depends(require("planner"))]
+Supervisor = Annotated[Principal, Depends(require("planner", "supervisor"))]
+ShopFloor = Annotated[Principal, Depends(require("planner", "supervisor", "operator"))]
+Inspector = Annotated[Principal, Depends(require("inspector"))]
+QualityLead = Annotated[Principal, Depends(require("inspector", "supervisor"))]
+Sharer = Annotated[Principal, Depends(require("planner", "supervisor"))]
+
+
+class Paging(BaseModel):
+    limit: int
+    offset: int
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
+) -> Paging:
+    return Paging(limit=limit, offset=offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def make_page(items: Sequence[T], total: int, paging: Paging) -> Page[T]:
+    return Page[T](items=list(items), total=total, limit=paging.limit, offset=paging.offset)

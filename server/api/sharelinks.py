@@ -1,0 +1,63 @@
+"""Share links for customers: create (token shown once), list, revoke."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from sqlmodel import Field, SQLModel
+
+from server.api.deps import SettingsDep, Sharer
+from server.db import SessionDep
+from server.models.auth import ShareLink
+from server.services import crud, sharelinks
+from server.services import workorders as wo
+
+router = APIRouter(tags=["share links"])
+
+
+class ShareLinkCreate(SQLModel):
+    days: int | None = Field(default=None, ge=1, le=366, description="valid for; default share_link_days")
+    show_progress: bool = True
+    show_eta: bool = True
+    show_inspections: bool = True
+
+
+class ShareLinkPublic(SQLModel):
+    id: int
+    work_order_id: int
+    expires_at: datetime
+    revoked: bool
+    show_progress: bool
+    show_eta: bool
+    show_inspections: bool
+    created_by: str | None
+    created_at: datetime
+
+
+class ShareLinkCreated(ShareLinkPublic):
+    url: str
+    token: str = Field(description="shown once")
+
+
+@router.post(
+    "/work-orders/{number}/share-links", response_model=ShareLinkCreated, status_code=status.HTTP_201_CREATED
+)
+def create_share_link(
+    number: str, session: SessionDep, settings: SettingsDep, who: Sharer, body: ShareLinkCreate | None = None
+) -> ShareLinkCreated:
+    body = body or ShareLinkCreate()
+    show = body.model_dump(exclude={"days"})
+    new = sharelinks.create(
+        session, who.username, wo.get(session, number), body.days or settings.share_link_days, show
+    )
+    url = f"{settings.public_url.rstrip('/')}/s/{new.token}"
+    return ShareLinkCreated.model_validate(new.link, update={"url": url, "token": new.token})
+
+
+@router.get("/work-orders/{number}/share-links", response_model=list[ShareLinkPublic])
+def list_share_links(number: str, session: SessionDep, _: Sharer) -> list[ShareLink]:
+    return sharelinks.for_order(session, wo.get(session, number))
+
+
+@router.post("/share-links/{link_id}/revoke", response_model=ShareLinkPublic)
+def revoke_share_link(link_id: int, session: SessionDep, who: Sharer) -> ShareLink:
+    return sharelinks.revoke(session, who.username, crud.get_by(session, ShareLink, id=link_id))

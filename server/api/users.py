@@ -1,0 +1,74 @@
+"""Users (argon2 password and PIN hashes) and enrolled tablets (admin only)."""
+
+from fastapi import APIRouter, status
+from sqlmodel import col, select
+
+from server.api.deps import Admin, Page, PagingDep, make_page
+from server.db import SessionDep
+from server.models.auth import Tablet, User, UserCreate, UserPublic, UserUpdate
+from server.models.people import TabletCreate, TabletEnrolled, TabletPublic
+from server.models.plant import Station
+from server.services import audit, crud
+from server.services.security import hash_secret, new_token, token_hash
+
+router = APIRouter(tags=["users"])
+
+
+@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, session: SessionDep, who: Admin) -> User:
+    user = User.model_validate(
+        body,
+        update={
+            "password_hash": hash_secret(body.password) if body.password else None,
+            "pin_hash": hash_secret(body.pin) if body.pin else None,
+        },
+    )
+    return crud.create(session, who.username, user)
+
+
+@router.get("/users", response_model=Page[UserPublic])
+def list_users(session: SessionDep, _: Admin, paging: PagingDep, role: str | None = None) -> Page[User]:
+    stmt = select(User).order_by(col(User.username))
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
+    return make_page(rows, total, paging)
+
+
+@router.patch("/users/{username}", response_model=UserPublic)
+def update_user(username: str, body: UserUpdate, session: SessionDep, who: Admin) -> User:
+    user = crud.get_by(session, User, username=username)
+    secrets = body.model_dump(exclude_unset=True, include={"password", "pin"})
+    if secrets.get("password"):
+        user.password_hash = hash_secret(secrets["password"])
+    if secrets.get("pin"):
+        user.pin_hash = hash_secret(secrets["pin"])
+    if secrets:
+        audit.record(session, who.username, "User", user.id, "credentials", {"changed": sorted(secrets)})
+    patch = UserUpdate.model_validate(body.model_dump(exclude_unset=True, exclude={"password", "pin"}))
+    return crud.update(session, who.username, user, patch)
+
+
+@router.post("/tablets", response_model=TabletEnrolled, status_code=status.HTTP_201_CREATED)
+def enroll_tablet(body: TabletCreate, session: SessionDep, who: Admin) -> TabletEnrolled:
+    station = crud.get_by(session, Station, code=body.station)
+    token = new_token()
+    tablet = Tablet(station_id=station.id or 0, name=body.name, device_token_hash=token_hash(token))
+    tablet = crud.create(session, who.username, tablet)
+    return TabletEnrolled.model_validate(tablet, update={"device_token": token})
+
+
+@router.get("/tablets", response_model=list[TabletPublic])
+def list_tablets(session: SessionDep, _: Admin) -> list[Tablet]:
+    return list(session.exec(select(Tablet).order_by(col(Tablet.id))).all())
+
+
+@router.post("/tablets/{tablet_id}/revoke", response_model=TabletPublic)
+def revoke_tablet(tablet_id: int, session: SessionDep, who: Admin) -> Tablet:
+    tablet = crud.get_by(session, Tablet, id=tablet_id)
+    tablet.revoked = True
+    session.add(tablet)
+    audit.record(session, who.username, "Tablet", tablet.id, "revoke", None)
+    session.commit()
+    session.refresh(tablet)
+    return tablet

@@ -1,0 +1,156 @@
+"""Work orders: CRUD, status actions, progress and work reports (with Idempotency-Key)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import JSONResponse
+from sqlmodel import Session, select
+
+from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
+from server.db import SessionDep
+from server.errors import ServerError
+from server.models.orders import (
+    OperationAction,
+    WorkOrderCreate,
+    WorkOrderProgress,
+    WorkOrderPublic,
+    WorkOrderSummary,
+    WorkOrderUpdate,
+    WorkReportCreate,
+    WorkReportPublic,
+)
+from server.models.plant import Site
+from server.services import crud, idempotency, operations, progress, reports
+from server.services import workorders as wo
+from server.services.principals import Principal
+
+router = APIRouter(prefix="/work-orders", tags=["work orders"])
+StatusFilter = Annotated[str | None, Query(max_length=200)]
+TextFilter = Annotated[str | None, Query(max_length=200)]
+
+
+@router.post("", response_model=WorkOrderPublic, status_code=status.HTTP_201_CREATED)
+def create_work_order(body: WorkOrderCreate, session: SessionDep, who: Planner) -> WorkOrderPublic:
+    return wo.public(session, wo.create(session, who.username, body))
+
+
+@router.get("", response_model=Page[WorkOrderSummary])
+def list_work_orders(
+    session: SessionDep,
+    _: AnyRole,
+    paging: PagingDep,
+    status: StatusFilter = None,
+    customer: TextFilter = None,
+    q: TextFilter = None,
+) -> Page[WorkOrderSummary]:
+    rows, total = crud.page(session, wo.list_query(status, customer, q), paging.limit, paging.offset)
+    return make_page(wo.summaries(session, rows), total, paging)
+
+
+@router.get("/{number}", response_model=WorkOrderPublic)
+def get_work_order(number: str, session: SessionDep, _: AnyRole) -> WorkOrderPublic:
+    return wo.public(session, wo.get(session, number))
+
+
+@router.patch("/{number}", response_model=WorkOrderPublic)
+def update_work_order(
+    number: str, body: WorkOrderUpdate, session: SessionDep, who: Planner
+) -> WorkOrderPublic:
+    return wo.public(session, wo.update(session, who.username, number, body))
+
+
+@router.post("/{number}/release", response_model=WorkOrderPublic)
+def release(number: str, session: SessionDep, who: Planner) -> WorkOrderPublic:
+    return wo.public(session, operations.release(session, who.username, number))
+
+
+@router.post("/{number}/start", response_model=WorkOrderPublic)
+def start(
+    number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
+) -> WorkOrderPublic:
+    return wo.public(session, operations.start(session, who.username, number, body or OperationAction()))
+
+
+@router.post("/{number}/pause", response_model=WorkOrderPublic)
+def pause(
+    number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
+) -> WorkOrderPublic:
+    return wo.public(session, operations.pause(session, who.username, number, body or OperationAction()))
+
+
+@router.post("/{number}/resume", response_model=WorkOrderPublic)
+def resume(
+    number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
+) -> WorkOrderPublic:
+    return wo.public(session, operations.resume(session, who.username, number, body or OperationAction()))
+
+
+@router.post("/{number}/complete", response_model=WorkOrderPublic)
+def complete(
+    number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
+) -> WorkOrderPublic:
+    return wo.public(session, operations.complete(session, who.username, number, body or OperationAction()))
+
+
+@router.post("/{number}/close", response_model=WorkOrderPublic)
+def close(number: str, session: SessionDep, who: Planner) -> WorkOrderPublic:
+    return wo.public(session, operations.close(session, who.username, number))
+
+
+@router.post("/{number}/cancel", response_model=WorkOrderPublic)
+def cancel(number: str, session: SessionDep, who: Planner) -> WorkOrderPublic:
+    return wo.public(session, operations.cancel(session, who.username, number))
+
+
+@router.get("/{number}/progress", response_model=WorkOrderProgress)
+def get_progress(number: str, session: SessionDep, settings: SettingsDep, _: AnyRole) -> WorkOrderProgress:
+    site = session.exec(select(Site).where(Site.code == settings.site)).first()
+    return progress.progress(session, wo.get(session, number), site.timezone if site else "UTC")
+
+
+@router.post(
+    "/{number}/reports",
+    response_model=WorkReportPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "over quantity, or the same Idempotency-Key in flight"},
+               422: {"description": "invalid, or the Idempotency-Key reused with another body"}},
+)  # fmt: skip
+def create_report(
+    number: str,
+    body: WorkReportCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: ShopFloor,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    tolerance = settings.report_tolerance
+    if idempotency_key is None:
+        return reports.create_report(session, who, number, body, tolerance)
+    return _idempotent_report(request, session, who, number, body, tolerance, idempotency_key)
+
+
+def _idempotent_report(
+    request: Request, session: Session, who: Principal, number: str, body: WorkReportCreate, tolerance: float,
+    key: str,
+) -> Any:  # fmt: skip
+    engine = request.app.state.engine
+    digest = idempotency.request_hash({"number": number, "body": body.model_dump(mode="json")})
+    claim = idempotency.claim(engine, f"work-report:{number}", key, digest)
+    if claim.record_id is None:
+        return JSONResponse(claim.body, status_code=claim.status or 200)
+    record_id = claim.record_id
+
+    def store(tx: Session, result: WorkReportPublic) -> None:
+        idempotency.complete(tx, record_id, status.HTTP_201_CREATED, result.model_dump(mode="json"))
+
+    try:
+        return reports.create_report(session, who, number, body, tolerance, key=key, before_commit=store)
+    except ServerError as err:
+        session.rollback()
+        idempotency.store_error(engine, record_id, err.status, {"detail": err.message})
+        raise
+    except BaseException:
+        session.rollback()
+        idempotency.forget(engine, record_id)
+        raise

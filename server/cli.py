@@ -1,0 +1,90 @@
+"""`takt server [--host H] [--port P]`, `takt server migrate`, `takt server import-edge FILE`."""
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from server.config import Settings
+from server.errors import ConfigError, ServerError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="takt server", description="Run the Takt server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--log-level", default="info")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="serve the API and pages (default)")
+    sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    edge = sub.add_parser("import-edge", help="create machines and tags from an edge config YAML")
+    edge.add_argument("file")
+    return parser
+
+
+def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
+    import uvicorn
+
+    from server import logs
+    from server.main import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
+    server = uvicorn.Server(config)
+    logs.install()  # after uvicorn configured its loggers
+    server.run()
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from server.db import init_db, make_engine
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    engine.dispose()
+    print("database upgraded to head")
+    return 0
+
+
+def _import_edge(settings: Settings, path: str) -> int:
+    from pathlib import Path
+
+    from server.db import init_db, make_engine
+    from server.services.edge_import import import_edge
+
+    engine = make_engine(settings.database_url)
+    try:
+        init_db(engine)
+        result = import_edge(engine, Path(path))
+    finally:
+        engine.dispose()
+    print(
+        f"edge {result.edge_id} (site {result.site}): {result.machines_created} machines created, "
+        f"{result.tags_created} tags created, {result.tags_updated} updated"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings()
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "import-edge":
+            return _import_edge(settings, args.file)
+        settings.check_secrets()
+        return _serve(settings, args.host, args.port, args.log_level)
+    except ValidationError as err:
+        print(f"takt server: invalid settings: {err}", file=sys.stderr)
+        return 2
+    except ConfigError as err:
+        print(f"takt server: {err.message}", file=sys.stderr)
+        return 2
+    except ServerError as err:
+        print(f"takt server: {err.message}", file=sys.stderr)
+        return 1

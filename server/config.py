@@ -1,0 +1,89 @@
+"""The server's one `Settings` object (env prefix `TAKT_`, also read from `.env`).
+
+`check_secrets()` refuses known default secrets outside demo mode; `create_app` and `takt server` call it at
+start, so a misconfigured server stops with a clear error instead of running with a guessable token.
+"""
+
+import secrets
+import socket
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.errors import ConfigError
+
+DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "admin", "secret", "password", "takt", "default"})
+
+
+def _client_id() -> str:
+    return f"takt-server-{socket.gethostname()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAKT_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/takt.db"
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    demo_mode: bool = False
+    site: str = "demo"
+    public_url: str = "http://127.0.0.1:8000"
+
+    mqtt_enabled: bool = True
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_tls_ca: str | None = None
+    mqtt_client_id: str = Field(default_factory=_client_id)
+    mqtt_shared: bool = False
+
+    historian: Literal["sql", "influxdb", "victoriametrics"] = "sql"
+    historian_url: str | None = None
+    historian_token: SecretStr | None = None
+    historian_org: str | None = None
+    historian_bucket: str | None = None
+    retention_days: int = Field(default=90, ge=1)
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    report_tolerance: float = Field(default=0.05, ge=0.0, le=10.0)
+    share_link_days: int = Field(default=30, ge=1)
+    operator_session_hours: int = Field(default=12, ge=1)
+    signin_max_failures: int = Field(default=5, ge=1)
+    signin_lockout_s: int = Field(default=300, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+
+    @field_validator("site")
+    @classmethod
+    def _site_code(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "_-" for c in value):
+            raise ValueError("site must be a non-empty code of letters, digits, '_' or '-'")
+        return value
+
+    def check_secrets(self) -> None:
+        """Raise ConfigError for default or missing secrets unless demo mode; fill demo gaps randomly."""
+        if self.demo_mode:
+            if self.secret_key is None:
+                self.secret_key = SecretStr(secrets.token_urlsafe(32))
+            return
+        if self.secret_key is None or _is_default(self.secret_key):
+            raise ConfigError(
+                "TAKT_SECRET_KEY is missing or a known default; set a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or TAKT_DEMO_MODE=1"
+            )
+        if self.admin_token is not None and _is_default(self.admin_token):
+            raise ConfigError("TAKT_ADMIN_TOKEN is a known default; set a long random value or unset it")
+        if self.admin_token is not None and len(self.admin_token.get_secret_value()) < 16:
+            raise ConfigError("TAKT_ADMIN_TOKEN is shorter than 16 characters; use a long random value")
+
+
+def _is_default(secret: SecretStr) -> bool:
+    return secret.get_secret_value().strip().lower() in DEFAULT_SECRETS
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

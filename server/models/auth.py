@@ -1,0 +1,94 @@
+"""People and credentials: users, API tokens, enrolled tablets, sign-in throttle, share links.
+
+Secrets are never stored: passwords and PINs as argon2 hashes, tokens as SHA-256 hex digests.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from server.models.types import UTCDateTime, utcnow
+
+Role = Literal["admin", "planner", "supervisor", "operator", "inspector"]
+
+
+class UserBase(SQLModel):
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(max_length=16)  # Role
+    badge: str | None = Field(default=None, max_length=64, unique=True)
+    active: bool = True
+
+
+class User(UserBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str | None = Field(default=None, max_length=200)
+    pin_hash: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserCreate(UserBase):
+    role: Role  # type: ignore[assignment]
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    pin: str | None = Field(default=None, min_length=4, max_length=12, regex=r"^[0-9]+$")
+
+
+class UserUpdate(SQLModel):
+    display_name: str | None = None
+    role: Role | None = None
+    badge: str | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    pin: str | None = Field(default=None, min_length=4, max_length=12, regex=r"^[0-9]+$")
+
+
+class UserPublic(UserBase):
+    id: int
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(default="api", max_length=100)
+    kind: str = Field(default="api", max_length=16)  # api | operator_session
+    station_id: int | None = Field(default=None, foreign_key="station.id")
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Tablet(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    name: str = Field(max_length=100)
+    device_token_hash: str = Field(max_length=64, unique=True, index=True)
+    revoked: bool = False
+    enrolled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SigninThrottle(SQLModel, table=True):
+    """Failed sign-ins per badge and per tablet; `locked_until` set after too many."""
+
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_throttle_scope_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)  # badge | tablet
+    key: str = Field(max_length=100)
+    failures: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ShareLink(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    work_order_id: int = Field(foreign_key="workorder.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked: bool = False
+    show_progress: bool = True
+    show_eta: bool = True
+    show_inspections: bool = True
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

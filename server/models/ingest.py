@@ -1,0 +1,173 @@
+"""Ingestion's tables: the durable inbox, per-edge cursors and gaps, dead letters, edge status, counter and
+signal state, the count ledger, counter anomalies, the machine state timeline and the SQL historian.
+
+Machine times are epoch milliseconds (BigInteger). See docs/ingest.md and docs/historian.md.
+"""
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class InboxBatch(SQLModel, table=True):
+    """A stored, not yet applied data batch. Primary key = UNIQUE(edge_id, seq): duplicates are no-ops."""
+
+    __tablename__ = "ingest_inbox"
+    edge_id: str = Field(max_length=64, primary_key=True)
+    seq: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    site: str = Field(max_length=64)
+    received_ms: int = Field(sa_type=BigInteger)
+    samples: int = 0
+    payload: bytes = Field(sa_type=LargeBinary)
+
+
+class EdgeCursor(SQLModel, table=True):
+    """Per edge: the last applied seq. Locked (FOR UPDATE / BEGIN IMMEDIATE) by whoever applies."""
+
+    __tablename__ = "ingest_edge_cursor"
+    edge_id: str = Field(max_length=64, primary_key=True)
+    site: str = Field(max_length=64)
+    last_applied_seq: int = Field(default=0, sa_type=BigInteger)
+    applied_ms: int | None = Field(default=None, sa_type=BigInteger)
+    batches: int = Field(default=0, sa_type=BigInteger)
+    samples: int = Field(default=0, sa_type=BigInteger)
+
+
+class GapEvent(SQLModel, table=True):
+    """Seqs `from_seq..to_seq` missing while later batches wait; resolved "filled" or "skipped"."""
+
+    __tablename__ = "ingest_gap"
+    __table_args__ = (Index("ix_ingest_gap_edge", "edge_id", "from_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    edge_id: str = Field(max_length=64)
+    from_seq: int = Field(sa_type=BigInteger)
+    to_seq: int = Field(sa_type=BigInteger)
+    detected_ms: int = Field(sa_type=BigInteger)
+    resolved_ms: int | None = Field(default=None, sa_type=BigInteger)
+    resolution: str | None = Field(default=None, max_length=16)  # filled | skipped
+    resolved_by: str | None = Field(default=None, max_length=100)
+
+
+class DeadLetter(SQLModel, table=True):
+    """A message that could not be decoded or used, kept byte for byte with the reason."""
+
+    __tablename__ = "ingest_dead_letter"
+    id: int | None = Field(default=None, primary_key=True)
+    received_ms: int = Field(sa_type=BigInteger, index=True)
+    topic: str = Field(max_length=255)
+    reason: str = Field(max_length=1000)
+    size: int = 0
+    payload: bytes = Field(sa_type=LargeBinary)
+
+
+class EdgeStatus(SQLModel, table=True):
+    """The last birth or will of an edge."""
+
+    __tablename__ = "ingest_edge_status"
+    edge_id: str = Field(max_length=64, primary_key=True)
+    site: str = Field(max_length=64)
+    online: bool = False
+    status_ts_ms: int = Field(default=0, sa_type=BigInteger)
+    received_ms: int = Field(default=0, sa_type=BigInteger)
+    version: str = Field(default="", max_length=64)
+    next_seq: int | None = Field(default=None, sa_type=BigInteger)
+    devices: Any = Field(default=None, sa_column=Column(JSON))
+    machines: Any = Field(default=None, sa_column=Column(JSON))  # machine codes named in the birth's tags
+    buffer_depth: int = 0
+    buffer_bytes: int = Field(default=0, sa_type=BigInteger)
+    buffer_oldest_ms: int | None = Field(default=None, sa_type=BigInteger)
+    dropped: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class SignalState(SQLModel, table=True):
+    """Last good reading of a counter or state tag of a machine (the counting and timeline state)."""
+
+    __tablename__ = "ingest_signal_state"
+    machine_id: int = Field(
+        foreign_key="machine.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    tag: str = Field(max_length=64, primary_key=True)
+    value: int = Field(sa_type=BigInteger)
+    ts_ms: int = Field(sa_type=BigInteger)
+    suspect_value: int | None = Field(default=None, sa_type=BigInteger)  # quarantined, awaiting confirmation
+    suspect_ts_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class CountEvent(SQLModel, table=True):
+    """The count ledger: one row per applied increment, attributed by the sample's own timestamp."""
+
+    __tablename__ = "ingest_count_event"
+    __table_args__ = (
+        Index("ix_ingest_count_machine_ts", "machine_id", "ts_ms"),
+        Index("ix_ingest_count_operation", "operation_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    machine_id: int = Field(foreign_key="machine.id")
+    operation_id: int | None = Field(default=None, foreign_key="operation.id")
+    ts_ms: int = Field(sa_type=BigInteger)
+    good: int = 0
+    scrap: int = 0
+    kind: str = Field(default="increment", max_length=16)  # increment | wrap | reset
+    edge_id: str = Field(max_length=64)
+    seq: int = Field(sa_type=BigInteger)
+
+
+class CounterAnomaly(SQLModel, table=True):
+    """A quarantined counter change: recorded, never counted."""
+
+    __tablename__ = "ingest_counter_anomaly"
+    __table_args__ = (Index("ix_ingest_anomaly_machine_ts", "machine_id", "ts_ms"),)
+    id: int | None = Field(default=None, primary_key=True)
+    machine_id: int = Field(foreign_key="machine.id")
+    tag: str = Field(max_length=64)
+    ts_ms: int = Field(sa_type=BigInteger)
+    old_value: int | None = Field(default=None, sa_type=BigInteger)
+    new_value: int = Field(sa_type=BigInteger)
+    reason: str = Field(max_length=500)
+    edge_id: str = Field(max_length=64)
+    seq: int = Field(sa_type=BigInteger)
+
+
+class MachineStateSegment(SQLModel, table=True):
+    """One stretch of a machine in one state; the open one has end_ms None."""
+
+    __tablename__ = "machine_state_segment"
+    __table_args__ = (Index("ix_machine_state_segment_machine_start", "machine_id", "start_ms"),)
+    id: int | None = Field(default=None, primary_key=True)
+    machine_id: int = Field(foreign_key="machine.id")
+    state: str = Field(max_length=16)
+    start_ms: int = Field(sa_type=BigInteger)
+    end_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class HistorianSeries(SQLModel, table=True):
+    """SQL historian: one row per (site, machine, tag)."""
+
+    __tablename__ = "historian_series"
+    __table_args__ = (UniqueConstraint("site", "machine", "tag", name="uq_historian_series"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site: str = Field(max_length=64)
+    machine: str = Field(max_length=128)
+    tag: str = Field(max_length=128)
+
+
+class HistorianPoint(SQLModel, table=True):
+    """SQL historian: raw samples, primary key (series_id, ts_ms) serves range queries."""
+
+    __tablename__ = "historian_point"
+    series_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ts_ms: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    value: float
+
+
+class HistorianRollup(SQLModel, table=True):
+    """SQL historian: 1-minute min/max/sum/count per series, kept longer than raw points."""
+
+    __tablename__ = "historian_rollup"
+    series_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    bucket_ms: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    vmin: float
+    vmax: float
+    vsum: float
+    n: int

@@ -1,0 +1,39 @@
+"""Material lots, consumed by and produced by operations (traceability / genealogy)."""
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from server.models.types import UTCDateTime, utcnow
+
+
+class MaterialLotBase(SQLModel):
+    code: str = Field(max_length=64, unique=True, index=True)
+    material: str = Field(max_length=200)
+    quantity: float = Field(default=0, ge=0)
+    unit: str = Field(default="pcs", max_length=16)
+    supplier: str | None = Field(default=None, max_length=200)
+
+
+class MaterialLot(MaterialLotBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    produced_by_operation_id: int | None = Field(default=None, foreign_key="operation.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MaterialLotCreate(MaterialLotBase):
+    pass
+
+
+class MaterialLotPublic(MaterialLotBase):
+    id: int
+    produced_by_operation_id: int | None
+    created_at: datetime
+
+
+class LotConsumption(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    lot_id: int = Field(foreign_key="materiallot.id", index=True)
+    operation_id: int = Field(foreign_key="operation.id", index=True)
+    quantity: float = Field(default=0, ge=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,1 @@
+"""Domain logic: work orders, reports, quality, traceability, sign-in, audit; ingestion: counting."""

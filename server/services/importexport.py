@@ -1,0 +1,148 @@
+"""CSV and XLSX import and export of work orders.
+
+Columns: number, product, customer, quantity, due_date (YYYY-MM-DD), priority, count_source, notes;
+export adds status (ignored on import). Import is all or nothing: every row is validated first and
+any error (row number as in the file, header = row 1; field; message) imports nothing. `dry_run`
+validates only.
+"""
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from pydantic import ValidationError
+from sqlmodel import Session, SQLModel, col, select
+
+from server.errors import InvalidInput
+from server.models.catalog import Customer, Product
+from server.models.orders import WorkOrderCreate, WorkOrderSummary
+from server.models.production import WorkOrder
+from server.services import workorders as wo
+
+COLUMNS = ["number", "product", "customer", "quantity", "due_date", "priority", "count_source", "notes"]
+EXPORT_COLUMNS = [*COLUMNS, "status"]
+MAX_ROWS = 10_000
+
+
+class RowError(SQLModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportResult(SQLModel):
+    dry_run: bool
+    rows: int
+    imported: int
+    errors: list[RowError]
+
+
+def _rows_csv(data: bytes) -> Iterator[dict[str, Any]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InvalidInput("the CSV file is not UTF-8") from err
+    yield from csv.DictReader(io.StringIO(text))
+
+
+def _rows_xlsx(data: bytes) -> Iterator[dict[str, Any]]:
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds for a bad file
+        raise InvalidInput(f"not a readable XLSX file: {err}") from err
+    rows = book.active.iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+    for values in rows:
+        if values is None or all(v is None for v in values):
+            continue
+        yield dict(zip(header, values, strict=False))
+
+
+def _clean(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in COLUMNS:
+        value = raw.get(key)
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, str):
+            value = value.strip()
+        if value not in (None, ""):
+            out[key] = value.isoformat() if isinstance(value, date) else value
+    return out
+
+
+def _validate(session: Session, rows: list[dict[str, Any]]) -> tuple[list[WorkOrderCreate], list[RowError]]:
+    products = set(session.exec(select(Product.code)).all())
+    customers = set(session.exec(select(Customer.code)).all())
+    numbers = [str(r.get("number", "")) for r in rows]
+    existing = set(session.exec(select(WorkOrder.number).where(col(WorkOrder.number).in_(numbers))).all())
+    seen: set[str] = set()
+    good: list[WorkOrderCreate] = []
+    errors: list[RowError] = []
+    for index, raw in enumerate(rows, start=2):
+        try:
+            body = WorkOrderCreate.model_validate(_clean(raw))
+        except ValidationError as err:
+            for e in err.errors():
+                field = ".".join(str(p) for p in e["loc"]) or "row"
+                errors.append(RowError(row=index, field=field, message=e["msg"]))
+            continue
+        row_errors = _references(body, products, customers, existing, seen)
+        errors += [RowError(row=index, field=f, message=m) for f, m in row_errors]
+        seen.add(body.number)
+        good.append(body)
+    return good, errors
+
+
+def _references(
+    body: WorkOrderCreate, products: set[str], customers: set[str], existing: set[str], seen: set[str]
+) -> list[tuple[str, str]]:
+    problems = []
+    if body.product not in products:
+        problems.append(("product", f"unknown product {body.product!r}"))
+    if body.customer is not None and body.customer not in customers:
+        problems.append(("customer", f"unknown customer {body.customer!r}"))
+    if body.number in existing:
+        problems.append(("number", f"work order {body.number} already exists"))
+    elif body.number in seen:
+        problems.append(("number", f"work order {body.number} appears twice in the file"))
+    return problems
+
+
+def import_orders(session: Session, actor: str, data: bytes, fmt: str, dry_run: bool) -> ImportResult:
+    rows = list(_rows_xlsx(data) if fmt == "xlsx" else _rows_csv(data))
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput(f"at most {MAX_ROWS} rows per import")
+    bodies, errors = _validate(session, rows)
+    if errors or dry_run:
+        return ImportResult(dry_run=dry_run, rows=len(rows), imported=0, errors=errors)
+    wo.create_many(session, actor, bodies)
+    return ImportResult(dry_run=False, rows=len(rows), imported=len(bodies), errors=[])
+
+
+def export_rows(summaries: list[WorkOrderSummary]) -> list[list[Any]]:
+    return [[getattr(s, c) for c in EXPORT_COLUMNS] for s in summaries]
+
+
+def to_csv(summaries: list[WorkOrderSummary]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for row in export_rows(summaries):
+        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, date) else v for v in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_xlsx(summaries: list[WorkOrderSummary]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "work orders"
+    sheet.append(EXPORT_COLUMNS)
+    for row in export_rows(summaries):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

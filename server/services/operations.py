@@ -1,0 +1,173 @@
+"""Running operations on machines: start, pause, resume, complete; order close and cancel.
+
+Each start or resume opens an `OperationRun(operation, machine, start_ms)`; pause and complete close
+it. Ingestion attributes machine counts to the run covering a sample's timestamp, so runs must be
+exact: one open run per machine at a time, under the order's row lock.
+"""
+
+import logging
+
+from sqlmodel import Session, col, select
+
+from server.errors import Conflict, InvalidInput, NotFound
+from server.models.orders import OperationAction
+from server.models.plant import Machine, Station
+from server.models.production import Operation, OperationRun, WorkOrder
+from server.models.types import now_ms
+from server.services import audit, crud
+from server.services import workorders as wo
+
+log = logging.getLogger(__name__)
+
+
+def _pick(ops: list[Operation], step_no: int | None, statuses: set[str]) -> Operation:
+    if step_no is not None:
+        for op in ops:
+            if op.step_no == step_no:
+                return op
+        raise NotFound(f"no operation with step {step_no}")
+    for op in ops:
+        if op.status in statuses:
+            return op
+    raise Conflict(f"no operation in status {', '.join(sorted(statuses))}")
+
+
+def _machine(session: Session, op: Operation, code: str | None) -> Machine:
+    if code is not None:
+        machine = crud.get_by(session, Machine, code=code)
+    elif op.machine_id is not None:
+        machine = crud.get_by(session, Machine, id=op.machine_id)
+    elif (
+        op.station_id is not None and (station := session.get(Station, op.station_id)) and station.machine_id
+    ):
+        machine = crud.get_by(session, Machine, id=station.machine_id)
+    else:
+        raise InvalidInput(f"operation {op.step_no} has no machine: name one with 'machine'")
+    stmt = select(Machine).where(Machine.id == machine.id).with_for_update()
+    locked = session.exec(stmt.execution_options(populate_existing=True)).one()
+    return locked
+
+
+def _open_runs(
+    session: Session, *, operation_id: int | None = None, machine_id: int | None = None
+) -> list[OperationRun]:
+    stmt = select(OperationRun).where(col(OperationRun.end_ms).is_(None))
+    if operation_id is not None:
+        stmt = stmt.where(OperationRun.operation_id == operation_id)
+    if machine_id is not None:
+        stmt = stmt.where(OperationRun.machine_id == machine_id)
+    return list(session.exec(stmt).all())
+
+
+def _run(
+    session: Session, actor: str, order: WorkOrder, op: Operation, machine_code: str | None
+) -> Operation:
+    machine = _machine(session, op, machine_code)
+    assert machine.id is not None and op.id is not None
+    busy = [r for r in _open_runs(session, machine_id=machine.id) if r.operation_id != op.id]
+    if busy:
+        raise Conflict(f"machine {machine.code} is busy with another operation (run {busy[0].id})")
+    now = now_ms()
+    session.add(OperationRun(operation_id=op.id, machine_id=machine.id, start_ms=now))
+    op.status, op.machine_id = "running", machine.id
+    op.started_ms = op.started_ms or now
+    session.add(op)
+    wo.set_status(session, actor, order, "in_progress")
+    audit.record(session, actor, "Operation", op.id, "run", {"machine": machine.code, "start_ms": now})
+    log.info("work order %s step %d running on %s", order.number, op.step_no, machine.code)
+    return op
+
+
+def _stop(session: Session, op: Operation, status: str) -> None:
+    now = now_ms()
+    for run in _open_runs(session, operation_id=op.id):
+        run.end_ms = max(now, run.start_ms)
+        session.add(run)
+    op.status = status
+    if status == "done":
+        op.ended_ms = now
+    session.add(op)
+
+
+def start(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
+    order = wo.get_locked(session, number)
+    if order.status not in wo.OPEN_STATUSES:
+        raise Conflict(f"work order {number} is {order.status}; release it first")
+    op = _pick(wo.operations(session, order.id or 0), action.step_no, {"pending", "paused"})
+    if op.status not in {"pending", "paused"}:
+        raise Conflict(f"operation {op.step_no} is {op.status}")
+    _run(session, actor, order, op, action.machine)
+    session.commit()
+    return order
+
+
+def resume(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
+    order = wo.get_locked(session, number)
+    if order.status not in {"paused", "in_progress"}:
+        raise Conflict(f"work order {number} is {order.status}, not paused")
+    op = _pick(wo.operations(session, order.id or 0), action.step_no, {"paused"})
+    if op.status != "paused":
+        raise Conflict(f"operation {op.step_no} is {op.status}, not paused")
+    _run(session, actor, order, op, action.machine)
+    session.commit()
+    return order
+
+
+def pause(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
+    order = wo.get_locked(session, number)
+    ops = wo.operations(session, order.id or 0)
+    running = [op for op in ops if op.status == "running"]
+    if action.step_no is not None:
+        running = [op for op in running if op.step_no == action.step_no]
+    if not running:
+        raise Conflict(f"work order {number} has no running operation to pause")
+    for op in running:
+        _stop(session, op, "paused")
+        audit.record(session, actor, "Operation", op.id, "pause", None)
+    if not any(op.status == "running" for op in ops):
+        wo.set_status(session, actor, order, "paused")
+    session.commit()
+    return order
+
+
+def complete(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
+    """Complete one operation (step_no) or, without one, every operation and the order."""
+    order = wo.get_locked(session, number)
+    if order.status not in {"in_progress", "paused"}:
+        raise Conflict(f"work order {number} is {order.status}; only a started order can complete")
+    ops = wo.operations(session, order.id or 0)
+    targets = [_pick(ops, action.step_no, set())] if action.step_no is not None else ops
+    for op in targets:
+        if op.status != "done":
+            _stop(session, op, "done")
+            audit.record(session, actor, "Operation", op.id, "complete", None)
+    if all(op.status == "done" for op in ops):
+        wo.set_status(session, actor, order, "completed")
+    session.commit()
+    return order
+
+
+def close(session: Session, actor: str, number: str) -> WorkOrder:
+    order = wo.get_locked(session, number)
+    wo.set_status(session, actor, order, "closed")
+    session.commit()
+    return order
+
+
+def release(session: Session, actor: str, number: str) -> WorkOrder:
+    order = wo.get_locked(session, number)
+    wo.set_status(session, actor, order, "released")
+    if not wo.operations(session, order.id or 0):
+        wo.copy_routing(session, order)
+    session.commit()
+    return order
+
+
+def cancel(session: Session, actor: str, number: str) -> WorkOrder:
+    order = wo.get_locked(session, number)
+    wo.set_status(session, actor, order, "cancelled")
+    for op in wo.operations(session, order.id or 0):
+        if op.status == "running":
+            _stop(session, op, "paused")
+    session.commit()
+    return order

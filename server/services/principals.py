@@ -1,0 +1,45 @@
+"""Who is calling: bearer tokens (API tokens, operator sessions, TAKT_ADMIN_TOKEN) to a Principal."""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from server.config import Settings
+from server.errors import Forbidden, Unauthorized
+from server.models.auth import ApiToken, User
+from server.models.types import utcnow
+from server.services.security import same_secret, token_hash
+
+ROLES = ("admin", "planner", "supervisor", "operator", "inspector")
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: str
+    user_id: int | None = None
+    station_id: int | None = None  # operator sessions are bound to the tablet's station
+
+    def require(self, *roles: str) -> None:
+        if self.role != "admin" and self.role not in roles:
+            raise Forbidden(f"role {self.role!r} may not do this (needs one of: admin, {', '.join(roles)})")
+
+
+def authenticate(session: Session, settings: Settings, token: str | None) -> Principal:
+    """The Principal for a bearer token, or Unauthorized."""
+    if not token:
+        raise Unauthorized("missing bearer token")
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if admin and same_secret(token, admin):
+        return Principal(username="admin-token", role="admin")
+    stmt = select(ApiToken, User).join(User).where(ApiToken.token_hash == token_hash(token))
+    found = session.exec(stmt).first()
+    if found is None:
+        raise Unauthorized("unknown token")
+    api_token, user = found
+    if api_token.revoked or not user.active:
+        raise Unauthorized("token revoked or user inactive")
+    if api_token.expires_at is not None and api_token.expires_at <= utcnow():
+        raise Unauthorized("token expired")
+    assert user.id is not None
+    return Principal(username=user.username, role=user.role, user_id=user.id, station_id=api_token.station_id)

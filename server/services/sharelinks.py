@@ -1,0 +1,67 @@
+"""Share links: capabilities for one work order (>= 256-bit token, stored as SHA-256, expiring, revocable)."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from server.models.auth import ShareLink
+from server.models.production import WorkOrder
+from server.models.types import utcnow
+from server.services import audit
+from server.services.security import new_token, token_hash
+
+
+@dataclass(frozen=True)
+class NewLink:
+    link: ShareLink
+    token: str
+
+
+def create(
+    session: Session, actor: str, order: WorkOrder, days: int, show: dict[str, bool] | None = None
+) -> NewLink:
+    token = new_token()
+    link = ShareLink(
+        work_order_id=order.id or 0,
+        token_hash=token_hash(token),
+        expires_at=utcnow() + timedelta(days=days),
+        created_by=actor,
+    )
+    link.sqlmodel_update(show or {})
+    session.add(link)
+    session.flush()
+    audit.record(session, actor, "ShareLink", link.id, "create", {"work_order": order.number, "days": days})
+    session.commit()
+    session.refresh(link)
+    return NewLink(link=link, token=token)
+
+
+def for_order(session: Session, order: WorkOrder) -> list[ShareLink]:
+    stmt = select(ShareLink).where(ShareLink.work_order_id == order.id).order_by(col(ShareLink.id))
+    return list(session.exec(stmt).all())
+
+
+def revoke(session: Session, actor: str, link: ShareLink) -> ShareLink:
+    link.revoked = True
+    session.add(link)
+    audit.record(session, actor, "ShareLink", link.id, "revoke", None)
+    session.commit()
+    session.refresh(link)
+    return link
+
+
+def resolve_link(session: Session, token: str) -> ShareLink | None:
+    """The live link for `token`; missing, expired and revoked all give None."""
+    if not token or len(token) > 200:
+        return None
+    link = session.exec(select(ShareLink).where(ShareLink.token_hash == token_hash(token))).first()
+    if link is None or link.revoked or link.expires_at <= utcnow():
+        return None
+    return link
+
+
+def resolve_share_token(session: Session, token: str) -> WorkOrder | None:
+    """The work order a share token opens; missing, expired and revoked all give None."""
+    link = resolve_link(session, token)
+    return None if link is None else session.get(WorkOrder, link.work_order_id)

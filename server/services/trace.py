@@ -1,0 +1,132 @@
+"""Traceability: lots consumed and produced by operations, and genealogy queries.
+
+Forward from a lot: the work orders whose operations consumed it, then the lots those orders
+produced, and on (where did this material go?). Backward: the order that produced the lot, the
+lots that order consumed, and on (what went into this?). Breadth-first, each lot visited once.
+"""
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from server.errors import Conflict, InvalidInput
+from server.models.materials import LotConsumption, MaterialLot
+from server.models.production import Operation, WorkOrder
+from server.services import audit, crud
+from server.services import workorders as wo
+
+MAX_DEPTH = 50
+
+
+class LotMove(SQLModel):
+    lot_code: str = Field(max_length=64)
+    step_no: int | None = None
+    quantity: float = Field(default=0, ge=0)
+    material: str | None = Field(default=None, max_length=200, description="for produced lots")
+    unit: str = Field(default="pcs", max_length=16)
+
+
+class TraceNode(SQLModel):
+    lot: str
+    material: str
+    depth: int
+    via_work_order: str | None
+
+
+class TraceOut(SQLModel):
+    lot: str
+    direction: str
+    lots: list[TraceNode]
+    work_orders: list[str]
+
+
+def _operation(session: Session, number: str, step_no: int | None) -> tuple[WorkOrder, Operation]:
+    order = wo.get(session, number)
+    ops = wo.operations(session, order.id or 0)
+    op = ops[0] if step_no is None else next((o for o in ops if o.step_no == step_no), None)
+    if op is None:
+        raise InvalidInput(f"work order {number} has no step {step_no}")
+    if order.status in {"cancelled", "draft"}:
+        raise Conflict(f"work order {number} is {order.status}")
+    return order, op
+
+
+def consume(session: Session, actor: str, number: str, move: LotMove) -> LotConsumption:
+    _, op = _operation(session, number, move.step_no)
+    lot = crud.get_by(session, MaterialLot, code=move.lot_code)
+    row = LotConsumption(lot_id=lot.id or 0, operation_id=op.id or 0, quantity=move.quantity)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "LotConsumption", row.id, "create", {"lot": lot.code, "work_order": number})
+    session.commit()
+    return row
+
+
+def produce(session: Session, actor: str, number: str, move: LotMove) -> MaterialLot:
+    order, op = _operation(session, number, move.step_no)
+    product = order.product_id
+    lot = MaterialLot(
+        code=move.lot_code,
+        material=move.material or f"product {product}",
+        quantity=move.quantity,
+        unit=move.unit,
+        produced_by_operation_id=op.id,
+    )
+    return crud.create(session, actor, lot)
+
+
+def _orders_consuming(session: Session, lot_id: int) -> list[WorkOrder]:
+    stmt = (
+        select(WorkOrder).join(Operation, col(Operation.work_order_id) == col(WorkOrder.id))
+        .join(LotConsumption, col(LotConsumption.operation_id) == col(Operation.id))
+        .where(LotConsumption.lot_id == lot_id).distinct()
+    )  # fmt: skip
+    return list(session.exec(stmt).all())
+
+
+def _lots_produced(session: Session, order_id: int) -> list[MaterialLot]:
+    stmt = select(MaterialLot).join(Operation, col(Operation.id) == col(MaterialLot.produced_by_operation_id))
+    return list(session.exec(stmt.where(Operation.work_order_id == order_id)).all())
+
+
+def _lots_consumed(session: Session, order_id: int) -> list[MaterialLot]:
+    stmt = (
+        select(MaterialLot).join(LotConsumption, col(LotConsumption.lot_id) == col(MaterialLot.id))
+        .join(Operation, col(Operation.id) == col(LotConsumption.operation_id))
+        .where(Operation.work_order_id == order_id).distinct()
+    )  # fmt: skip
+    return list(session.exec(stmt).all())
+
+
+def _producer(session: Session, lot: MaterialLot) -> list[WorkOrder]:
+    if lot.produced_by_operation_id is None:
+        return []
+    stmt = select(WorkOrder).join(Operation, col(Operation.work_order_id) == col(WorkOrder.id))
+    return list(session.exec(stmt.where(Operation.id == lot.produced_by_operation_id)).all())
+
+
+def trace(session: Session, code: str, direction: str) -> TraceOut:
+    if direction not in {"forward", "backward"}:
+        raise InvalidInput("direction must be forward or backward")
+    start = crud.get_by(session, MaterialLot, code=code)
+    seen_lots: set[int | None] = {start.id}
+    seen_orders: dict[int | None, str] = {}
+    nodes: list[TraceNode] = []
+    frontier = [start]
+    for depth in range(1, MAX_DEPTH + 1):
+        following: list[MaterialLot] = []
+        for lot in frontier:
+            orders = (
+                _orders_consuming(session, lot.id or 0) if direction == "forward" else _producer(session, lot)
+            )
+            for order in orders:
+                seen_orders.setdefault(order.id, order.number)
+                nxt = _lots_produced if direction == "forward" else _lots_consumed
+                for other in nxt(session, order.id or 0):
+                    if other.id not in seen_lots:
+                        seen_lots.add(other.id)
+                        following.append(other)
+                        nodes.append(TraceNode(lot=other.code, material=other.material, depth=depth,
+                                               via_work_order=order.number))  # fmt: skip
+        if not following:
+            break
+        frontier = following
+    return TraceOut(lot=start.code, direction=direction, lots=nodes, work_orders=list(seen_orders.values()))
