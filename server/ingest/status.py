@@ -36,6 +36,7 @@ def handle_status(
             log.info("edge %s: older status (ts %d) ignored", status.edge_id, status.ts_ms)
             return events
         was_online = row.online if row is not None else None
+        _alarm_on_drops(status, dict(row.dropped or {}) if row is not None else {})
         row = _store(row or EdgeStatus(edge_id=status.edge_id, site=site), site, status, received_ms)
         session.add(row)
         if status.online:
@@ -54,6 +55,18 @@ def handle_status(
         log.info("edge %s/%s is %s", site, status.edge_id, "online" if status.online else "offline")
         events.append(EdgeChanged(status.edge_id, status.online))
     return events
+
+
+def _alarm_on_drops(status: Status, before: dict[str, int]) -> None:
+    """An edge whose outbox reached its quota drops samples by its policy (analog first) and reports the
+    totals by role: every rise is a WARNING here, and the totals show in GET /api/v1/edges (`dropped`)."""
+    if status.buffer is None:
+        return
+    rise = {role: n - before.get(role, 0) for role, n in status.buffer.dropped_samples.items()}
+    rise = {role: n for role, n in rise.items() if n > 0}
+    if rise:
+        log.warning("edge %s dropped samples from its full outbox: %s more (totals %s)",
+                    status.edge_id, rise, dict(status.buffer.dropped_samples))  # fmt: skip
 
 
 def _store(row: EdgeStatus, site: str, status: Status, received_ms: int) -> EdgeStatus:

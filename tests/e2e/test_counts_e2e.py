@@ -94,6 +94,7 @@ def api(client: TestClient, method: str, path: str, body: dict[str, Any] | None 
     return response.json()
 
 
+@pytest.mark.faults
 def test_work_order_counts_equal_ground_truth_through_wrap_reset_and_broker_outage(
     engine: Engine,
     server: TestClient,

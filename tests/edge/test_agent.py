@@ -72,6 +72,7 @@ def assert_contiguous(consumer: Consumer) -> int:
     return seqs[-1]
 
 
+@pytest.mark.faults
 def test_broker_killed_mid_production_loses_and_doubles_nothing(
     sim: Simulator, mosquitto: Mosquitto, consumer: Consumer, edges: list[TaktProcess], tmp_path: Path
 ) -> None:
@@ -93,6 +94,7 @@ def test_broker_killed_mid_production_loses_and_doubles_nothing(
     assert "Traceback" not in edge.output()
 
 
+@pytest.mark.faults
 def test_kill_9_during_replay_then_restart(
     sim: Simulator, mosquitto: Mosquitto, consumer: Consumer, edges: list[TaktProcess], tmp_path: Path
 ) -> None:
@@ -118,6 +120,7 @@ def test_kill_9_during_replay_then_restart(
     assert all(step < 100 for step in steps), "cumulative and in order; the restart gap is a jump, not a loss"
 
 
+@pytest.mark.faults
 def test_buffer_full_drops_analog_first_and_reports_it(
     sim: Simulator, mosquitto: Mosquitto, consumer: Consumer, edges: list[TaktProcess], tmp_path: Path
 ) -> None:
@@ -208,6 +211,7 @@ def test_status_commands_and_unreachable_device(
     wait_until(lambda: (d := device("mold")) and d.connected, 20, "mold back after the reload")
 
 
+@pytest.mark.faults
 def test_device_faults_leave_the_other_devices_flowing(
     sim: Simulator, mosquitto: Mosquitto, consumer: Consumer, edges: list[TaktProcess], tmp_path: Path
 ) -> None:
@@ -264,6 +268,7 @@ def test_device_faults_leave_the_other_devices_flowing(
     assert_contiguous(consumer)
 
 
+@pytest.mark.faults
 def test_no_ack_means_resend_until_the_server_acks(
     sim: Simulator, mosquitto: Mosquitto, edges: list[TaktProcess], tmp_path: Path
 ) -> None:

@@ -51,6 +51,7 @@ def test_seq_allocation_ack_and_reopen(tmp_path: Path) -> None:
     assert again.append(batch(9)) == 6
 
 
+@pytest.mark.faults
 def test_ack_beyond_our_seqs_renumbers_instead_of_deleting(tmp_path: Path) -> None:
     outbox = open_outbox(tmp_path / "o.db")  # a fresh outbox; the server knows this edge up to 500
     for i in range(5):
@@ -65,6 +66,7 @@ def test_ack_beyond_our_seqs_renumbers_instead_of_deleting(tmp_path: Path) -> No
     assert Outbox(tmp_path / "o.db").next_seq == 505
 
 
+@pytest.mark.faults
 def test_kill_9_while_appending_never_reuses_or_skips(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
     script = textwrap.dedent(f"""
@@ -96,6 +98,7 @@ def test_kill_9_while_appending_never_reuses_or_skips(tmp_path: Path) -> None:
         outbox.close()
 
 
+@pytest.mark.faults
 def test_over_budget_drops_oldest_analog_first(tmp_path: Path) -> None:
     outbox = open_outbox(tmp_path / "o.db", max_bytes=40_000)
     for i in range(100):
@@ -114,6 +117,7 @@ def test_over_budget_drops_oldest_analog_first(tmp_path: Path) -> None:
     assert Outbox(tmp_path / "o.db").dropped == {"analog": 100 * 20 - sum(analog_per_row)}  # persisted
 
 
+@pytest.mark.faults
 def test_only_counters_left_keeps_every_part(tmp_path: Path) -> None:
     outbox = open_outbox(tmp_path / "o.db", max_bytes=10_000)
     values = [65530 + i for i in range(6)] + list(range(0, 500))  # a 16-bit wrap at the start
@@ -128,6 +132,7 @@ def test_only_counters_left_keeps_every_part(tmp_path: Path) -> None:
     assert outbox.dropped.get("counter", 0) == len(values) - len(kept) > 0
 
 
+@pytest.mark.faults
 def test_age_strips_analog_but_keeps_counters(tmp_path: Path) -> None:
     outbox = open_outbox(tmp_path / "o.db", max_age_s=60)
     old = int(time.time() * 1000) - 120_000
@@ -139,6 +144,7 @@ def test_age_strips_analog_but_keeps_counters(tmp_path: Path) -> None:
     assert outbox.dropped == {"analog": 20}
 
 
+@pytest.mark.faults
 def test_disk_full_is_counted_and_recovered(tmp_path: Path) -> None:
     async def scenario() -> None:
         raw = open_outbox(tmp_path / "o.db")
@@ -170,6 +176,7 @@ def test_unwritable_path_is_an_outbox_error(tmp_path: Path) -> None:
         Outbox(tmp_path / "file" / "o.db")
 
 
+@pytest.mark.faults
 def test_only_state_samples_are_kept_over_budget(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     outbox = open_outbox(tmp_path / "o.db", max_bytes=10_000)
     for i in range(400):

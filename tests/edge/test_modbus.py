@@ -108,6 +108,7 @@ async def run_for(src: ModbusSource, condition: Any, limit_s: float = 10.0) -> N
         src.line.client.close()
 
 
+@pytest.mark.faults
 async def test_bad_address_is_isolated_and_others_flow(
     sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -122,6 +123,7 @@ async def test_bad_address_is_isolated_and_others_flow(
     assert all(q == "good" for _, t, _, _, q in rows if t != "nothing")
 
 
+@pytest.mark.faults
 async def test_busy_exception_goes_stale_keeps_value_and_recovers(sim: Simulator) -> None:
     src, rows = source(sim, "fast16", 5, all_tags("big")[:3])
     good = lambda: [r for r in rows if r[1] == "good_count" and r[4] == "good"]  # noqa: E731
@@ -150,6 +152,7 @@ async def test_busy_exception_goes_stale_keeps_value_and_recovers(sim: Simulator
     assert not src.health.error or src.health.connected
 
 
+@pytest.mark.faults
 async def test_dead_unit_on_a_shared_line_does_not_starve_the_live_one(sim: Simulator) -> None:
     device = msgspec.convert(modbus_device("shared", sim.modbus_port, 5, []), Device)
     line: Line = make_line(device)
@@ -212,6 +215,7 @@ async def test_write_string_and_number(sim: Simulator) -> None:
 
 @pytest.mark.parametrize("fault", [{"action": "restart", "protocol": "modbus", "down_s": 10},
                                    {"action": "drop_connections", "protocol": "modbus"}])  # fmt: skip
+@pytest.mark.faults
 async def test_reconnects_after_server_restart_or_dropped_connection(
     sim: Simulator, fault: dict[str, Any]
 ) -> None:

@@ -68,6 +68,7 @@ async def test_values_quality_and_timestamps(sim: Simulator, mode: str) -> None:
     assert stamps == sorted(stamps) and stamps[0] > 1_700_000_000_000
 
 
+@pytest.mark.faults
 async def test_server_restart_goes_stale_and_resubscribes(sim: Simulator) -> None:
     src, rows = source(sim)
     task = asyncio.create_task(src.run())

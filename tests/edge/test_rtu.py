@@ -37,6 +37,7 @@ def serial_line(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+@pytest.mark.faults
 async def test_dead_unit_on_shared_serial_line(serial_line: str) -> None:
     lines: dict[str, object] = {}
     sources: list[ModbusSource] = []

@@ -4,6 +4,7 @@ import time
 from collections.abc import Callable
 from datetime import time as dtime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -13,6 +14,7 @@ from server.models.shifts import Shift
 from tests.server.ingest.support import EDGE, Broker, batch, make_plant, wait_for
 
 
+@pytest.mark.faults
 def test_edges_gaps_skip_dead_letters_live_and_series(
     engine: Engine,
     client: TestClient,

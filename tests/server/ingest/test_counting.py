@@ -30,11 +30,13 @@ def test_plain_increment(old: int, new: int, expected: int) -> None:
     ("width", "old", "new", "expected"),
     [(16, 65_530, 4, 10), (16, 65_535, 0, 1), (32, 4_294_967_290, 3, 9), (32, 4_294_967_295, 0, 1)],
 )
+@pytest.mark.faults
 def test_wrap_at_the_counter_width(width: int, old: int, new: int, expected: int) -> None:
     result = step(at(old), new, T0 + 2000, width=width, limits=LIMITS)
     assert (result.kind, result.increment) == (Kind.WRAP, expected)
 
 
+@pytest.mark.faults
 def test_drop_far_from_the_top_is_an_operator_reset_counting_the_new_value() -> None:
     result = step(at(5_000), 3, T0 + 2000, width=16, limits=LIMITS)
     assert (result.kind, result.increment) == (Kind.RESET, 3)
@@ -52,6 +54,7 @@ def test_drop_without_a_known_width_is_a_reset() -> None:
     assert (result.kind, result.increment) == (Kind.RESET, 4)
 
 
+@pytest.mark.faults
 def test_wrap_rule_depends_on_elapsed_time() -> None:
     # 16-bit, 65_000 -> 500 is a wrap of 1_036 parts: implausible after 1 s, plausible after 2 minutes
     quick = step(at(65_000), 500, T0 + 1000, width=16, limits=LIMITS)
@@ -60,6 +63,7 @@ def test_wrap_rule_depends_on_elapsed_time() -> None:
     assert (slow.kind, slow.increment) == (Kind.WRAP, 1_036)
 
 
+@pytest.mark.faults
 def test_impossible_jump_is_quarantined_and_a_glitch_is_forgotten() -> None:
     result = step(at(100), 100_000, T0 + 1000, width=32, limits=LIMITS)
     assert (result.kind, result.increment) == (Kind.QUARANTINE, 0)
@@ -70,6 +74,7 @@ def test_impossible_jump_is_quarantined_and_a_glitch_is_forgotten() -> None:
     assert after.state == at(103, 2)
 
 
+@pytest.mark.faults
 def test_a_confirmed_jump_is_not_counted_but_counting_goes_on_from_it() -> None:
     first = step(at(100), 100_000, T0 + 1000, width=32, limits=LIMITS)
     second = step(first.state, 100_004, T0 + 2000, width=32, limits=LIMITS)
@@ -128,6 +133,7 @@ def test_replayed_or_out_of_order_samples_are_stale() -> None:
         assert result.state is state
 
 
+@pytest.mark.faults
 def test_a_sequence_with_wrap_reset_and_garbage_sums_exactly() -> None:
     readings = [65_530, 65_534, 2, 6, 0, 4, 60_000, 9, 13]  # wrap, reset to 0, a glitch, rise
     state, total, kinds = None, 0, []

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -34,6 +35,7 @@ def cursor(engine: Engine, edge: str = EDGE) -> int:
         return row.last_applied_seq if row else -1
 
 
+@pytest.mark.faults
 def test_batches_count_once_even_when_delivered_twice(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
@@ -65,6 +67,7 @@ def test_batches_count_once_even_when_delivered_twice(
         assert session.exec(select(func.count()).select_from(InboxBatch)).one() == 0
 
 
+@pytest.mark.faults
 def test_out_of_order_batches_apply_in_seq_order_and_gaps_are_held(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
@@ -147,6 +150,7 @@ def _open_gap(engine: Engine) -> GapEvent | None:
         return session.exec(select(GapEvent).where(GapEvent.resolved_ms == None)).first()  # noqa: E711
 
 
+@pytest.mark.faults
 def test_a_restarted_server_gets_what_the_broker_queued_for_its_session(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
@@ -178,6 +182,7 @@ def test_dead_letters_are_pruned_by_age_and_count(engine: Engine) -> None:
         ]
 
 
+@pytest.mark.faults
 def test_an_impossible_jump_is_quarantined_and_recorded(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
