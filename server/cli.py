@@ -6,7 +6,7 @@ import sys
 
 from pydantic import ValidationError
 
-from server.config import Settings
+from server.config import Settings, describe_invalid
 from server.errors import ConfigError, ServerError
 
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.check_secrets()
         return _serve(settings, args.host, args.port, args.log_level)
     except ValidationError as err:
-        print(f"takt server: invalid settings: {err}", file=sys.stderr)
+        print(f"takt server: invalid settings: {describe_invalid(err)}", file=sys.stderr)
         return 2
     except ConfigError as err:
         print(f"takt server: {err.message}", file=sys.stderr)

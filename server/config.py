@@ -4,12 +4,14 @@
 start, so a misconfigured server stops with a clear error instead of running with a guessable token.
 """
 
+import os
 import secrets
 import socket
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import ConfigError
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
     mqtt_tls_ca: str | None = None
     mqtt_client_id: str = Field(default_factory=_client_id)
     mqtt_shared: bool = False
+    mqtt_max_payload_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # larger: dead-lettered undecoded
 
     historian: Literal["sql", "influxdb", "victoriametrics"] = "sql"
     historian_url: str | None = None
@@ -82,6 +85,27 @@ class Settings(BaseSettings):
 
 def _is_default(secret: SecretStr) -> bool:
     return secret.get_secret_value().strip().lower() in DEFAULT_SECRETS
+
+
+def describe_invalid(err: ValidationError, env_file: Path = Path(".env")) -> str:
+    """One line per invalid setting: its variable, where it came from (environment or the .env file's
+    path) and the problem, e.g. `TAKT_MQTT_PORT (from /etc/takt/.env): Input should be a valid integer`."""
+    env = {key.upper() for key in os.environ}
+    in_file = _env_file_keys(env_file)
+    lines = []
+    for error in err.errors():
+        name = "TAKT_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+        source = "environment" if name in env else str(env_file.resolve()) if name in in_file else "default"
+        lines.append(f"{name} (from {source}): {error['msg']}")
+    return "; ".join(lines)
+
+
+def _env_file_keys(path: Path) -> set[str]:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return set()
+    return {line.split("=", 1)[0].strip().upper().removeprefix("EXPORT ") for line in text.splitlines() if "=" in line}
 
 
 @lru_cache

@@ -1,13 +1,15 @@
-"""Keep secrets out of logs: share-link tokens travel in URL paths (`/s/{token}`), which access logs print."""
+"""Keep secrets out of logs: share-link tokens travel in URL paths (`/s/{token}`) and a tablet's enrollment
+token in a query (`/station/enroll?token=...`), which access logs print."""
 
 import logging
 import re
 
 _SHARE_PATH = re.compile(r"(/s/)[A-Za-z0-9_\-]{8,}")
+_SECRET_QUERY = re.compile(r"([?&](?:token|device_token|pin|password|key)=)[^&\s\"']+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    return _SHARE_PATH.sub(r"\1***", text)
+    return _SECRET_QUERY.sub(r"\1***", _SHARE_PATH.sub(r"\1***", text))
 
 
 class RedactFilter(logging.Filter):

@@ -1,0 +1,266 @@
+"""Fault suite, security (issue 8, cases 16-20), against a real `takt server` (its debug log captured).
+
+Cases proven elsewhere and marked `faults` there: tests/web/test_share.py (16), tests/server/test_auth.py
+(17: PIN throttle and lockout; 20: default secrets), tests/deploy/test_mosquitto_acl.py and
+test_mosquitto_tls.py (18), tests/edge/test_opcua.py (19).
+"""
+
+import inspect
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from server.config import Settings
+from server.main import create_app
+from server.services.security import token_hash
+from tests.faults.realserver import RealServer, enroll_tablet, real_server
+from tests.server.factory import add_user, make_order, ok
+
+__all__ = ["real_server"]  # fixture
+
+# -- 16: share-token brute force -----------------------------------------------------------------------
+
+
+def test_share_token_brute_force_gets_one_404_then_429(real_server: RealServer) -> None:
+    """Guessing tokens: every miss looks the same, then the client is rate limited (burst 30 here)."""
+    misses = [real_server.http.get(f"/s/{'g' * 40}{n:03d}.json") for n in range(40)]
+    codes = [r.status_code for r in misses]
+    assert codes[0] == 404 and codes[-1] == 429, codes
+    assert codes == sorted(codes)  # 404s, then only 429s
+    assert len({r.content for r in misses if r.status_code == 404}) == 1
+    limited = misses[-1]
+    assert int(limited.headers["retry-after"]) >= 1
+    for answer in (misses[0], limited):
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["x-robots-tag"] == "noindex" and answer.headers["cache-control"] == "no-store"
+
+
+# -- 17: an operator against every endpoint it may not use, from the route table ------------------------
+
+
+def _role_check(call: Any) -> tuple[str, ...] | None:
+    if getattr(call, "__qualname__", "") in ("require.<locals>.check", "page_role.<locals>.check"):
+        roles: tuple[str, ...] = inspect.getclosurevars(call).nonlocals["roles"]
+        return roles
+    return None
+
+
+def _roles(dependant: Dependant) -> tuple[str, ...] | None:
+    """The roles a route's `require(...)` / `page_role(...)` dependency admits (admin always), if any."""
+    for dep in dependant.dependencies:
+        found = _role_check(dep.call)
+        if found is None:
+            found = _roles(dep)
+        if found is not None:
+            return found
+    return None
+
+
+def _api_routes(
+    routes: list[Any], prefix: str = ""
+) -> Iterator[tuple[str, APIRoute, tuple[str, ...] | None]]:
+    """Every APIRoute with its full path prefix and any role check its router adds (FastAPI >= 0.16x keeps
+    included routers as `_IncludedRouter` entries holding `original_router` and `include_context`)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix, route, None
+            continue
+        router, context = getattr(route, "original_router", None), getattr(route, "include_context", None)
+        if router is None or context is None:
+            continue
+        checks = [_role_check(d.dependency) for d in context.dependencies]
+        router_roles = next((r for r in checks if r is not None), None)
+        for sub_prefix, sub, roles in _api_routes(router.routes, prefix + context.prefix):
+            yield sub_prefix, sub, router_roles if roles is None else roles
+
+
+def _forbidden_to_operators(tmp_path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'routes.db'}", secret_key="s" * 32,  # type: ignore[arg-type]
+                        mqtt_enabled=False, _env_file=None)  # type: ignore[call-arg]  # fmt: skip
+    found = []
+    for prefix, route, router_roles in _api_routes(create_app(settings).routes):
+        roles = _roles(route.dependant)
+        roles = router_roles if roles is None else roles
+        if roles is not None and "operator" not in roles:
+            found.extend((method, prefix + route.path, roles) for method in sorted(route.methods))
+    return found
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_an_operator_gets_403_on_every_route_it_may_not_use(real_server: RealServer, tmp_path: Path) -> None:
+    plant = real_server.plant
+    add_user(plant, "operator", "op-403")
+    tablet = {"X-Device-Token": enroll_tablet(real_server, name="tab-403")}
+    badge = {"badge": "B-op-403", "pin": "4321"}
+    signed = ok(real_server.http.post("/api/v1/stations/st-lathe-1/sign-in", json=badge, headers=tablet))
+    station_session = {"Authorization": f"Bearer {signed['token']}"}
+    routes = _forbidden_to_operators(tmp_path)
+    kinds = {roles for _, path, roles in routes}
+    assert {(), ("planner",), ("inspector",), ("planner", "supervisor")} <= kinds, kinds  # admin..inspector
+    pages = httpx.Client(base_url=real_server.base, headers={"Origin": real_server.base}, timeout=30)
+    with pages:
+        login = pages.post("/login", data={"username": "op-403", "password": plant.passwords["op-403"]})
+        assert login.status_code == 303
+        checked = 0
+        for method, path, roles in routes:
+            url = _concrete(path)
+            if path.startswith("/api/"):
+                for headers in (plant.as_("op-403"), station_session):
+                    answer = real_server.http.request(method, url, headers=headers)
+                    assert answer.status_code == 403, (
+                        method,
+                        path,
+                        roles,
+                        answer.status_code,
+                        answer.text[:200],
+                    )
+            else:
+                answer = pages.request(method, url)
+                assert answer.status_code == 403, (method, path, roles, answer.status_code, answer.text[:200])
+            checked += 1
+    assert checked > 40, checked
+    assert (
+        ok(real_server.http.get("/api/v1/work-orders", headers=station_session))["total"] >= 0
+    )  # still valid
+
+
+# -- 17: one customer's link never reveals another order (IDOR) ------------------------------------------
+
+
+def test_a_share_token_never_reveals_another_order(real_server: RealServer) -> None:
+    plant = real_server.plant
+    make_order(plant, "WO-IDOR-A", 41)
+    make_order(plant, "WO-IDOR-B", 777, product="PIN-7", customer="ningbo")
+    links = {}
+    for number in ("WO-IDOR-A", "WO-IDOR-B"):
+        url = f"/api/v1/work-orders/{number}/share-links"
+        links[number] = ok(real_server.http.post(url, headers=plant.as_("planner")), 201)
+    mine, other = links["WO-IDOR-A"], links["WO-IDOR-B"]
+    real_server.secrets |= {"share-a": mine["token"], "share-b": other["token"]}
+    other_ids = {"WO-IDOR-B", other["token"], "Ningbo"}
+    tampering: list[dict[str, str]] = [
+        {},
+        {"number": "WO-IDOR-B"},
+        {"order": "WO-IDOR-B"},
+        {"id": str(other["id"])},
+        {"token": other["token"]},
+        {"work_order": "WO-IDOR-B"},
+    ]
+    for suffix in ("", ".json"):
+        for params in tampering:
+            answer = real_server.http.get(f"/s/{mine['token']}{suffix}", params=params,
+                                          headers={"Accept-Language": "en"})  # fmt: skip
+            assert answer.status_code in (200, 429), answer.text[:200]
+            if answer.status_code == 429:
+                continue
+            assert "777" not in answer.text and ">Pin<" not in answer.text and '"Pin"' not in answer.text
+            assert not any(value in answer.text for value in other_ids if value not in str(params))
+    data = real_server.http.get(f"/s/{mine['token']}.json").json()
+    assert data.get("quantity", 41) == 41
+    # a share token is no key to the API
+    bearer = {"Authorization": f"Bearer {mine['token']}"}
+    assert real_server.http.get("/api/v1/work-orders/WO-IDOR-B", headers=bearer).status_code == 401
+
+
+# -- 20: secrets: refused defaults, slow hashes, nothing secret in logs ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TAKT_SECRET_KEY": "changeme"}, "TAKT_SECRET_KEY"),
+        ({"TAKT_SECRET_KEY": ""}, "TAKT_SECRET_KEY"),
+        ({"TAKT_SECRET_KEY": "x" * 40, "TAKT_ADMIN_TOKEN": "admin"}, "TAKT_ADMIN_TOKEN"),
+    ],
+)
+def test_takt_server_refuses_default_secrets_outside_demo_mode(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TAKT_")}
+    done = subprocess.run([sys.executable, "-m", "takt.cli", "server", "--port", "1"], cwd=tmp_path,
+                          env=base | {"TAKT_DEMO_MODE": "false", "TAKT_MQTT_ENABLED": "false"} | env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 2 and named in done.stderr, (done.returncode, done.stderr)
+    assert not (tmp_path / "var").exists()  # stopped before touching anything
+
+
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _exercise_secrets(server: RealServer) -> None:
+    """Every way a secret reaches the server: passwords, PINs (right and wrong), tokens, links, enrollment."""
+    plant = server.plant
+    pin = "907162534819"  # 12 digits: never an accident in a log line
+    password = "Pw-Secret-" + "q7Zx" * 4
+    body = {"username": "op-secret", "display_name": "S", "role": "operator", "password": password,
+            "badge": "B-secret", "pin": pin}  # fmt: skip
+    ok(server.http.post("/api/v1/users", json=body, headers=plant.as_("admin")), 201)
+    token = ok(server.http.post("/api/v1/auth/token", json={"username": "op-secret", "password": password}))
+    assert server.http.post("/api/v1/auth/token", json={"username": "op-secret", "password": password + "x"}
+                            ).status_code == 401  # fmt: skip
+    device = enroll_tablet(server, name="tab-secret")
+    with httpx.Client(base_url=server.base, headers={"Origin": server.base}) as tablet:
+        assert tablet.get(f"/station/enroll?token={device}").status_code in (200, 303)
+        wrong = tablet.post("/station/st-lathe-1/sign-in", data={"badge": "B-secret", "pin": pin[:-1] + "0"})
+        assert wrong.status_code in (200, 401, 403)
+        assert (
+            tablet.post("/station/st-lathe-1/sign-in", data={"badge": "B-secret", "pin": pin}).status_code
+            == 303
+        )
+    badge = {"badge": "B-secret", "pin": pin}
+    session = ok(
+        server.http.post(
+            "/api/v1/stations/st-lathe-1/sign-in", json=badge, headers={"X-Device-Token": device}
+        )
+    )
+    with httpx.Client(base_url=server.base, headers={"Origin": server.base}) as browser:
+        assert browser.post("/login", data={"username": "op-secret", "password": password}).status_code == 303
+    make_order(plant, "WO-SECRET-LOG", 5)
+    link = ok(
+        server.http.post("/api/v1/work-orders/WO-SECRET-LOG/share-links", headers=plant.as_("planner")), 201
+    )
+    server.http.get(f"/s/{link['token']}")
+    server.http.get(f"/s/{link['token']}/qr.svg")
+    server.secrets |= {"pin": pin, "password": password, "api-token": token["token"],
+                       "session": session["token"], "share": link["token"]}  # fmt: skip
+
+
+def test_passwords_pins_and_tokens_are_stored_slow_hashed_and_never_logged(real_server: RealServer) -> None:
+    _exercise_secrets(real_server)
+    db = Path(real_server.process.env["TAKT_DATABASE_URL"].removeprefix("sqlite:///"))
+    hasher = PasswordHasher()
+    ((password_hash, pin_hash),) = _rows(
+        db, "SELECT password_hash, pin_hash FROM user WHERE username = 'op-secret'"
+    )
+    assert password_hash.startswith("$argon2id$") and pin_hash.startswith("$argon2id$")
+    assert hasher.verify(password_hash, real_server.secrets["password"])
+    assert hasher.verify(pin_hash, real_server.secrets["pin"])
+    every_hash = [h for row in _rows(db, "SELECT password_hash, pin_hash FROM user") for h in row if h]
+    assert every_hash and all(h.startswith("$argon2") for h in every_hash)
+    queries = ["SELECT token_hash FROM apitoken", "SELECT device_token_hash FROM tablet",
+               "SELECT token_hash FROM sharelink"]  # fmt: skip
+    stored = {row[0] for query in queries for row in _rows(db, query)}
+    for name in ("api-token", "session", "share", "device:tab-secret"):
+        assert token_hash(real_server.secrets[name]) in stored, name
+    dump = b"".join(path.read_bytes() for path in db.parent.glob("takt.db*"))
+    log = real_server.log()
+    assert "GET /s/***" in log and "/station/enroll?token=***" in log  # the requests were logged, redacted
+    for name, secret in real_server.secrets.items():
+        assert secret not in log, f"{name} appears in the server's log"
+        assert secret.encode() not in dump, f"{name} stored in clear in the database"
