@@ -43,6 +43,7 @@ def clients(broker: ShippedBroker) -> Iterator[Callable[..., Probe]]:
         probe.close()
 
 
+@pytest.mark.faults
 def test_anonymous_and_wrong_password_are_refused(broker: ShippedBroker) -> None:
     with pytest.raises(Refused):
         Probe(broker.port).connect()
@@ -53,6 +54,7 @@ def test_anonymous_and_wrong_password_are_refused(broker: ShippedBroker) -> None
     Probe(broker.port, A, PASSWORDS[A]).connect().close()  # the right password works
 
 
+@pytest.mark.faults
 def test_edge_cannot_publish_as_another_edge(clients: Callable[..., Probe]) -> None:
     server = clients("takt-server")
     server.subscribe(topics.server_filter("data"))

@@ -39,6 +39,7 @@ def tls_probe(broker: ShippedBroker, tls: Tls) -> Probe:
     return Probe(broker.tls_port, tls=tls)
 
 
+@pytest.mark.faults
 def test_valid_certificate_connects_and_its_cn_is_the_acl_username(
     tls_broker: ShippedBroker, pki: Pki
 ) -> None:
@@ -55,6 +56,7 @@ def test_valid_certificate_connects_and_its_cn_is_the_acl_username(
     server.close()
 
 
+@pytest.mark.faults
 def test_revoked_certificate_is_refused(tls_broker: ShippedBroker, pki: Pki) -> None:
     good, revoked = pki.client("edge-a"), pki.client("edge-b")
     pki.revoke(revoked)
@@ -64,6 +66,7 @@ def test_revoked_certificate_is_refused(tls_broker: ShippedBroker, pki: Pki) -> 
     tls_probe(tls_broker, Tls(pki.ca_cert, good.cert, good.key)).connect().close()  # CRL loaded, others fine
 
 
+@pytest.mark.faults
 def test_expired_certificate_is_refused(tls_broker: ShippedBroker, pki: Pki) -> None:
     expired = pki.client("edge-a", expired=True)
     tls_broker.start()

@@ -68,6 +68,7 @@ def test_missing_variable_names_line(tmp_path: Path) -> None:
         ("width: 16}", "width: 16, colour: red}", "devices[0].tags[0]", "unknown field"),
     ],
 )
+@pytest.mark.faults
 def test_bad_configs_name_field_and_problem(
     tmp_path: Path, old: str, new: str, field: str, problem: str
 ) -> None:
@@ -99,6 +100,7 @@ def test_opcua_device_checks(tmp_path: Path) -> None:
         config.load(write(tmp_path, text), env={})
 
 
+@pytest.mark.faults
 def test_cli_exit_2_on_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, MINIMAL.replace("type: uint16, role", "type: int128, role"))
     assert main(["--config", str(path)]) == 2

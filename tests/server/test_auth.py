@@ -19,6 +19,7 @@ from tests.server.factory import ADMIN, add_user, build_plant, make_order, ok, r
 SIGN_IN = "/api/v1/stations/st-lathe-1/sign-in"
 
 
+@pytest.mark.faults
 def test_no_token_401_and_operator_403(client: TestClient) -> None:
     plant = build_plant(client)
     running_order(plant, "WO-A", 50)
@@ -71,6 +72,7 @@ def _enroll(client: TestClient, station: str = "st-lathe-1") -> str:
     ]
 
 
+@pytest.mark.faults
 def test_tablet_sign_in_and_lockout(
     client: TestClient, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -128,6 +130,7 @@ def test_tablet_sign_in_and_lockout(
 
 @pytest.mark.parametrize("field", ["secret_key", "admin_token"])
 @pytest.mark.parametrize("value", ["changeme", "admin", ""])
+@pytest.mark.faults
 def test_default_secrets_refused(field: str, value: str) -> None:
     good = {"secret_key": "k" * 32, "admin_token": "t" * 32}
     settings = Settings(**(good | {field: value}), mqtt_enabled=False, _env_file=None)  # type: ignore[arg-type]
@@ -137,6 +140,7 @@ def test_default_secrets_refused(field: str, value: str) -> None:
     assert create_app(demo).title == "Takt"
 
 
+@pytest.mark.faults
 def test_cli_refuses_default_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -47,6 +47,7 @@ def _empty(body: object) -> bool:
     return body["items"] == [] and body["total"] == 0
 
 
+@pytest.mark.faults
 def test_injection_strings_give_empty_results(client: TestClient, engine: Engine) -> None:
     plant = build_plant(client)
     make_order(plant, "WO-1", 10)
@@ -72,6 +73,7 @@ def small_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.mark.faults
 def test_oversized_body_413(small_client: TestClient) -> None:
     body = {"number": "WO-BIG", "product": "P", "quantity": 1, "notes": "x" * 5000}
     response = small_client.post("/api/v1/work-orders", json=body, headers=ADMIN)

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -73,6 +74,7 @@ def test_over_quantity_rule(client: TestClient) -> None:
     ok(client.post(URL, json={"scrap": 50, "scrap_reason": "burr"}, headers=op), 201)  # scrap is not limited
 
 
+@pytest.mark.faults
 def test_over_quantity_concurrent(client: TestClient, engine: Engine) -> None:
     plant = build_plant(client)
     running_order(plant, "WO-R", 100)
@@ -90,6 +92,7 @@ def test_over_quantity_concurrent(client: TestClient, engine: Engine) -> None:
     assert total == reported <= 105
 
 
+@pytest.mark.faults
 def test_idempotency_key(client: TestClient, engine: Engine) -> None:
     plant = build_plant(client)
     running_order(plant, "WO-R", 100)
@@ -129,6 +132,7 @@ def _hash_of(body: dict[str, object]) -> str:
     )
 
 
+@pytest.mark.faults
 def test_idempotency_concurrent(client: TestClient, engine: Engine) -> None:
     plant = build_plant(client)
     running_order(plant, "WO-R", 100)

@@ -44,6 +44,7 @@ def broken(**changes: object) -> dict[str, object]:
         ({"protocol": "opcua"}, "machines[2].unit_id", "only for protocol modbus"),
     ],
 )
+@pytest.mark.faults
 def test_bad_plant_names_file_field_and_problem(
     tmp_path: Path, changes: dict[str, object], field: str, problem: str
 ) -> None:
@@ -93,6 +94,7 @@ def test_demo_plant_and_shift_are_valid() -> None:
     assert len(shift.events) >= 8
 
 
+@pytest.mark.faults
 def test_cli_exits_2_with_the_message_and_starts_nothing(tmp_path: Path) -> None:
     path = write_plant(tmp_path / "plant.yaml", broken(scrap_probability=1.5))
     result = subprocess.run(

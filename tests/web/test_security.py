@@ -23,6 +23,7 @@ def _login(client: httpx.Client, live: LiveServer, username: str) -> httpx.Respo
     return client.post("/login", data={"username": username, "password": live.plant.passwords[username]})
 
 
+@pytest.mark.faults
 def test_operator_cannot_reach_boss_or_admin(live: LiveServer, browser_like: httpx.Client) -> None:
     add_user(live.plant, "operator", "op-sec")
     assert _login(browser_like, live, "op-sec").status_code == 303
@@ -104,6 +105,7 @@ def test_tablet_is_bound_to_its_station(live: LiveServer) -> None:
         assert stranger.get("/station/enroll?token=forged").status_code == 404
 
 
+@pytest.mark.faults
 def test_instruction_uploads_are_sanitised(live: LiveServer, browser_like: httpx.Client) -> None:
     add_user(live.plant, "planner", "planner-up")
     assert _login(browser_like, live, "planner-up").status_code == 303

@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 
@@ -25,6 +26,7 @@ def _headers_ok(response: object) -> None:
         assert response.headers.get(name) == value, (name, response.headers)  # type: ignore[attr-defined]
 
 
+@pytest.mark.faults
 def test_dead_tokens_share_one_404(live: LiveServer) -> None:
     make_order(live.plant, "WO-DEAD", 10)
     expired, revoked = _link(live, "WO-DEAD"), _link(live, "WO-DEAD")
@@ -41,6 +43,7 @@ def test_dead_tokens_share_one_404(live: LiveServer) -> None:
         _headers_ok(r)
 
 
+@pytest.mark.faults
 def test_share_page_and_json_show_only_whitelisted_fields(live: LiveServer) -> None:
     make_order(live.plant, "WO-SECRET-1", 50, notes="cost 3.20 CNY, margin 12%")
     make_order(live.plant, "WO-OTHER-2", 70, customer="ningbo")
@@ -88,6 +91,7 @@ def test_share_page_and_json_show_only_whitelisted_fields(live: LiveServer) -> N
     assert other_data["quantity"] == 70
 
 
+@pytest.mark.faults
 def test_share_link_hides_what_the_factory_did_not_release(live: LiveServer) -> None:
     make_order(live.plant, "WO-HIDE", 30)
     link = _link(live, "WO-HIDE", show_inspections=False, show_eta=False)
@@ -105,6 +109,7 @@ def test_qr_codes(live: LiveServer) -> None:
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
+@pytest.mark.faults
 def test_share_rate_limit_per_client(live: LiveServer) -> None:
     live.reset_share_limiter()
     make_order(live.plant, "WO-RATE", 5)

@@ -113,6 +113,7 @@ def test_an_operator_can_skip_a_gap_that_will_never_be_filled(
         assert (gap.from_seq, gap.to_seq, gap.resolution, gap.resolved_by) == (2, 3, "skipped", "admin")
 
 
+@pytest.mark.faults
 def test_malformed_payloads_are_dead_lettered_and_acked_while_later_messages_flow(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
