@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from server.db import lock_for_write
 from server.historian.base import Historian, Point
+from server.ingest.clock import ClockWatch
 from server.ingest.effects import Effects
 from server.ingest.errors import GapSkipError
 from server.ingest.events import Event
@@ -40,6 +41,7 @@ class ApplyContext:
     historian: Historian
     options: IngestOptions
     metrics: Metrics
+    clock: ClockWatch | None = None  # flags future timestamps of applied batches
     decoded: dict[tuple[str, int], DataBatch] = field(default_factory=dict)  # skip a second decode
 
 
@@ -80,16 +82,16 @@ def _apply_some(ctx: ApplyContext, edge_id: str, result: Applied) -> bool:
         if cursor is None:
             return False
         rows = session.exec(
-            select(InboxBatch.seq, InboxBatch.payload)
+            select(InboxBatch.seq, InboxBatch.payload, InboxBatch.received_ms)
             .where(InboxBatch.edge_id == edge_id, InboxBatch.seq > cursor.last_applied_seq)
             .order_by(col(InboxBatch.seq))
             .limit(limit)
         ).all()
-        run: list[tuple[int, bytes]] = []
-        for seq, payload in rows:
+        run: list[tuple[int, bytes, int]] = []
+        for seq, payload, received_ms in rows:
             if seq != cursor.last_applied_seq + len(run) + 1:
                 break
-            run.append((seq, payload))
+            run.append((seq, payload, received_ms))
         result.site, result.last_applied = cursor.site, cursor.last_applied_seq
         if not run:
             return False
@@ -97,14 +99,19 @@ def _apply_some(ctx: ApplyContext, edge_id: str, result: Applied) -> bool:
             session, edge_id, cursor.site, ctx.registry, ctx.historian, ctx.options, ctx.metrics
         )
         samples = 0
-        for seq, payload in run:
+        applied: list[tuple[DataBatch, int]] = []
+        for seq, payload, received_ms in run:
             batch = ctx.decoded.pop((edge_id, seq), None) or decode(DataBatch, payload)
             effects.add(batch)
+            applied.append((batch, received_ms))
             samples += len(batch.samples)
         effects.flush()
         last = run[-1][0]
         _advance(session, cursor, last, len(run), samples)
         session.commit()
+    if ctx.clock is not None:
+        for batch, received_ms in applied:  # once per batch: the inbox keeps its time of receipt
+            ctx.clock.observe(batch, received_ms)
     ctx.metrics.add("batches_applied", len(run))
     result.last_applied, result.batches = last, result.batches + len(run)
     result.points.extend(effects.points)

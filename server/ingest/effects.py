@@ -132,6 +132,8 @@ class Effects:
             limits = dataclasses.replace(self.options.counter_limits, ideal_cycle_s=machine.ideal_cycle_s)
             self._limits[machine.id] = limits
         old = states.get(tag.name)
+        if old is not None and sample.ts_ms <= old.ts_ms and sample.quality == "good":
+            old = self._clock_stepped_back(old, sample)
         step = counting.step(old, sample.value, sample.ts_ms, sample.quality, tag.width, limits)
         if step.state is not None and step.state is not old:
             states[tag.name] = step.state
@@ -142,6 +144,16 @@ class Effects:
             good, scrap = (step.increment, 0) if tag.role == "counter" else (0, step.increment)
             self._increments.append(Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq))
             self._span(machine.id, sample.ts_ms)
+
+    def _clock_stepped_back(self, old: counting.CounterState, sample: Sample) -> counting.CounterState:
+        """A counter sample not newer than the last one. Batches of an edge are applied once, in seq order
+        (a resend never gets here), so this is the edge's clock stepped back: the sample is the newer
+        reading and counts. The last reading is moved to just before it (the plausibility limit then
+        allows the slack only: a few polls' worth of parts, as the counter was read a moment ago)."""
+        self.metrics.add("clock_steps_back")
+        moved = sample.ts_ms - 1
+        suspect_ts = None if old.suspect_ts_ms is None else min(old.suspect_ts_ms, moved)
+        return counting.CounterState(old.value, moved, old.suspect_value, suspect_ts)
 
     def _quarantine(
         self, machine: MachineInfo, tag: TagInfo, sample: Sample, old: counting.CounterState | None,

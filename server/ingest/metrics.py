@@ -17,6 +17,8 @@ class Metrics:
     unknown_machine_samples: int = 0
     unknown_tag_samples: int = 0
     quarantined: int = 0
+    future_samples: int = 0  # stamped after their receipt + tolerance (server/ingest/clock.py)
+    clock_steps_back: int = 0  # counter samples older than the previous one: counted in seq order
     gaps_detected: int = 0
     apply_errors: int = 0
     store_errors: int = 0

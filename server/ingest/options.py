@@ -13,6 +13,7 @@ class IngestOptions:
     max_messages_per_pass: int = 500  # messages stored (and acked) per inbox transaction
     batches_per_apply: int = 50  # inbox batches applied per transaction
     gap_grace_s: float = 5.0  # a hole in seq held this long is recorded as a gap event
+    future_tolerance_ms: int = 60_000  # a sample stamped later than its receipt + this is flagged
     tick_s: float = 0.5  # housekeeping: gaps, retries, registry refresh
     registry_refresh_s: float = 30.0
     retention_every_s: float = 3600.0

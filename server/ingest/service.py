@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from server.config import Settings
 from server.historian import Historian, make_historian
 from server.ingest import apply as applier
+from server.ingest.clock import ClockWatch
 from server.ingest.events import Event, bus
 from server.ingest.historian_buffer import HistorianBuffer
 from server.ingest.inbox import Rejected, StoredBatch, prune_dead_letters, store
@@ -54,7 +55,10 @@ class Ingestor:
         self.registry = Registry(engine)
         self.historian = historian or make_historian(settings, engine)
         self.buffer = HistorianBuffer(self.historian, self.options.historian_retry_points, self.metrics)
-        self.ctx = applier.ApplyContext(engine, self.registry, self.historian, self.options, self.metrics)
+        self.clock = ClockWatch(self.metrics, self.options.future_tolerance_ms)
+        self.ctx = applier.ApplyContext(
+            engine, self.registry, self.historian, self.options, self.metrics, self.clock
+        )
         self.link = MqttLink(settings, self.options)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
