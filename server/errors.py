@@ -15,13 +15,21 @@ from shared.errors import TaktError
 
 
 class ServerError(TaktError):
-    """Base of the server's exceptions; `status` is the HTTP status the API answers with."""
+    """Base of the server's exceptions; `status` is the HTTP status the API answers with.
+
+    `message` is English. A message the pages translate is a gettext msgid with %-style named
+    parameters: `Conflict("work order %(number)s is %(status)s", number=n, status=s)`; `msgid` and
+    `params` keep both apart so the pages can show it in their language (server/web/i18n.py).
+    """
 
     status = 500
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, **params: object) -> None:
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text
+        self.msgid = message
+        self.params = params
 
 
 class ConfigError(ServerError):

@@ -22,6 +22,7 @@ from server.db import init_db, make_engine
 from server.errors import ServerError
 from server.middleware import BodyLimitMiddleware
 from server.services import security
+from server.web.i18n import request_error_text
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -70,9 +71,11 @@ async def _bad_data(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "invalid characters or values in the request"}, status_code=422)
 
 
-async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """`detail` in English; `message` in the client's language (Accept-Language, `lang` cookie; the pages)."""
     assert isinstance(exc, ServerError)
-    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+    message = request_error_text(request, exc, default="en")
+    return JSONResponse({"detail": exc.message, "message": message}, status_code=exc.status)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

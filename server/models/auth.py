@@ -90,5 +90,6 @@ class ShareLink(SQLModel, table=True):
     show_progress: bool = True
     show_eta: bool = True
     show_inspections: bool = True
+    show_certificate: bool = False  # the inspection certificate, released by a planner (0003)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -3,7 +3,7 @@ characteristic's limits, the measured values and pass/fail; the inspector shown 
 
 `certificate(session, order)` is the factory's full certificate (page, CSV/XLSX). `certificate_for_share`
 is what a customer's share page may show: a whitelist of plain values (no ids, no order number, no names),
-and only when the factory released inspections on that link (`ShareLink.show_inspections`).
+and only when a planner released the certificate on that link (`ShareLink.show_certificate`).
 """
 
 import logging
@@ -113,7 +113,7 @@ def certificate_for_share(
     session: Session, work_order: WorkOrder, link: ShareLink | None = None
 ) -> dict[str, Any] | None:
     """The released certificate as whitelisted plain values; None when not released on `link` or empty."""
-    if link is not None and not link.show_inspections:
+    if link is not None and not link.show_certificate:
         return None
     cert = certificate(session, work_order)
     if not cert.records:

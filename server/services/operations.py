@@ -25,11 +25,11 @@ def _pick(ops: list[Operation], step_no: int | None, statuses: set[str]) -> Oper
         for op in ops:
             if op.step_no == step_no:
                 return op
-        raise NotFound(f"no operation with step {step_no}")
+        raise NotFound("no operation with step %(step)s", step=step_no)
     for op in ops:
         if op.status in statuses:
             return op
-    raise Conflict(f"no operation in status {', '.join(sorted(statuses))}")
+    raise Conflict("no operation in status %(statuses)s", statuses=", ".join(sorted(statuses)))
 
 
 def _machine(session: Session, op: Operation, code: str | None) -> Machine:
@@ -42,7 +42,7 @@ def _machine(session: Session, op: Operation, code: str | None) -> Machine:
     ):
         machine = crud.get_by(session, Machine, id=station.machine_id)
     else:
-        raise InvalidInput(f"operation {op.step_no} has no machine: name one with 'machine'")
+        raise InvalidInput("operation %(step)s has no machine: name one with 'machine'", step=op.step_no)
     stmt = select(Machine).where(Machine.id == machine.id).with_for_update()
     locked = session.exec(stmt.execution_options(populate_existing=True)).one()
     return locked
@@ -66,7 +66,11 @@ def _run(
     assert machine.id is not None and op.id is not None
     busy = [r for r in _open_runs(session, machine_id=machine.id) if r.operation_id != op.id]
     if busy:
-        raise Conflict(f"machine {machine.code} is busy with another operation (run {busy[0].id})")
+        raise Conflict(
+            "machine %(machine)s is busy with another operation (run %(run)s)",
+            machine=machine.code,
+            run=busy[0].id,
+        )
     now = now_ms()
     session.add(OperationRun(operation_id=op.id, machine_id=machine.id, start_ms=now))
     op.status, op.machine_id = "running", machine.id
@@ -92,10 +96,12 @@ def _stop(session: Session, op: Operation, status: str) -> None:
 def start(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
     order = wo.get_locked(session, number)
     if order.status not in wo.OPEN_STATUSES:
-        raise Conflict(f"work order {number} is {order.status}; release it first")
+        raise Conflict(
+            "work order %(number)s is %(status)s; release it first", number=number, status=order.status
+        )
     op = _pick(wo.operations(session, order.id or 0), action.step_no, {"pending", "paused"})
     if op.status not in {"pending", "paused"}:
-        raise Conflict(f"operation {op.step_no} is {op.status}")
+        raise Conflict("operation %(step)s is %(status)s", step=op.step_no, status=op.status)
     _run(session, actor, order, op, action.machine)
     session.commit()
     return order
@@ -104,10 +110,10 @@ def start(session: Session, actor: str, number: str, action: OperationAction) ->
 def resume(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
     order = wo.get_locked(session, number)
     if order.status not in {"paused", "in_progress"}:
-        raise Conflict(f"work order {number} is {order.status}, not paused")
+        raise Conflict("work order %(number)s is %(status)s, not paused", number=number, status=order.status)
     op = _pick(wo.operations(session, order.id or 0), action.step_no, {"paused"})
     if op.status != "paused":
-        raise Conflict(f"operation {op.step_no} is {op.status}, not paused")
+        raise Conflict("operation %(step)s is %(status)s, not paused", step=op.step_no, status=op.status)
     _run(session, actor, order, op, action.machine)
     session.commit()
     return order
@@ -120,7 +126,7 @@ def pause(session: Session, actor: str, number: str, action: OperationAction) ->
     if action.step_no is not None:
         running = [op for op in running if op.step_no == action.step_no]
     if not running:
-        raise Conflict(f"work order {number} has no running operation to pause")
+        raise Conflict("work order %(number)s has no running operation to pause", number=number)
     for op in running:
         _stop(session, op, "paused")
         audit.record(session, actor, "Operation", op.id, "pause", None)
@@ -134,7 +140,11 @@ def complete(session: Session, actor: str, number: str, action: OperationAction)
     """Complete one operation (step_no) or, without one, every operation and the order."""
     order = wo.get_locked(session, number)
     if order.status not in {"in_progress", "paused"}:
-        raise Conflict(f"work order {number} is {order.status}; only a started order can complete")
+        raise Conflict(
+            "work order %(number)s is %(status)s; only a started order can complete",
+            number=number,
+            status=order.status,
+        )
     ops = wo.operations(session, order.id or 0)
     targets = [_pick(ops, action.step_no, set())] if action.step_no is not None else ops
     for op in targets:

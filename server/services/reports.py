@@ -34,7 +34,7 @@ def _operation(session: Session, order_id: int, step_no: int | None) -> Operatio
     if step_no is not None:
         chosen = next((op for op in ops if op.step_no == step_no), None)
         if chosen is None:
-            raise NotFound(f"no operation with step {step_no}")
+            raise NotFound("no operation with step %(step)s", step=step_no)
     else:
         chosen = next((op for op in ops if op.status == "running"), None) or next(
             (op for op in reversed(ops) if op.started_ms is not None), ops[0]
@@ -54,7 +54,9 @@ def _check_reason(session: Session, body: WorkReportCreate) -> None:
         ReasonCode.active == True,  # noqa: E712
     )
     if session.exec(stmt).first() is None:
-        raise InvalidInput(f"scrap_reason {body.scrap_reason!r} is not an active scrap reason code")
+        raise InvalidInput(
+            "scrap_reason %(reason)s is not an active scrap reason code", reason=repr(body.scrap_reason)
+        )
 
 
 def create_report(
@@ -68,15 +70,21 @@ def create_report(
 ) -> WorkReportPublic:
     order = wo.get_locked(session, number)
     if order.status not in REPORTABLE:
-        raise Conflict(f"work order {number} is {order.status}; reports are not accepted")
+        raise Conflict(
+            "work order %(number)s is %(status)s; reports are not accepted",
+            number=number,
+            status=order.status,
+        )
     _check_reason(session, body)
     op = _operation(session, order.id or 0, body.step_no)
     limit = limit_for(op, tolerance)
     if op.good + body.good > limit:
         raise Conflict(
-            f"report of {body.good} good would bring step {op.step_no} to {op.good + body.good}, "
-            f"over the limit of {limit} ({op.planned_qty} planned + {tolerance:.0%})"
-        )
+            "report of %(good)s good would bring step %(step)s to %(total)s, over the limit of %(limit)s "
+            "(%(planned)s planned + %(tolerance)s)",
+            good=body.good, step=op.step_no, total=op.good + body.good, limit=limit, planned=op.planned_qty,
+            tolerance=format(tolerance, ".0%"),
+        )  # fmt: skip
     op.good += body.good
     op.scrap += body.scrap
     report = WorkReport(

@@ -51,6 +51,18 @@ def revoke(session: Session, actor: str, link: ShareLink) -> ShareLink:
     return link
 
 
+def release_certificate(session: Session, actor: str, link: ShareLink, released: bool) -> ShareLink:
+    """Show (or withdraw) the order's inspection certificate on this link's page; audit-logged."""
+    if link.show_certificate != released:
+        link.show_certificate = released
+        session.add(link)
+        action = "release_certificate" if released else "withdraw_certificate"
+        audit.record(session, actor, "ShareLink", link.id, action, None)
+        session.commit()
+        session.refresh(link)
+    return link
+
+
 def resolve_link(session: Session, token: str) -> ShareLink | None:
     """The live link for `token`; missing, expired and revoked all give None."""
     if not token or len(token) > 200:

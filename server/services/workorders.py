@@ -44,7 +44,12 @@ def set_status(session: Session, actor: str, order: WorkOrder, new: str) -> None
     if order.status == new:
         return
     if new not in TRANSITIONS[order.status]:
-        raise Conflict(f"work order {order.number} cannot go from {order.status} to {new}")
+        raise Conflict(
+            "work order %(number)s cannot go from %(from_status)s to %(to_status)s",
+            number=order.number,
+            from_status=order.status,
+            to_status=new,
+        )
     old, order.status, order.updated_at = order.status, new, utcnow()
     if new == "released":
         order.released_at = order.updated_at
@@ -64,7 +69,7 @@ def get_locked(session: Session, number: str) -> WorkOrder:
     stmt = select(WorkOrder).where(WorkOrder.number == number).with_for_update()
     order = session.exec(stmt.execution_options(populate_existing=True)).first()
     if order is None:
-        raise NotFound(f"work order {number!r} not found")
+        raise NotFound("work order %(number)s not found", number=repr(number))
     return order
 
 
@@ -130,7 +135,9 @@ def copy_routing(session: Session, order: WorkOrder) -> None:
 def update(session: Session, actor: str, number: str, body: WorkOrderUpdate) -> WorkOrder:
     order = get_locked(session, number)
     if order.status in {"closed", "cancelled", "completed"}:
-        raise Conflict(f"work order {number} is {order.status} and can no longer change")
+        raise Conflict(
+            "work order %(number)s is %(status)s and can no longer change", number=number, status=order.status
+        )
     before = audit.snapshot(order)
     patch: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"customer"})
     if "customer" in body.model_fields_set:

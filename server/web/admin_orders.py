@@ -19,7 +19,7 @@ from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.i18n import N_, templates
 from server.web.routing import PageRoute
-from server.web.share import qr_svg
+from server.web.share import forget_rendered_shares, qr_svg
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
@@ -128,9 +128,11 @@ def create_share_link(
     days: Annotated[int, Form(ge=1, le=366)] = 30,
     show_eta: Annotated[bool, Form()] = False,
     show_inspections: Annotated[bool, Form()] = False,
+    show_certificate: Annotated[bool, Form()] = False,
 ) -> Response:
     order = wo.get(session, number)
-    show = {"show_progress": True, "show_eta": show_eta, "show_inspections": show_inspections}
+    show = {"show_progress": True, "show_eta": show_eta, "show_inspections": show_inspections,
+            "show_certificate": show_certificate}  # fmt: skip
     new = sharelinks.create(session, who.username, order, days, show)
     base = str(request.app.state.settings.public_url).rstrip("/")
     url = f"{base}/s/{new.token}"
@@ -142,6 +144,24 @@ def create_share_link(
         "link": new.link,
     }
     return templates.TemplateResponse(request, "admin/share_created.html", context, status_code=201)
+
+
+@router.post("/admin/share-links/{link_id}/certificate")
+def release_certificate(
+    link_id: int,
+    request: Request,
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    release: Annotated[bool, Form()] = False,
+) -> Response:
+    """Release (release=true) or withdraw the inspection certificate on one customer share link."""
+    link = crud.get_by(session, ShareLink, id=link_id)
+    sharelinks.release_certificate(session, who.username, link, release)
+    forget_rendered_shares(request)
+    order = session.get(WorkOrder, link.work_order_id)
+    message = N_("Certificate released") if release else N_("Certificate withdrawn")
+    return done(f"/admin/orders/{order.number if order else ''}", message)
 
 
 @router.post("/admin/share-links/{link_id}/revoke")

@@ -19,7 +19,7 @@ from server.models.plant import Machine, Site
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
 from server.models.quality import Nonconformance
 from server.models.types import now_ms
-from server.services import progress
+from server.services import progress, spc
 from server.services.workorders import OPEN_STATUSES
 from server.web.inspections import inspections_due
 from server.web.settings import WebSettings
@@ -55,6 +55,13 @@ class Alert:
 
 
 @dataclass
+class SpcFlag:
+    characteristic_id: int
+    name: str
+    rules: list[str]  # the Western Electric rules that fired ("1".."4", "R1"), see server/services/spc.py
+
+
+@dataclass
 class BossView:
     site: Site | None
     day: date
@@ -66,6 +73,7 @@ class BossView:
     inspections_due: int
     open_ncs: int
     alerts: list[Alert] = field(default_factory=list)
+    spc_flags: list[SpcFlag] = field(default_factory=list)
 
     @property
     def scrap_rate(self) -> float | None:
@@ -188,6 +196,14 @@ def _pending_inspections(session: Session) -> int:
     )
 
 
+def spc_flags(session: Session) -> list[SpcFlag]:
+    """Characteristics out of statistical control now (SPC's flag: a signal among the last subgroups)."""
+    return [
+        SpcFlag(char.id or 0, char.name, sorted({v.rule for v in chart.violations}))
+        for char, chart in spc.out_of_control(session)
+    ]
+
+
 def alerts(view: BossView, web: WebSettings, now: int) -> list[Alert]:
     found: list[Alert] = []
     for tile in view.tiles:
@@ -222,4 +238,5 @@ def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -
         inspections_due=_pending_inspections(session), open_ncs=int(open_ncs.one()),
     )  # fmt: skip
     view.alerts = alerts(view, web, now)
+    view.spc_flags = spc_flags(session)
     return view

@@ -4,7 +4,8 @@ Extracts every `_("...")` / `gettext` / `ngettext` from the domain's templates a
 `tr(locale, "...")` in Python) and adds the missing msgids to `locale/{zh_CN,en}/LC_MESSAGES/{domain}.po`,
 keeping existing translations. English .po files get msgstr = msgid; zh_CN entries stay empty until
 translated (a test fails on any empty zh_CN entry). Domain `web` is everything in `server/web` except
-REPORTS' files (domain `reports`).
+REPORTS' files (domain `reports`). Domain `errors` holds the messages the core services raise
+(`Conflict("work order %(number)s is %(status)s", ...)`, see server/errors.py) in `ERROR_MODULES`.
 """
 
 import sys
@@ -18,11 +19,17 @@ from babel.messages.pofile import read_po, write_po
 from server.web.i18n import LOCALE_DIR, LOCALES, TEMPLATE_DIR, WEB
 
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,)}
+ERROR_KEYWORDS = {name: None for name in ("NotFound", "Conflict", "InvalidInput", "Forbidden", "Locked")}
+SERVER = WEB.parent
+# services whose raised messages are msgids with named parameters (translated on the pages)
+ERROR_MODULES = ("services/operations.py", "services/reports.py", "services/workorders.py")
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
 
 def domain_files(domain: str) -> list[Path]:
     """Source files of a domain: `reports` owns templates/reports/ and reports.py; `web` owns the rest."""
+    if domain == "errors":
+        return [SERVER / name for name in ERROR_MODULES]
     templates = sorted(p for p in TEMPLATE_DIR.rglob("*.html"))
     python = sorted(p for p in WEB.glob("*.py"))
     if domain == "reports":
@@ -39,10 +46,12 @@ def extract(domain: str) -> Iterator[tuple[str | tuple[str, ...], str, int]]:
     for path in domain_files(domain):
         method = "jinja2" if path.suffix == ".html" else "python"
         options = JINJA_OPTIONS if method == "jinja2" else {}
+        keywords = ERROR_KEYWORDS if domain == "errors" else KEYWORDS
+        base = SERVER if domain == "errors" else WEB
         for lineno, message, _comments, _context in extract_from_file(
-            method, str(path), keywords=KEYWORDS, options=options
+            method, str(path), keywords=keywords, options=options
         ):
-            yield message, str(path.relative_to(WEB)), lineno
+            yield message, str(path.relative_to(base)), lineno
 
 
 def update(domain: str) -> dict[str, int]:

@@ -99,6 +99,40 @@ def gettext(locale: str, message: str, **params: Any) -> str:
     return text % params if params else text
 
 
+# status codes whose label msgid differs from the code (templates/_labels.html shows the same words)
+STATUS_MSGIDS = {"in_progress": "in progress"}
+
+
+def error_text(locale: str, msgid: str, params: dict[str, object] | None = None) -> str:
+    """A core service's error (`ServerError.msgid` + `.params`) in `locale`; status values are translated
+    too (parameters named `status` or `*_status`). Falls back to English if a translation is broken."""
+    params = params or {}
+    values = {
+        key: gettext(locale, STATUS_MSGIDS.get(value, value))
+        if isinstance(value, str) and (key == "status" or key.endswith("_status")) else value
+        for key, value in params.items()
+    }  # fmt: skip
+    text = translations(locale).ugettext(msgid)
+    try:
+        return text % values if params else text
+    except (KeyError, ValueError, TypeError):
+        log.warning("broken %s translation of %r", locale, msgid)
+        return msgid % params if params else msgid
+
+
+def request_error_text(request: Request, err: Any, default: str | None = None) -> str:
+    """`err` (a ServerError) in the request's language: ?lang=, cookie, Accept-Language, else `default`
+    (for the JSON API: English unless the client names a language) or the pages' default."""
+    chosen = (
+        normalize(request.query_params.get("lang"))
+        or normalize(request.cookies.get(COOKIE))
+        or _from_accept_language(request.headers.get("accept-language", ""))
+        or default
+        or DEFAULT_LOCALE
+    )
+    return error_text(chosen, getattr(err, "msgid", str(err)), getattr(err, "params", None))
+
+
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
     autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),

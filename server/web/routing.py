@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from server.errors import ServerError
 from server.web.errors import LoginRequired, PageError
-from server.web.i18n import COOKIE, COOKIE_MAX_AGE, chosen_lang, templates
+from server.web.i18n import COOKIE, COOKIE_MAX_AGE, chosen_lang, request_error_text, templates
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -33,9 +33,12 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except LoginRequired as err:
                 response = RedirectResponse(f"/login?next={quote(err.next_url, safe='/')}", status_code=303)
-            except (PageError, ServerError) as err:
+            except PageError as err:
                 log.info("page %s -> %s: %s", request.url.path, err.status, err.message)
                 response = error_page(request, err.status, err.message)
+            except ServerError as err:  # the message in the page's language (msgid + parameters)
+                log.info("page %s -> %s: %s", request.url.path, err.status, err.message)
+                response = error_page(request, err.status, request_error_text(request, err))
             lang = chosen_lang(request)
             if lang is not None:
                 response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="lax", path="/")

@@ -47,6 +47,13 @@ def _cache(request: Request) -> TtlCache:
     return cache
 
 
+def forget_rendered_shares(request: Request) -> None:
+    """Drop the cached share views (after a planner changed what a link shows): the next view is fresh."""
+    cache = getattr(request.app.state, "share_cache", None)
+    if isinstance(cache, TtlCache):
+        cache.clear()
+
+
 def _gate(request: Request, token: str) -> ShareLink | Response:
     """The live link, or the response to send instead (429 over the rate, the one 404 otherwise).
 

@@ -1,5 +1,6 @@
 """What a share link shows: a whitelist built field by field (never a model dump), so nothing internal leaks:
-no operator names, costs, customers, other orders, database ids or work-order numbers."""
+no operator names, costs, customers, other orders, database ids or work-order numbers. The inspection
+certificate is added only when a planner released it on the link (`ShareLink.show_certificate`)."""
 
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from server.models.catalog import Product
 from server.models.plant import Site
 from server.models.production import WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord
-from server.services import progress
+from server.services import certificates, progress
 
 PUBLIC_STATUS = {"draft": "planned", "released": "planned", "in_progress": "in_production",
                  "paused": "in_production", "completed": "completed", "closed": "completed",
@@ -70,4 +71,8 @@ def share_view(session: Session, link: ShareLink, site_code: str) -> dict[str, A
         view |= {"eta": _iso(prog.eta), "late": prog.late}
     if link.show_inspections:
         view["inspections"] = _inspections(session, order)
+    if link.show_certificate:
+        cert = certificates.certificate_for_share(session, order, link)
+        if cert is not None:  # whitelisted already: no ids, order number or names (inspector by role)
+            view["certificate"] = {k: cert[k] for k in ("passed", "records")}
     return view

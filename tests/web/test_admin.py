@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.server.factory import add_user, ok
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, start_order
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,21 @@ def test_factory_logo_on_the_share_page(live: LiveServer, admin: httpx.Client) -
     )
     live.reset_share_limiter()
     assert '<img src="/logo.png"' in live.http.get(f"/s/{link['token']}").text
+
+
+def test_core_errors_show_in_the_page_language(live: LiveServer, admin: httpx.Client) -> None:
+    """A service's Conflict (msgid + parameters, statuses included) on an admin page, in English and Chinese;
+    the JSON API keeps `detail` in English and adds `message` in the client's language."""
+    start_order(live, "WO-ADM-ERR", 20)  # in progress: releasing it again is an illegal transition
+    en = admin.post("/admin/orders/WO-ADM-ERR/release")
+    assert en.status_code == 409
+    assert "work order WO-ADM-ERR cannot go from in progress to released" in en.text
+    zh = admin.post("/admin/orders/WO-ADM-ERR/release?lang=zh-CN")
+    assert zh.status_code == 409 and 'lang="zh-CN"' in zh.text
+    assert "工单 WO-ADM-ERR 不能从“生产中”变为“已下达”" in zh.text, zh.text
+    url = "/api/v1/work-orders/WO-ADM-ERR/release"
+    plain = live.http.post(url, headers=live.plant.as_("planner")).json()
+    assert plain["detail"] == "work order WO-ADM-ERR cannot go from in_progress to released"
+    assert plain["message"] == "work order WO-ADM-ERR cannot go from in progress to released"
+    asked = live.http.post(url, headers=live.plant.as_("planner") | {"Accept-Language": "zh-CN"}).json()
+    assert asked["detail"] == plain["detail"] and asked["message"].startswith("工单 WO-ADM-ERR 不能从")

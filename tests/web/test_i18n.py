@@ -20,7 +20,7 @@ def _catalog_strings(domain: str) -> dict[str, str]:
             for m in catalog if m.id and not m.fuzzy}  # fmt: skip
 
 
-@pytest.mark.parametrize("domain", ["web", "reports"])
+@pytest.mark.parametrize("domain", ["web", "reports", "errors"])
 def test_every_msgid_has_a_chinese_translation(domain: str) -> None:
     strings = _catalog_strings(domain)
     found = list(extract(domain))

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
 from server.db import lock_for_write
+from server.models.audit import AuditLog
 from server.models.ingest import CountEvent, MachineStateSegment
 from server.models.plant import Machine
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
@@ -107,9 +108,11 @@ def seeded(live: LiveServer) -> LiveServer:
     return live
 
 
-def _signed_in(new_page: PageFactory, live: LiveServer, locale: str, size: str = "phone") -> Page:
+def _signed_in(
+    new_page: PageFactory, live: LiveServer, locale: str, size: str = "phone", role: str = "supervisor"
+) -> Page:
     page = new_page(size, locale)
-    token = live.plant.as_("supervisor")["Authorization"].split()[1]
+    token = live.plant.as_(role)["Authorization"].split()[1]
     page.context.add_cookies([{"name": "takt_session", "value": token, "url": live.base}])
     return page
 
@@ -232,3 +235,115 @@ def test_spc_chart_flags_the_outlier_and_certificate_shows_role(
     text = page.locator("main").inner_text()
     assert "首件检验" in text and "检验员" in text and "inspector1" not in text
     assert page.locator("[data-key='result']").inner_text() == "不合格"
+
+
+def _measure(live: LiveServer, name: str, values: list[float]) -> int:
+    """A new numeric characteristic (individuals, n = 1) of WO-R1's product with one record per value."""
+    with Session(live.engine) as s:
+        lock_for_write(s)
+        order = s.exec(select(WorkOrder).where(WorkOrder.number == "WO-R1")).one()
+        plan = InspectionPlan(product_id=order.product_id, name=f"patrol {name}", frequency="every_n_parts",
+                              frequency_n=50, sample_size=1)  # fmt: skip
+        s.add(plan)
+        s.flush()
+        char = Characteristic(plan_id=plan.id or 0, name=name, nominal=10.0, lsl=9.0, usl=11.0, unit="mm")
+        s.add(char)
+        s.flush()
+        for i, v in enumerate(values):
+            at = datetime(2026, 11, 16, 9, i, tzinfo=UTC)
+            rec = InspectionRecord(
+                plan_id=plan.id or 0,
+                work_order_id=order.id or 0,
+                inspector="inspector1",
+                passed=True,
+                created_at=at,
+            )
+            s.add(rec)
+            s.flush()
+            s.add(
+                InspectionValue(record_id=rec.id or 0, characteristic_id=char.id or 0, value=v, passed=True)
+            )
+        s.commit()
+        return char.id or 0
+
+
+def test_boss_view_shows_spc_signals_live_and_links_to_the_chart(
+    seeded: LiveServer, new_page: PageFactory, artifacts: Path
+) -> None:
+    page = _signed_in(new_page, seeded, "en")
+    page.goto(seeded.url("/boss"))
+    expect(page.locator("#kpi-spc")).to_have_text("1")  # D1's 40.3 is beyond 3 sigma
+    expect(page.locator("#spc-flags [data-spc]")).to_have_count(1)
+    expect(page.locator("#spc-flags")).to_contain_text("D1")
+    expect(page.locator("#spc-flags [data-rule='1']")).to_have_text("a point beyond 3 sigma")
+    page.evaluate("window.__noReload = 7")
+    run = _measure(seeded, "W8", [10.0, 9.0, 11.0, 9.5, 10.5, 9.8, 10.2] + [10.3] * 8)  # eight above the CL
+    expect(page.locator("#kpi-spc")).to_have_text("2", timeout=10_000)  # the live refresh, no reload
+    assert page.evaluate("window.__noReload") == 7
+    expect(page.locator(f"#spc-flags [data-spc='{run}'] [data-rule='4']")).to_have_text(
+        "8 points in a row on one side of the centre line"
+    )
+    page.click(f"#spc-flags [data-spc='{run}']")  # the inspection (SPC) page names the same rule
+    expect(page.locator("[data-violations] [data-rule='4']").first).to_be_visible()
+    page.goto(seeded.url("/boss?lang=zh-CN"))
+    expect(page.locator("#spc-card")).to_contain_text("统计失控")
+    expect(page.locator(f"#spc-flags [data-spc='{run}'] [data-rule='4']")).to_have_text(
+        "连续8点在中心线同一侧"
+    )
+    shot(page, artifacts, "boss-spc-phone-zh-CN")
+
+
+def _audit(live: LiveServer, action: str) -> int:
+    with Session(live.engine) as s:
+        rows = s.exec(select(AuditLog).where(AuditLog.entity == "ShareLink", AuditLog.action == action)).all()
+        return len(rows)
+
+
+def test_planner_releases_and_withdraws_the_certificate_on_a_share_link(
+    seeded: LiveServer, new_page: PageFactory, artifacts: Path
+) -> None:
+    link = ok(
+        seeded.http.post("/api/v1/work-orders/WO-R1/share-links", headers=seeded.plant.as_("planner")), 201
+    )
+    share = f"/s/{link['token']}"
+    assert "certificate" not in ok(seeded.http.get(share + ".json"))  # not released by default
+    planner = _signed_in(new_page, seeded, "zh-CN", "tablet", role="planner")
+    planner.goto(seeded.url("/admin/orders/WO-R1"))
+    row = planner.locator("[data-link]").last
+    expect(row.locator("[data-key=certificate]")).to_contain_text("未发布")
+    row.locator("[data-action=certificate]").click()
+    expect(planner.locator(".flash")).to_have_text("证书已发布给客户")
+    expect(planner.locator("[data-link]").last.locator("[data-key=certificate]")).to_contain_text(
+        "已发布给客户"
+    )
+    assert _audit(seeded, "release_certificate") == 1
+
+    customer = new_page("phone", "zh-CN")
+    customer.goto(seeded.url(share))
+    cert = customer.locator("#certificate")
+    expect(cert).to_contain_text("检验证书")
+    expect(cert.locator("[data-record=first_article]")).to_have_count(5)
+    expect(cert.locator("[data-key=role]").first).to_have_text("检验员")  # the role, never the name
+    expect(cert.locator("[data-key=result]")).to_have_text("不合格")  # 40.3 is over the USL
+    body = customer.locator("body").inner_text()
+    assert "inspector1" not in body and "WO-R1" not in body
+    shot(customer, artifacts, "share-certificate-phone-zh-CN")
+    english = new_page("phone", "en")
+    english.goto(seeded.url(share))
+    expect(english.locator("#certificate")).to_contain_text("First-article inspection")
+    expect(english.locator("#certificate [data-key=role]").first).to_have_text("inspector")
+
+    data = ok(seeded.http.get(share + ".json"))
+    assert set(data["certificate"]) == {"passed", "records"}
+    record = data["certificate"]["records"][0]
+    assert set(record) == {"kind", "lot", "inspector_role", "date", "passed", "characteristics"}
+    assert record["inspector_role"] == "inspector" and "inspector1" not in str(data)
+    assert set(record["characteristics"][0]) == {"name", "unit", "nominal", "lsl", "usl", "values", "passed"}
+
+    planner.locator("[data-link]").last.locator("[data-action=certificate]").click()  # withdraw
+    expect(planner.locator(".flash")).to_have_text("证书已撤回")
+    assert _audit(seeded, "withdraw_certificate") == 1
+    customer.reload()
+    expect(customer.locator("#steps")).to_be_visible()
+    expect(customer.locator("#certificate")).to_have_count(0)
+    assert "certificate" not in ok(seeded.http.get(share + ".json"))

@@ -91,6 +91,25 @@ def test_report_needs_a_scrap_reason(live: LiveServer, new_page: PageFactory, ru
     expect(page.locator("#report-dialog")).to_be_visible()
 
 
+def test_refused_report_keeps_its_reason_in_the_page_language(
+    live: LiveServer, new_page: PageFactory, running_job: str
+) -> None:
+    """Over quantity (CORE's Conflict, a gettext msgid with parameters) shows in Chinese on a zh tablet."""
+    page = new_page("tablet", "zh-CN")
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    assert number
+    before = len(_reports(live, number))
+    _report(page, 100_000, 0, None)
+    item = page.locator("#pending-list li")
+    expect(item).to_contain_text("超过上限", timeout=10_000)  # not retried forever as "in flight"
+    expect(item).to_contain_text("100000")
+    assert "over the limit" not in item.inner_text()
+    assert len(_reports(live, number)) == before
+    item.locator("button").click()  # the operator discards it
+    expect(page.locator("#pending")).to_be_hidden()
+
+
 def test_offline_report_is_sent_once_when_back_online(
     live: LiveServer, new_page: PageFactory, running_job: str
 ) -> None:

@@ -9,6 +9,13 @@
   var job = $("job");
   var current = job && job.dataset.number ? { number: job.dataset.number, step: +job.dataset.step, status: job.dataset.status } : null;
   var sending = false;
+  var LANG = document.documentElement.lang || "zh-CN";   /* the server answers errors in the page's language */
+  var IN_FLIGHT = "a request with this Idempotency-Key is still in progress";   /* 409: retry, not a refusal */
+  function errorText(j, status) {
+    if (j && j.message) return j.message;
+    if (j && typeof j.detail === "string") return j.detail;
+    return j && j.detail ? JSON.stringify(j.detail) : String(status);
+  }
 
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -38,7 +45,7 @@
   }
 
   function api(method, path, body, extra) {
-    var headers = { "Content-Type": "application/json", "Authorization": "Bearer " + cfg.token };
+    var headers = { "Content-Type": "application/json", "Authorization": "Bearer " + cfg.token, "Accept-Language": LANG };
     for (var k in (extra || {})) headers[k] = extra[k];
     return fetch(path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
   }
@@ -51,18 +58,19 @@
     sending = true;
     var it = items[0];
     var headers = { "Idempotency-Key": it.key };
-    var req = { method: "POST", headers: { "Content-Type": "application/json", "Authorization": "Bearer " + it.token, "Idempotency-Key": it.key },
+    var req = { method: "POST", headers: { "Content-Type": "application/json", "Authorization": "Bearer " + it.token, "Idempotency-Key": it.key, "Accept-Language": LANG },
                 body: JSON.stringify(it.body) };
     fetch("/api/v1/work-orders/" + encodeURIComponent(it.number) + "/reports", req).then(function (r) {
       if (r.status === 201 || r.status === 200) {
         save(load().filter(function (x) { return x.key !== it.key; }));
         sending = false; refresh(); flush();
-      } else if (r.status === 409 || r.status >= 500 || r.status === 429) {
-        sending = false; setTimeout(flush, 2000);   /* in flight elsewhere or server trouble: retry */
+      } else if (r.status >= 500 || r.status === 429) {
+        sending = false; setTimeout(flush, 2000);   /* server trouble: retry */
       } else {
         return r.json().catch(function () { return {}; }).then(function (j) {
-          var all = load();
-          all.forEach(function (x) { if (x.key === it.key) x.error = (j && j.detail ? JSON.stringify(j.detail) : String(r.status)); });
+          if (r.status === 409 && String(j.detail || "").indexOf(IN_FLIGHT) === 0) { sending = false; setTimeout(flush, 2000); return; }
+          var all = load();   /* refused (e.g. over quantity): keep it with the reason, in the page's language */
+          all.forEach(function (x) { if (x.key === it.key) x.error = errorText(j, r.status); });
           save(all); sending = false; flush();
         });
       }
@@ -110,7 +118,7 @@
       b.disabled = true;
       api("POST", "/api/v1/work-orders/" + encodeURIComponent(current.number) + "/" + b.dataset.action, body).then(function (r) {
         if (r.ok) { location.reload(); return; }
-        return r.json().catch(function () { return {}; }).then(function (j) { showError(T.action_failed + ": " + (j.detail || r.status)); b.disabled = false; });
+        return r.json().catch(function () { return {}; }).then(function (j) { showError(T.action_failed + ": " + errorText(j, r.status)); b.disabled = false; });
       }).catch(function () { showError(T.offline); b.disabled = false; });
     };
   });

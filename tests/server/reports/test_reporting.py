@@ -214,12 +214,14 @@ def test_certificate_shows_role_not_name_and_share_is_whitelisted(session: Sessi
     ]
     assert cert.records[0].characteristics[0].values == [40.01, 39.98, 40.02] and not cert.passed
     link = ShareLink(work_order_id=1, token_hash="x" * 64, expires_at=datetime(2027, 1, 1, tzinfo=UTC))
+    assert certificates.certificate_for_share(session, order, link) is None  # not released by default
+    link.show_certificate = True
     shared = certificates.certificate_for_share(session, order, link)
     assert shared is not None
     assert set(shared) == {"product_code", "product_name", "quantity", "passed", "records"}
     assert set(shared["records"][0]) == {"kind", "lot", "inspector_role", "date", "passed", "characteristics"}
     assert "qc1" not in repr(shared) and "Zhou" not in repr(shared) and "'WO-1'" not in repr(shared)
-    link.show_inspections = False
+    link.show_certificate = False  # withdrawn
     assert certificates.certificate_for_share(session, order, link) is None
 
 
