@@ -239,6 +239,9 @@ def _check_device(file: str, where: str, device: Device) -> None:
             raise ConfigError(file, f"{where}.security_mode", "must be Sign or SignAndEncrypt with a policy")
         if secure and not (device.certificate and device.private_key):
             raise ConfigError(file, f"{where}.certificate", "certificate and private_key are required")
+        if secure and not device.server_certificate:
+            problem = "required with a security policy: the server's certificate to trust (else any server is)"
+            raise ConfigError(file, f"{where}.server_certificate", problem)
         if not secure and device.security_mode != "None":
             raise ConfigError(file, f"{where}.security_policy", "set a policy for Sign/SignAndEncrypt")
 

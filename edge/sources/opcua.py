@@ -21,6 +21,7 @@ from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
@@ -88,13 +89,19 @@ class OpcUaSource:
             client.set_password(device.password or "")
         try:
             if device.security_policy == "Basic256Sha256":
+                if not device.server_certificate:  # else asyncua trusts whatever certificate the server shows
+                    raise SourceError(f"{device.endpoint}: security requires a server_certificate to trust")
                 mode = getattr(ua.MessageSecurityMode, device.security_mode)
+                # the pinned certificate must be the one the server presents (asyncua checks), and current
+                client.certificate_validator = CertificateValidator(
+                    CertificateValidatorOptions.TIME_RANGE | CertificateValidatorOptions.PEER_SERVER
+                )
                 await client.set_security(
                     SecurityPolicyBasic256Sha256, device.certificate or "", device.private_key or "",
                     server_certificate=device.server_certificate, mode=mode,
                 )  # fmt: skip
             await client.connect()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, SourceError):
             raise
         except Exception as err:  # asyncua raises OSError, TimeoutError, UaError and more on connect
             raise SourceError(f"cannot connect to {device.endpoint}: {err!r}") from err

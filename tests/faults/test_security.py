@@ -5,27 +5,43 @@ Cases proven elsewhere and marked `faults` there: tests/web/test_share.py (16), 
 test_mosquitto_tls.py (18), tests/edge/test_opcua.py (19).
 """
 
+import asyncio
+import contextlib
 import inspect
 import os
 import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from argon2 import PasswordHasher
+from asyncua import Server, ua
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from edge import config as edge_config
+from edge.cli import main as edge_main
+from edge.config import Device
+from edge.errors import ConfigError as EdgeConfigError
+from edge.sources.base import Health, TagPoint
+from edge.sources.opcua import OpcUaSource
 from server.config import Settings
 from server.main import create_app
 from server.services.security import token_hash
 from tests.faults.realserver import RealServer, enroll_tablet, real_server
 from tests.server.factory import add_user, make_order, ok
+from tests.support.ports import free_port
 
 __all__ = ["real_server"]  # fixture
 
@@ -268,3 +284,101 @@ def test_passwords_pins_and_tokens_are_stored_slow_hashed_and_never_logged(real_
     for name, secret in real_server.secrets.items():
         assert secret not in log, f"{name} appears in the server's log"
         assert secret.encode() not in dump, f"{name} stored in clear in the database"
+
+
+# -- 19: the OPC UA edge refuses an untrusted or expired server certificate -------------------------------
+
+SERVER_URI = "urn:takt:faults:opcua"
+
+
+def _server_certificate(folder: Path, name: str, expired: bool = False) -> tuple[Path, Path]:
+    """A self-signed RSA 2048 OPC UA server certificate (DER) and key (PEM); `expired` ended yesterday."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    start, end = (
+        (now - timedelta(days=30), now - timedelta(days=1)) if expired else (now, now + timedelta(days=30))
+    )
+    usage = x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
+                          data_encipherment=True, key_agreement=False, key_cert_sign=True, crl_sign=False,
+                          encipher_only=False, decipher_only=False)  # fmt: skip
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(SERVER_URI),
+                                                    x509.DNSName("localhost")]), critical=False)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / f"{name}.der", folder / f"{name}.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())  # fmt: skip
+    key_path.write_bytes(pem)
+    return cert_path, key_path
+
+
+@contextlib.asynccontextmanager
+async def _secure_server(cert: Path, key: Path) -> AsyncIterator[str]:
+    """A real OPC UA server on a free port offering only Basic256Sha256 SignAndEncrypt, with one counter."""
+    server = Server()
+    await server.init()
+    server.set_application_uri(SERVER_URI)
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    server.set_endpoint(endpoint)
+    server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+    await server.load_certificate(str(cert))
+    await server.load_private_key(str(key))
+    idx = await server.register_namespace("urn:faults")
+    await server.nodes.objects.add_variable(
+        ua.NodeId("count", idx), "count", ua.Variant(7, ua.VariantType.UInt32)
+    )
+    async with server:
+        yield endpoint
+
+
+def _secure_source(endpoint: str, client: tuple[Path, Path], trusted: Path) -> OpcUaSource:
+    raw = {"name": "m", "protocol": "opcua", "machine": "m", "endpoint": endpoint, "watchdog_s": 2.0,
+           "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
+           "certificate": str(client[0]), "private_key": str(client[1]), "server_certificate": str(trusted),
+           "tags": [{"name": "good_count", "address": "nsu=urn:faults;s=count", "role": "counter",
+                     "width": 32}]}  # fmt: skip
+    device = msgspec.convert(raw, Device)
+    return OpcUaSource(device, [TagPoint(device, t, lambda _row: None) for t in device.tags], Health("m"))
+
+
+async def test_opcua_edge_refuses_an_untrusted_or_expired_server_certificate(tmp_path: Path) -> None:
+    assert await asyncio.to_thread(edge_main, ["cert", "--out", str(tmp_path / "edge")]) == 0
+    client = (tmp_path / "edge" / "edge-cert.der", tmp_path / "edge" / "edge-key.pem")
+    good = _server_certificate(tmp_path / "pki", "good")
+    stranger = _server_certificate(tmp_path / "pki", "stranger")  # valid, but not the one the edge trusts
+    expired = _server_certificate(tmp_path / "pki", "expired", expired=True)
+    async with _secure_server(*good) as endpoint:
+        read = await _secure_source(endpoint, client, trusted=good[0]).read_once()
+        assert read["m/good_count"][:2] == (7, "good"), read  # the control: a trusted, current certificate
+        read = await _secure_source(endpoint, client, trusted=stranger[0]).read_once()
+        assert read["m/good_count"][1] == "bad" and "cannot connect" in str(read["m/good_count"][2]), read
+    async with _secure_server(*expired) as endpoint:
+        read = await _secure_source(endpoint, client, trusted=expired[0]).read_once()  # pinned, yet expired
+        value, quality, error = read["m/good_count"]
+        assert (value, quality) == (None, "bad") and "BadCertificateTimeInvalid" in str(error), read
+    with pytest.raises(EdgeConfigError, match=r"devices\[0\]\.server_certificate"):
+        edge_config.parse(EDGE_SECURE_YAML.format(cert=client[0], key=client[1]), "edge.yaml")
+
+
+EDGE_SECURE_YAML = """site: s
+edge_id: e
+devices:
+  - name: m
+    protocol: opcua
+    endpoint: opc.tcp://127.0.0.1:4840
+    machine: m
+    security_policy: Basic256Sha256
+    security_mode: SignAndEncrypt
+    certificate: {cert}
+    private_key: {key}
+    tags:
+      - {{name: good_count, address: "ns=2;s=count", role: counter, width: 32}}
+"""
