@@ -240,7 +240,7 @@ def _check_device(file: str, where: str, device: Device) -> None:
         if secure and not (device.certificate and device.private_key):
             raise ConfigError(file, f"{where}.certificate", "certificate and private_key are required")
         if secure and not device.server_certificate:
-            problem = "required with a security policy: the server's certificate to trust (else any server is)"
+            problem = "required with a security policy: the server certificate to trust (else any is trusted)"
             raise ConfigError(file, f"{where}.server_certificate", problem)
         if not secure and device.security_mode != "None":
             raise ConfigError(file, f"{where}.security_policy", "set a policy for Sign/SignAndEncrypt")

@@ -105,7 +105,8 @@ def _env_file_keys(path: Path) -> set[str]:
         text = path.read_text(errors="replace")
     except OSError:
         return set()
-    return {line.split("=", 1)[0].strip().upper().removeprefix("EXPORT ") for line in text.splitlines() if "=" in line}
+    keys = (line.split("=", 1)[0].strip().upper() for line in text.splitlines() if "=" in line)
+    return {key.removeprefix("EXPORT ").strip() for key in keys}
 
 
 @lru_cache
