@@ -141,3 +141,16 @@ def test_edge_last_will_on_its_own_status_is_published(clients: Callable[..., Pr
     server.wait_message(topics.status(SITE, A), b"online")
     edge_a.drop()
     server.wait_message(topics.status(SITE, A), b"offline")
+
+
+def test_oversized_packets_are_refused_by_the_broker(clients: Callable[..., Probe]) -> None:
+    """max_packet_size: a 6 MiB publish costs its sender the connection and reaches nobody."""
+    server = clients("takt-server")
+    server.subscribe(topics.server_filter("data"))
+    edge_a = clients(A)
+    edge_a.client.publish(topics.data(SITE, A), b"x" * (6 * 1024 * 1024), qos=1)  # never acked: no wait
+    assert edge_a.disconnected.wait(10), "the broker dropped the oversized publisher"
+    edge_b = clients(B)
+    edge_b.publish(topics.data(SITE, B), b"small")
+    server.wait_message(topics.data(SITE, B), b"small")
+    assert server.received(topics.data(SITE, A)) == []
