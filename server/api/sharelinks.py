@@ -1,8 +1,8 @@
-"""Share links for customers: create (token shown once), list, revoke."""
+"""Share links for customers: create (token shown once), list, revoke, release the certificate."""
 
 from datetime import datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from sqlmodel import Field, SQLModel
 
 from server.api.deps import SettingsDep, Sharer
@@ -10,6 +10,7 @@ from server.db import SessionDep
 from server.models.auth import ShareLink
 from server.services import crud, sharelinks
 from server.services import workorders as wo
+from server.web.share import forget_rendered_shares
 
 router = APIRouter(tags=["share links"])
 
@@ -19,6 +20,11 @@ class ShareLinkCreate(SQLModel):
     show_progress: bool = True
     show_eta: bool = True
     show_inspections: bool = True
+    show_certificate: bool = False
+
+
+class CertificateRelease(SQLModel):
+    released: bool
 
 
 class ShareLinkPublic(SQLModel):
@@ -29,6 +35,7 @@ class ShareLinkPublic(SQLModel):
     show_progress: bool
     show_eta: bool
     show_inspections: bool
+    show_certificate: bool
     created_by: str | None
     created_at: datetime
 
@@ -61,3 +68,15 @@ def list_share_links(number: str, session: SessionDep, _: Sharer) -> list[ShareL
 @router.post("/share-links/{link_id}/revoke", response_model=ShareLinkPublic)
 def revoke_share_link(link_id: int, session: SessionDep, who: Sharer) -> ShareLink:
     return sharelinks.revoke(session, who.username, crud.get_by(session, ShareLink, id=link_id))
+
+
+@router.post("/share-links/{link_id}/certificate", response_model=ShareLinkPublic)
+def release_certificate(
+    link_id: int, body: CertificateRelease, request: Request, session: SessionDep, who: Sharer
+) -> ShareLink:
+    """Show (released=true) or withdraw the order's inspection certificate on this customer's page."""
+    link = sharelinks.release_certificate(
+        session, who.username, crud.get_by(session, ShareLink, id=link_id), body.released
+    )
+    forget_rendered_shares(request)
+    return link
