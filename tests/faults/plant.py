@@ -227,6 +227,15 @@ class Plant:
         with Session(self.engine) as session:
             return int(session.exec(select(func.count()).select_from(InboxBatch)).one())
 
+    def wait_unapplied(self, timeout: float) -> int:
+        """Poll without pause until the inbox holds batches not yet applied; their number (0: none seen)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := self.stored_not_applied():
+                return found
+            time.sleep(0.001)
+        return 0
+
     def outbox(self) -> tuple[int, int, int]:
         """(depth, next_seq, acked_seq) of the edge's outbox, read while the edge runs."""
         outbox = Outbox(self.outbox_path)
