@@ -38,11 +38,12 @@ class TaktProcess:
         """SIGKILL the whole process group, as a power cut would."""
         self._signal(signal.SIGKILL)
 
-    def stop(self, timeout: float = 15) -> None:
+    def stop(self, timeout: float = 15, sig: int = signal.SIGINT) -> None:
+        """Ctrl-C (or `sig`, e.g. SIGTERM as systemd stops a service), then SIGKILL after `timeout`."""
         if not self.alive():
             self.proc = None
             return
-        self._signal(signal.SIGINT)
+        self._signal(sig)
         assert self.proc is not None
         try:
             self.proc.wait(timeout=timeout)

@@ -1,0 +1,173 @@
+"""Scale-out proven (issue 7) and fault case 10 (issue 8): three real `takt server` processes share one
+MQTT subscription ($share/takt/...) on a private mosquitto and one PostgreSQL database, while twenty
+edges (the real edge agent code, docs in tests/scaleout/fleet.py) publish wrapping and reset counters.
+One replica is SIGKILLed mid-run and comes back later; the other two keep ingesting meanwhile.
+
+With mosquitto 2.0 a dead member of a share group keeps its persistent session and still gets its
+round-robin share of the messages, queued until it returns: during the outage every third batch waits
+there, and the edges' ack-timeout resend is what lets the survivors fill the holes and move on.
+"""
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from server.db import init_db, make_engine
+from server.models.ingest import CounterAnomaly, CountEvent, EdgeCursor, GapEvent, InboxBatch
+from server.models.plant import Machine
+from server.models.production import Operation
+from tests.scaleout.fleet import Fleet
+from tests.scaleout.realedges import ACCEL, MACHINES, RealEdges, write_plant
+from tests.scaleout.replicas import ServerReplica, start_replicas, stop_all
+from tests.server.ingest.support import make_plant, wait_for
+from tests.support.mosquitto import Mosquitto
+from tests.support.simulator import Simulator
+
+FLEET = {f"edge-{i:02d}": f"m{i:02d}" for i in range(1, 1 + 20 - len(MACHINES))}  # + the real ones
+
+
+@pytest.fixture
+def engine(pg_url_fresh: str) -> Iterator[Engine]:
+    eng = make_engine(pg_url_fresh)
+    init_db(eng)  # `takt server migrate`, once, before any replica starts
+    yield eng
+    eng.dispose()
+
+
+@pytest.mark.faults
+@pytest.mark.postgres
+def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
+    engine: Engine,
+    pg_url_fresh: str,
+    mosquitto: Mosquitto,
+    start_simulator: Callable[..., Simulator],
+    tmp_path: Path,
+) -> None:
+    plant = make_plant(engine, machines=tuple(FLEET.values()))
+    sim = start_simulator(
+        config=write_plant(tmp_path / "plant.yaml"), accel=ACCEL, extra=["--scenario", "none"]
+    )
+    real = RealEdges(sim, mosquitto.port, tmp_path / "real")
+    real.import_into(engine)
+    replicas = start_replicas(3, tmp_path, pg_url_fresh, mosquitto.port)
+    groups = [_group(r) for r in replicas]
+    fleet = Fleet(FLEET, mosquitto.port, tmp_path / "fleet")
+    try:
+        real.start()
+        fleet.start()
+        wait_for(lambda: real.baselines(engine), timeout=60, what="the real machines' counter baselines")
+        real.run()
+        _advance(fleet, 10, "every edge acked through the three replicas")
+        victim, survivors = replicas[1], [replicas[0], replicas[2]]
+        victim.kill()
+        at_kill = (fleet.acked(), [r.stats()["batches_applied"] for r in survivors])
+        what = "the survivors to apply 50 batches each and the edges' acks to move 100 seqs"
+        wait_for(lambda: _kept_ingesting(fleet, survivors, *at_kill), timeout=60, what=what)
+        victim.start()  # same client id: its session, with the batches queued for it, comes back
+        victim.wait_ready()
+        groups.append(_group(victim))
+        _advance(fleet, 5, "every edge acked 5 more batches after replica-2 returned")
+        fleet.stop_production()
+        real.set_state("idle")
+        wait_for(lambda: _delivered(engine, fleet, real), timeout=90, what="every batch applied and acked")
+        what = f"the real machines' counts {_counted(engine)} to reach the ground truth {real.truth()}"
+        wait_for(lambda: _real_counts_exact(engine, real), timeout=15, what=what)
+        _check_counts(engine, fleet, real, plant.operation_id)
+        stats = [r.stats() for r in replicas]
+        assert all(s["apply_errors"] == 0 and s["store_errors"] == 0 for s in stats), stats
+    finally:
+        fleet.close()
+        real.stop()
+        stop_all(replicas)
+    _check_clean_exit(replicas, groups)
+
+
+def _group(replica: ServerReplica) -> int:
+    assert replica.process.proc is not None
+    return os.getpgid(replica.process.proc.pid)
+
+
+def _advance(fleet: Fleet, batches: int, what: str) -> None:
+    start = fleet.acked()
+    wait_for(lambda: all(fleet.acked()[e] >= start[e] + batches for e in start), timeout=60, what=what)
+
+
+def _kept_ingesting(
+    fleet: Fleet, survivors: list[ServerReplica], acked: dict[str, int], applied: list[int]
+) -> bool:
+    """While a replica is dead: every survivor applies batches and the edges' acks move on (holes left by
+    batches queued in the dead replica's session are filled by the edges' resends to the survivors)."""
+    moved = sum(fleet.acked().values()) - sum(acked.values())
+    now = [r.stats()["batches_applied"] for r in survivors]
+    return moved >= 100 and all(n >= a + 50 for n, a in zip(now, applied, strict=True))
+
+
+def _delivered(engine: Engine, fleet: Fleet, real: RealEdges) -> bool:
+    """Every outbox empty and acked to its last seq; every batch applied, none left in the inbox."""
+    if not fleet.all_acked():
+        return False
+    outboxes = {edge: real.outbox(edge) for edge in MACHINES}
+    if any(acked != last or waiting for last, acked, waiting in outboxes.values()):
+        return False
+    last_seqs = {
+        **{e: m.last_seq for e, m in fleet.members.items()},
+        **{e: o[0] for e, o in outboxes.items()},
+    }
+    with Session(engine) as session:
+        cursors = {c.edge_id: c.last_applied_seq for c in session.exec(select(EdgeCursor))}
+        inbox = session.exec(select(func.count()).select_from(InboxBatch)).one()
+    return inbox == 0 and all(cursors.get(e) == seq for e, seq in last_seqs.items())
+
+
+def _real_counts_exact(engine: Engine, real: RealEdges) -> bool:
+    """Asked again each time: a cycle running when the machines were stopped may end a moment later."""
+    counted = _counted(engine)
+    return all(counted.get(code) == made for code, made in real.truth().items())
+
+
+def _counted(engine: Engine) -> dict[str, tuple[int, int]]:
+    """(good, scrap) in the count ledger per machine code."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Machine.code, func.sum(CountEvent.good), func.sum(CountEvent.scrap))
+            .join(Machine, col(Machine.id) == CountEvent.machine_id)
+            .group_by(Machine.code)
+        ).all()
+    return {code: (int(good), int(scrap)) for code, good, scrap in rows}
+
+
+def _check_counts(engine: Engine, fleet: Fleet, real: RealEdges, operation_id: int) -> None:
+    counted = _counted(engine)
+    with Session(engine) as session:
+        cursors = {c.edge_id: c for c in session.exec(select(EdgeCursor))}
+        kinds = set(session.exec(select(CountEvent.kind).distinct()).all())
+        anomalies = session.exec(select(func.count()).select_from(CounterAnomaly)).one()
+        open_gaps = session.exec(select(GapEvent).where(col(GapEvent.resolved_ms).is_(None))).all()
+        operation = session.get(Operation, operation_id)
+    for edge_id, member in fleet.members.items():
+        machine, cursor = member.machine, cursors[edge_id]
+        assert counted[machine.code] == (machine.made_good, machine.made_scrap), edge_id
+        # each batch applied once: the cursor counted every seq and every sample exactly once
+        assert (cursor.batches, cursor.samples) == (member.last_seq, member.samples), edge_id
+    truth = real.truth()
+    assert all(good + scrap >= 20 for good, scrap in truth.values()), truth  # the real machines ran
+    assert {code: counted.get(code) for code in truth} == truth
+    assert {"increment", "wrap", "reset"} <= kinds, kinds
+    assert sum(m.machine.resets for m in fleet.members.values()) == len(FLEET) // 2
+    assert anomalies == 0 and open_gaps == []
+    first = fleet.members["edge-01"].machine
+    assert operation is not None
+    assert (operation.machine_good, operation.machine_scrap) == (first.made_good, first.made_scrap)
+
+
+def _check_clean_exit(replicas: list[ServerReplica], groups: list[int]) -> None:
+    for replica in replicas:
+        assert not replica.alive()
+        assert "Traceback" not in replica.process.output(), replica.process.output()[-3000:]
+    for group in groups:  # nothing left of any replica's process group
+        with pytest.raises(ProcessLookupError):
+            os.killpg(group, 0)
