@@ -40,8 +40,10 @@ ADMIN_TOKEN = "faults-admin-token-0123456789abcdef"
 SERVER_CLIENT_ID = "takt-server-faults"  # stable: the broker keeps its session across server kills
 QUOTA_BYTES = 60_000  # the edge outbox's max_bytes: a long outage fills it (case 5)
 REPLAY_RATE = 40.0  # backlog batches per second (case 4)
-MODBUS = [("press16", 1, 16, 65_000), ("cnc32", 2, 32, 4_294_966_000), ("saw16", 3, 16, 100)]
-OPCUA = [("mold32", 32, 4_294_967_000), ("pack16", 16, 65_300)]
+# counters start close to their wrap: each wraps in the first seconds of production (case 7 end to end)
+MODBUS = [("press16", 1, 16, 65_450), ("cnc32", 2, 32, 4_294_967_220), ("saw16", 3, 16, 100)]
+OPCUA = [("mold32", 32, 4_294_967_230), ("pack16", 16, 65_480)]
+WRAPPING = {"press16", "cnc32", "mold32", "pack16"}
 MACHINES = [m[0] for m in MODBUS] + [m[0] for m in OPCUA]
 
 
@@ -215,6 +217,17 @@ class Plant:
                 select(Machine.code)
                 .join(SignalState, col(SignalState.machine_id) == col(Machine.id))
                 .where(SignalState.tag == "good_count")
+            ).all()
+        return set(rows)
+
+    def wrapped(self) -> set[str]:
+        """Machines whose counter wrap the server has counted as a wrap."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Machine.code)
+                .join(CountEvent, col(CountEvent.machine_id) == col(Machine.id))
+                .where(CountEvent.kind == "wrap")
+                .distinct()
             ).all()
         return set(rows)
 

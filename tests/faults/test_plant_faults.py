@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from shared import messages, topics
 from tests.edge.support import wait_until
-from tests.faults.plant import ACCEL, EDGE, QUOTA_BYTES, REPLAY_RATE, SITE, Plant
+from tests.faults.plant import ACCEL, EDGE, QUOTA_BYTES, REPLAY_RATE, SITE, WRAPPING, Plant
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,7 @@ def test_broker_killed_for_a_simulated_minute_then_restarted_without_its_persist
         wait_until(lambda: plant.cursor() > seen + 10, 30, "ingestion after the restart without persistence")
         time.sleep(0.5)
     plant.assert_counts_exact(window)
+    assert plant.wrapped() == WRAPPING, "16- and 32-bit counters of both protocols wrapped meanwhile"
 
 
 def test_server_killed_before_its_inbox_commit_and_during_a_long_apply(plant: Plant) -> None:
