@@ -131,11 +131,13 @@ class Fleet:
     def acked(self) -> dict[str, int]:
         return {edge: member.acked for edge, member in self.members.items()}
 
-    def all_acked(self) -> bool:
-        """Every batch stored, published and acked (the outbox is empty)."""
-        return all(
-            m.acked == m.last_seq and m.depth == 0 and not m.agent.batcher.rows for m in self.members.values()
-        )
+    def undelivered(self) -> list[str]:
+        """Edges whose batches are not all stored, published and acked (the outbox not empty)."""
+        return [
+            f"{edge}: acked {m.acked} of {m.last_seq}, {m.depth} in the outbox"
+            for edge, m in self.members.items()
+            if m.acked != m.last_seq or m.depth or m.agent.batcher.rows
+        ]
 
     def _run(self) -> None:
         try:
