@@ -22,9 +22,18 @@ from shared.messages import Status
 log = logging.getLogger(__name__)
 
 
+DROP_ALARM_EVERY_MS = 600_000  # an edge that keeps dropping is reported again after this long
+
+
 def handle_status(
-    engine: Engine, registry: Registry, site: str, status: Status, received_ms: int
+    engine: Engine,
+    registry: Registry,
+    site: str,
+    status: Status,
+    received_ms: int,
+    drop_alarms: dict[str, int] | None = None,
 ) -> list[Event]:
+    """Store the status; `drop_alarms` (edge -> when its drops were last reported) throttles the WARNING."""
     events: list[Event] = []
     tags_changed = False
     with Session(engine, expire_on_commit=False) as session:
@@ -36,7 +45,8 @@ def handle_status(
             log.info("edge %s: older status (ts %d) ignored", status.edge_id, status.ts_ms)
             return events
         was_online = row.online if row is not None else None
-        _alarm_on_drops(status, dict(row.dropped or {}) if row is not None else {})
+        before = dict(row.dropped or {}) if row is not None else {}
+        _alarm_on_drops(status, before, received_ms, {} if drop_alarms is None else drop_alarms)
         row = _store(row or EdgeStatus(edge_id=status.edge_id, site=site), site, status, received_ms)
         session.add(row)
         if status.online:
@@ -57,15 +67,18 @@ def handle_status(
     return events
 
 
-def _alarm_on_drops(status: Status, before: dict[str, int]) -> None:
+def _alarm_on_drops(status: Status, before: dict[str, int], now_ms: int, alarms: dict[str, int]) -> None:
     """An edge whose outbox reached its quota drops samples by its policy (analog first) and reports the
-    totals by role: every rise is a WARNING here, and the totals show in GET /api/v1/edges (`dropped`)."""
+    totals by role (shown in GET /api/v1/edges as `dropped`). A rise is a WARNING when the drops begin,
+    then at most every DROP_ALARM_EVERY_MS while they go on (the edge reports every change)."""
     if status.buffer is None:
         return
     rise = {role: n - before.get(role, 0) for role, n in status.buffer.dropped_samples.items()}
     rise = {role: n for role, n in rise.items() if n > 0}
-    if rise:
-        log.warning("edge %s dropped samples from its full outbox: %s more (totals %s)",
+    last = alarms.get(status.edge_id)
+    if rise and (last is None or now_ms - last >= DROP_ALARM_EVERY_MS):
+        alarms[status.edge_id] = now_ms
+        log.warning("edge %s dropped samples from its full outbox: %s more (totals %s; see /api/v1/edges)",
                     status.edge_id, rise, dict(status.buffer.dropped_samples))  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from edge.buffer import Outbox
 from server.db import init_db, make_engine
-from server.models.ingest import CounterAnomaly, CountEvent, EdgeCursor, GapEvent, InboxBatch
+from server.models.ingest import CounterAnomaly, CountEvent, EdgeCursor, GapEvent, InboxBatch, SignalState
 from server.models.plant import Machine
 from server.services.edge_import import import_edge
 from tests.edge.support import counter_tags, modbus_device, wait_until
@@ -210,23 +210,19 @@ class Plant:
         return {machine: found.get(machine, (0, 0)) for machine in MACHINES}
 
     def baselines(self) -> set[str]:
-        from server.models.ingest import SignalState
-
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(Machine.code)
-                .join(SignalState, col(SignalState.machine_id) == col(Machine.id))
-                .where(SignalState.tag == "good_count")
-            ).all()
-        return set(rows)
+        """Machines whose good counter has a reading at the server (the first one is a baseline)."""
+        return self._machines_with(SignalState, SignalState.tag == "good_count")
 
     def wrapped(self) -> set[str]:
         """Machines whose counter wrap the server has counted as a wrap."""
+        return self._machines_with(CountEvent, CountEvent.kind == "wrap")
+
+    def _machines_with(self, table: Any, condition: Any) -> set[str]:
         with Session(self.engine) as session:
             rows = session.exec(
                 select(Machine.code)
-                .join(CountEvent, col(CountEvent.machine_id) == col(Machine.id))
-                .where(CountEvent.kind == "wrap")
+                .join(table, col(table.machine_id) == col(Machine.id))
+                .where(condition)
                 .distinct()
             ).all()
         return set(rows)
@@ -239,6 +235,11 @@ class Plant:
     def stored_not_applied(self) -> int:
         with Session(self.engine) as session:
             return int(session.exec(select(func.count()).select_from(InboxBatch)).one())
+
+    def wait_ingesting(self, what: str) -> None:
+        """Wait until the server has applied ten more batches."""
+        seen = self.cursor()
+        wait_until(lambda: self.cursor() > seen + 10, 30, what)
 
     def wait_unapplied(self, timeout: float) -> int:
         """Poll without pause until the inbox holds batches not yet applied; their number (0: none seen)."""

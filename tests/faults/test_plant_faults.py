@@ -65,19 +65,14 @@ def test_broker_killed_for_a_simulated_minute_then_restarted_without_its_persist
     outage_s = 90 / ACCEL  # 90 simulated seconds
     with plant.production() as window:
         wait_until(lambda: plant.cursor() > 0, 20, "batches applied")
-        time.sleep(0.5)
-        plant.broker.kill()
-        time.sleep(outage_s)
-        plant.broker.start()
-        seen = plant.cursor()
-        wait_until(lambda: plant.cursor() > seen + 10, 30, "ingestion after the first restart")
-        time.sleep(0.5)
-        plant.broker.kill()
-        plant.broker.wipe_persistence()
-        time.sleep(outage_s)
-        plant.broker.start()
-        seen = plant.cursor()
-        wait_until(lambda: plant.cursor() > seen + 10, 30, "ingestion after the restart without persistence")
+        for wipe in (False, True):
+            time.sleep(0.5)
+            plant.broker.kill()
+            if wipe:
+                plant.broker.wipe_persistence()
+            time.sleep(outage_s)
+            plant.broker.start()
+            plant.wait_ingesting(f"ingestion after the restart (persistence wiped: {wipe})")
         time.sleep(0.5)
     plant.assert_counts_exact(window)
     assert plant.wrapped() == WRAPPING, "16- and 32-bit counters of both protocols wrapped meanwhile"
@@ -85,9 +80,8 @@ def test_broker_killed_for_a_simulated_minute_then_restarted_without_its_persist
 
 def test_server_killed_before_its_inbox_commit_and_during_a_long_apply(plant: Plant) -> None:
     """Case 2: SIGKILL of `takt server` (a) while it holds received messages it cannot commit yet (the test
-    holds SQLite's write lock, so the inbox transaction waits), (b) while it works through a backlog: with
-    batches stored in the inbox but not applied, and at random moments of the catch-up."""
-    rng = random.Random(2)
+    holds SQLite's write lock, so the inbox transaction waits), (b) while it works through a backlog, the
+    moment batches are stored in its inbox but not applied."""
     unapplied_at_kill: list[int] = []
     with plant.production() as window:
         wait_until(lambda: plant.cursor() > 0, 20, "batches applied")
@@ -105,14 +99,9 @@ def test_server_killed_before_its_inbox_commit_and_during_a_long_apply(plant: Pl
             plant.server.start()  # no wait for /healthz: the catch-up starts in the lifespan
             unapplied_at_kill.append(plant.wait_unapplied(timeout=30))
             plant.server.kill()
-        # (c) and once at a random moment of steady ingestion
-        plant.start_server()
-        time.sleep(rng.uniform(0.2, 1.0))
-        plant.server.kill()
         time.sleep(1.0)
         plant.start_server()
-        seen = plant.cursor()
-        wait_until(lambda: plant.cursor() > seen + 10, 30, "ingestion after the last restart")
+        plant.wait_ingesting("ingestion after the last restart")
     plant.assert_counts_exact(window)
     print(f"batches stored but not applied at the kills: {unapplied_at_kill}")
     assert max(unapplied_at_kill) > 0, "a kill struck between the inbox commit and the apply commit"
@@ -181,7 +170,9 @@ def test_edge_cut_from_the_broker_for_ten_simulated_minutes_fills_its_quota(plan
     edge = plant.api(f"/edges/{EDGE}")
     assert edge["dropped"].get("analog", 0) > 0, edge
     assert set(edge["dropped"]) == {"analog"}, "never a counter, state or run sample"
-    assert f"edge {EDGE} dropped samples" in plant.server.output(), "the server raises the alarm"
+    log = plant.server.output()
+    alarms, processes = log.count(f"edge {EDGE} dropped samples"), log.count("Started server process")
+    assert 1 <= alarms <= processes, "the server raises the alarm, once per episode (per process here)"
     print(
         f"cut: outbox {depth} batches; replay of {len(historical)} historical batches in "
         f"{replay_s:.1f} s (bound {REPLAY_RATE}/s); {during_replay} batches stored "
