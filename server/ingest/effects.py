@@ -133,7 +133,9 @@ class Effects:
             self._limits[machine.id] = limits
         old = states.get(tag.name)
         if old is not None and sample.ts_ms <= old.ts_ms and sample.quality == "good":
-            old = self._clock_stepped_back(old, sample)
+            value = counting.as_count(sample.value, tag.width)
+            if value is not None and value >= old.value:
+                old = self._clock_stepped_back(old, sample)
         step = counting.step(old, sample.value, sample.ts_ms, sample.quality, tag.width, limits)
         if step.state is not None and step.state is not old:
             states[tag.name] = step.state
@@ -146,10 +148,12 @@ class Effects:
             self._span(machine.id, sample.ts_ms)
 
     def _clock_stepped_back(self, old: counting.CounterState, sample: Sample) -> counting.CounterState:
-        """A counter sample not newer than the last one. Batches of an edge are applied once, in seq order
-        (a resend never gets here), so this is the edge's clock stepped back: the sample is the newer
-        reading and counts. The last reading is moved to just before it (the plausibility limit then
-        allows the slack only: a few polls' worth of parts, as the counter was read a moment ago)."""
+        """A counter sample not newer than the last one, at or above its value. Batches of an edge are
+        applied once, in seq order (a resend never gets here), so this is the edge's clock stepped back:
+        the sample is the newer reading and counts. The last reading is moved to just before it (the
+        plausibility limit then allows the slack only: a few polls' worth of parts). A lower value with
+        an older time stays ignored as stale (it could be an old reading from another edge); if it was a
+        reset or wrap, the next sample newer than the last reading counts it."""
         self.metrics.add("clock_steps_back")
         moved = sample.ts_ms - 1
         suspect_ts = None if old.suspect_ts_ms is None else min(old.suspect_ts_ms, moved)
