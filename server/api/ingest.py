@@ -56,7 +56,7 @@ class EdgePublic(BaseModel):
     samples: int
     apply_error: str | None
     gaps: list[GapPublic]
-    clock_offset_ms: int | None = None  # edge clock - server clock at the last live batch (this process)
+    clock_offset_ms: int | None = None  # edge clock - server clock: last live batch, else the stored status
     future_samples: int = 0  # samples stamped in the future, as seen by this process (server/ingest/clock.py)
 
 
@@ -207,6 +207,9 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
     ingestor = getattr(request.app.state, "ingestor", None)
     errors = ingestor.apply_errors() if ingestor is not None else {}
     clock = ingestor.clock.of(edge_id) if ingestor is not None else None
+    offset = clock.offset_ms if clock is not None and clock.offset_ms is not None else None
+    if offset is None and status is not None and status.online and status.received_ms:
+        offset = status.status_ts_ms - status.received_ms  # the stored birth: edge time vs receipt time
     seen = [status.received_ms if status else None, cursor.applied_ms if cursor else None]
     last_seen = max((t for t in seen if t), default=None)
     return EdgePublic(
@@ -225,7 +228,7 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
         batches=cursor.batches if cursor else 0,
         samples=cursor.samples if cursor else 0,
         apply_error=errors.get(edge_id),
-        clock_offset_ms=clock.offset_ms if clock else None,
+        clock_offset_ms=offset,
         future_samples=clock.future_samples if clock else 0,
         gaps=[GapPublic.model_validate(g, from_attributes=True) for g in gaps],
     )

@@ -19,7 +19,7 @@ from edge.buffer import Outbox
 from server.main import create_app
 from server.models.ingest import CountEvent, HistorianPoint
 from server.models.production import Operation
-from shared.messages import DataBatch, Sample, encode
+from shared.messages import DataBatch, Sample, Status, encode
 from tests.e2e.conftest import db_url, engine
 from tests.server.ingest.conftest import ingest_settings
 from tests.server.ingest.support import EDGE, Broker, make_plant, wait_for
@@ -57,6 +57,8 @@ def test_edge_clock_two_hours_ahead_then_stepped_back(
     broker = Broker(mosquitto.port)
     try:
         ahead = now + 2 * HOUR
+        broker.publish(encode(Status(edge_id=EDGE, online=True, ts_ms=ahead)), kind="status")
+        birth = wait_for(lambda: (e := get(app, f"/edges/{EDGE}"))["online"] and e, what="the birth stored")
         readings = [(ahead + i * 1000, 100 + 3 * i, 7 + i // 2) for i in range(5)]  # seq 1-5: 2 h ahead
         readings += [(now + i * 1000, 112 + 2 * i, 9 + i) for i in range(1, 5)]  # seq 6-9: back to now
         for seq, (ts, good, scrap) in enumerate(readings, start=1):
@@ -85,6 +87,7 @@ def test_edge_clock_two_hours_ahead_then_stepped_back(
     assert stamped[2] == readings[1][0] and stamped[9] == readings[8][0], "the edge's own times are kept"
     assert points == 3 * len(readings), "every sample kept, the future ones too"
     # flagged and visible: the offset of the edge's clock and the samples stamped in the future
+    assert abs(birth["clock_offset_ms"] - 2 * HOUR) < 60_000, "from the stored birth, before any data"
     assert abs(skewed["clock_offset_ms"] - 2 * HOUR) < 60_000, skewed
     assert abs(edge["clock_offset_ms"]) < 60_000, "the clock is right again"
     assert edge["future_samples"] == stats["future_samples"] == 5 * 3, "each future sample once"
