@@ -94,6 +94,7 @@ def _apply_some(ctx: ApplyContext, edge_id: str, result: Applied) -> bool:
             run.append((seq, payload, received_ms))
         result.site, result.last_applied = cursor.site, cursor.last_applied_seq
         if not run:
+            _drop_stale(session, edge_id, cursor.last_applied_seq)
             return False
         effects = Effects(
             session, edge_id, cursor.site, ctx.registry, ctx.historian, ctx.options, ctx.metrics
@@ -102,7 +103,7 @@ def _apply_some(ctx: ApplyContext, edge_id: str, result: Applied) -> bool:
         applied: list[tuple[DataBatch, int]] = []
         for seq, payload, received_ms in run:
             batch = ctx.decoded.pop((edge_id, seq), None) or decode(DataBatch, payload)
-            effects.add(batch)
+            effects.add(batch, received_ms)
             applied.append((batch, received_ms))
             samples += len(batch.samples)
         effects.flush()
@@ -136,6 +137,16 @@ def _advance(session: Session, cursor: EdgeCursor, last: int, batches: int, samp
         )
         .values(resolved_ms=ts, resolution="filled")
     )
+
+
+def _drop_stale(session: Session, edge_id: str, last: int) -> None:
+    """Delete stored copies of seqs already applied. inbox.store reads the cursor, then inserts: a
+    duplicate can land in between, just after another replica applied and deleted the same seq."""
+    stale = session.execute(
+        delete(InboxBatch).where(col(InboxBatch.edge_id) == edge_id, col(InboxBatch.seq) <= last)
+    )
+    if getattr(stale, "rowcount", 0):
+        session.commit()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,13 @@ there, and the edges' ack-timeout resend is what lets the survivors fill the hol
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from server.db import init_db, make_engine
 from server.models.ingest import CounterAnomaly, CountEvent, EdgeCursor, GapEvent, InboxBatch
 from server.models.plant import Machine
 from server.models.production import Operation
@@ -29,14 +28,6 @@ from tests.support.mosquitto import Mosquitto
 from tests.support.simulator import Simulator
 
 FLEET = {f"edge-{i:02d}": f"m{i:02d}" for i in range(1, 1 + 20 - len(MACHINES))}  # + the real ones
-
-
-@pytest.fixture
-def engine(pg_url_fresh: str) -> Iterator[Engine]:
-    eng = make_engine(pg_url_fresh)
-    init_db(eng)  # `takt server migrate`, once, before any replica starts
-    yield eng
-    eng.dispose()
 
 
 @pytest.mark.faults
