@@ -25,6 +25,7 @@ from tests.scaleout.realedges import ACCEL, MACHINES, RealEdges, write_plant
 from tests.scaleout.replicas import ServerReplica, start_replicas, stop_all
 from tests.server.ingest.support import make_plant, wait_for
 from tests.support.mosquitto import Mosquitto
+from tests.support.processes import TaktProcess
 from tests.support.simulator import Simulator
 
 FLEET = {f"edge-{i:02d}": f"m{i:02d}" for i in range(1, 1 + 20 - len(MACHINES))}  # + the real ones
@@ -46,10 +47,11 @@ def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
     real = RealEdges(sim, mosquitto.port, tmp_path / "real")
     real.import_into(engine)
     replicas = start_replicas(3, tmp_path, pg_url_fresh, mosquitto.port)
-    groups = [_group(r) for r in replicas]
+    groups = [_group(r.process) for r in replicas]
     fleet = Fleet(FLEET, mosquitto.port, tmp_path / "fleet")
     try:
         real.start()
+        groups += [_group(p) for p in real.processes]
         fleet.start()
         wait_for(lambda: real.baselines(engine), timeout=60, what="the real machines' counter baselines")
         real.run()
@@ -61,7 +63,7 @@ def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
         wait_for(lambda: _kept_ingesting(fleet, survivors, *at_kill), timeout=60, what=what)
         victim.start()  # same client id: its session, with the batches queued for it, comes back
         victim.wait_ready()
-        groups.append(_group(victim))
+        groups.append(_group(victim.process))
         _advance(fleet, 5, "every edge acked 5 more batches after replica-2 returned")
         fleet.stop_production()
         real.set_state("idle")
@@ -75,12 +77,12 @@ def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
         fleet.close()
         real.stop()
         stop_all(replicas)
-    _check_clean_exit(replicas, groups)
+    _check_clean_exit([r.process for r in replicas] + real.processes, groups)
 
 
-def _group(replica: ServerReplica) -> int:
-    assert replica.process.proc is not None
-    return os.getpgid(replica.process.proc.pid)
+def _group(process: TaktProcess) -> int:
+    assert process.proc is not None
+    return os.getpgid(process.proc.pid)
 
 
 def _advance(fleet: Fleet, batches: int, what: str) -> None:
@@ -169,10 +171,11 @@ def _check_counts(engine: Engine, fleet: Fleet, real: RealEdges, operation_id: i
     assert (operation.machine_good, operation.machine_scrap) == (first.made_good, first.made_scrap)
 
 
-def _check_clean_exit(replicas: list[ServerReplica], groups: list[int]) -> None:
-    for replica in replicas:
-        assert not replica.alive()
-        assert "Traceback" not in replica.process.output(), replica.process.output()[-3000:]
-    for group in groups:  # nothing left of any replica's process group
+def _check_clean_exit(processes: list[TaktProcess], groups: list[int]) -> None:
+    """Replicas (SIGTERM) and edge agents (Ctrl-C) stopped without a traceback, leaving no process."""
+    for process in processes:
+        assert not process.alive()
+        assert "Traceback" not in process.output(), process.output()[-3000:]
+    for group in groups:  # nothing left of any process group
         with pytest.raises(ProcessLookupError):
             os.killpg(group, 0)
