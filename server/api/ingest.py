@@ -14,7 +14,7 @@ from server.errors import NotFound
 from server.historian import Aggregate, Historian, make_historian
 from server.ingest import apply as applier
 from server.ingest.live import MachineLive, machine_live
-from server.models.ingest import DeadLetter, EdgeCursor, EdgeStatus, GapEvent
+from server.models.ingest import DataLossEpisode, DeadLetter, EdgeCursor, EdgeStatus, GapEvent
 from server.models.plant import Machine, Site
 
 router = APIRouter(tags=["ingest"])
@@ -39,6 +39,12 @@ class GapPublic(BaseModel):
     resolved_by: str | None
 
 
+class DataLossPublic(BaseModel):
+    first_ms: int
+    last_ms: int
+    samples: dict[str, int]  # role -> samples the edge dropped from its full outbox in this episode
+
+
 class EdgePublic(BaseModel):
     edge_id: str
     site: str
@@ -56,6 +62,7 @@ class EdgePublic(BaseModel):
     samples: int
     apply_error: str | None
     gaps: list[GapPublic]
+    data_loss: list[DataLossPublic] = []  # newest first, at most 20
     clock_offset_ms: int | None = None  # edge clock - server clock: last live batch, else the stored status
     future_samples: int = 0  # samples stamped in the future, as seen by this process (server/ingest/clock.py)
 
@@ -204,6 +211,12 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
     gaps = session.exec(
         select(GapEvent).where(GapEvent.edge_id == edge_id).order_by(col(GapEvent.id).desc()).limit(50)
     ).all()
+    losses = session.exec(
+        select(DataLossEpisode)
+        .where(DataLossEpisode.edge_id == edge_id)
+        .order_by(col(DataLossEpisode.last_ms).desc())
+        .limit(20)
+    ).all()
     ingestor = getattr(request.app.state, "ingestor", None)
     errors = ingestor.apply_errors() if ingestor is not None else {}
     clock = ingestor.clock.of(edge_id) if ingestor is not None else None
@@ -231,4 +244,7 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
         clock_offset_ms=offset,
         future_samples=clock.future_samples if clock else 0,
         gaps=[GapPublic.model_validate(g, from_attributes=True) for g in gaps],
+        data_loss=[
+            DataLossPublic(first_ms=e.first_ms, last_ms=e.last_ms, samples=e.samples or {}) for e in losses
+        ],
     )

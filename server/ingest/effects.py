@@ -42,6 +42,7 @@ class Increment:
     scrap: int
     kind: str
     seq: int
+    received_ms: int  # the server's time of receipt: kept beside the edge's ts_ms (its clock may be off)
 
 
 @dataclass
@@ -67,8 +68,8 @@ class Effects:
     _spans: dict[int, tuple[int, int]] = field(default_factory=dict)
     _run_cache: dict[int, list[tuple[int, int, int | None]]] = field(default_factory=dict)
 
-    def add(self, batch: DataBatch) -> None:
-        """Take one batch's samples (batches must come in seq order)."""
+    def add(self, batch: DataBatch, received_ms: int) -> None:
+        """Take one batch's samples, received at `received_ms` (batches must come in seq order)."""
         site, registry, points, watch = self.site, self.registry, self.points, self._watch
         machines: dict[str, MachineInfo | None] = {}
         for sample in batch.samples:
@@ -89,7 +90,7 @@ class Effects:
             if tag is None:
                 self._unknown_tag(machine, sample)
             elif tag.role in COUNTER_ROLES:
-                self._count(machine, tag, sample, batch.seq)
+                self._count(machine, tag, sample, batch.seq, received_ms)
             elif tag.role in STATE_ROLES:
                 self._state_samples.append((machine, tag, sample))
                 self._span(machine.id, sample.ts_ms)
@@ -125,7 +126,7 @@ class Effects:
             }
         return states
 
-    def _count(self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int) -> None:
+    def _count(self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int, received_ms: int) -> None:
         states = self._signal_map(machine.id)
         limits = self._limits.get(machine.id)
         if limits is None:
@@ -144,7 +145,9 @@ class Effects:
             self._quarantine(machine, tag, sample, old, step, seq)
         elif step.increment > 0:
             good, scrap = (step.increment, 0) if tag.role == "counter" else (0, step.increment)
-            self._increments.append(Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq))
+            self._increments.append(
+                Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq, received_ms)
+            )
             self._span(machine.id, sample.ts_ms)
 
     def _clock_stepped_back(self, old: counting.CounterState, sample: Sample) -> counting.CounterState:
@@ -220,7 +223,8 @@ class Effects:
                 op = _covering(runs, inc.ts_ms)
                 ledger.append(
                     {"machine_id": machine_id, "operation_id": op, "ts_ms": inc.ts_ms, "good": inc.good,
-                     "scrap": inc.scrap, "kind": inc.kind, "edge_id": self.edge_id, "seq": inc.seq}
+                     "scrap": inc.scrap, "kind": inc.kind, "edge_id": self.edge_id, "seq": inc.seq,
+                     "received_ms": inc.received_ms}
                 )  # fmt: skip
                 per_op[op][0] += inc.good
                 per_op[op][1] += inc.scrap

@@ -71,7 +71,6 @@ class Ingestor:
         self._next_retention = time.monotonic() + 60.0
         self._dead_logged: set[str] = set()
         self._store_failing = False
-        self._drop_alarms: dict[str, int] = {}  # edge -> when its outbox drops were last logged
 
     # lifecycle
 
@@ -208,7 +207,7 @@ class Ingestor:
 
     def _status(self, site: str, status: Status, now: int) -> None:
         try:
-            self._emit(handle_status(self.engine, self.registry, site, status, now, self._drop_alarms))
+            self._emit(handle_status(self.engine, self.registry, site, status, now))
         except Exception:
             log.exception("edge %s: status message could not be stored", status.edge_id)
         self.metrics.add("status_messages")

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from server.db import lock_for_write
 from server.ingest.events import EdgeChanged, Event, MachineStateChanged
 from server.ingest.registry import Registry
-from server.models.ingest import EdgeStatus
+from server.models.ingest import DataLossEpisode, EdgeStatus
 from server.models.plant import Tag
 from server.services import machine_state
 from shared.messages import Status
@@ -22,7 +22,7 @@ from shared.messages import Status
 log = logging.getLogger(__name__)
 
 
-DROP_ALARM_EVERY_MS = 600_000  # an edge that keeps dropping is reported again after this long
+DROP_ALARM_EVERY_MS = 600_000  # drops this far apart are two episodes (two alarms), closer ones one
 
 
 def handle_status(
@@ -31,9 +31,8 @@ def handle_status(
     site: str,
     status: Status,
     received_ms: int,
-    drop_alarms: dict[str, int] | None = None,
 ) -> list[Event]:
-    """Store the status; `drop_alarms` (edge -> when its drops were last reported) throttles the WARNING."""
+    """Store the status, record outbox drops, mark machines offline; the events to publish."""
     events: list[Event] = []
     tags_changed = False
     with Session(engine, expire_on_commit=False) as session:
@@ -46,7 +45,7 @@ def handle_status(
             return events
         was_online = row.online if row is not None else None
         before = dict(row.dropped or {}) if row is not None else {}
-        _alarm_on_drops(status, before, received_ms, {} if drop_alarms is None else drop_alarms)
+        _record_drops(session, site, status, before, received_ms)
         row = _store(row or EdgeStatus(edge_id=status.edge_id, site=site), site, status, received_ms)
         session.add(row)
         if status.online:
@@ -67,19 +66,34 @@ def handle_status(
     return events
 
 
-def _alarm_on_drops(status: Status, before: dict[str, int], now_ms: int, alarms: dict[str, int]) -> None:
+def _record_drops(session: Session, site: str, status: Status, before: dict[str, int], now_ms: int) -> None:
     """An edge whose outbox reached its quota drops samples by its policy (analog first) and reports the
-    totals by role (shown in GET /api/v1/edges as `dropped`). A rise is a WARNING when the drops begin,
-    then at most every DROP_ALARM_EVERY_MS while they go on (the edge reports every change)."""
+    totals by role. A rise joins the edge's current DataLossEpisode, or opens one (with a WARNING) when the
+    last drop is older than DROP_ALARM_EVERY_MS: the gap event the boss view raises its alarm from."""
     if status.buffer is None:
         return
     rise = {role: n - before.get(role, 0) for role, n in status.buffer.dropped_samples.items()}
     rise = {role: n for role, n in rise.items() if n > 0}
-    last = alarms.get(status.edge_id)
-    if rise and (last is None or now_ms - last >= DROP_ALARM_EVERY_MS):
-        alarms[status.edge_id] = now_ms
-        log.warning("edge %s dropped samples from its full outbox: %s more (totals %s; see /api/v1/edges)",
+    if not rise:
+        return
+    episode = session.exec(
+        select(DataLossEpisode)
+        .where(
+            DataLossEpisode.edge_id == status.edge_id, DataLossEpisode.last_ms >= now_ms - DROP_ALARM_EVERY_MS
+        )
+        .order_by(col(DataLossEpisode.last_ms).desc())
+    ).first()
+    if episode is None:
+        episode = DataLossEpisode(
+            edge_id=status.edge_id, site=site, first_ms=now_ms, last_ms=now_ms, samples={}
+        )
+        log.warning("edge %s dropped samples from its full outbox: %s (totals %s; see /api/v1/edges)",
                     status.edge_id, rise, dict(status.buffer.dropped_samples))  # fmt: skip
+    samples = dict(episode.samples or {})
+    for role, n in rise.items():
+        samples[role] = samples.get(role, 0) + n
+    episode.samples, episode.last_ms = samples, now_ms
+    session.add(episode)
 
 
 def _store(row: EdgeStatus, site: str, status: Status, received_ms: int) -> EdgeStatus:

@@ -111,6 +111,23 @@ class CountEvent(SQLModel, table=True):
     kind: str = Field(default="increment", max_length=16)  # increment | wrap | reset
     edge_id: str = Field(max_length=64)
     seq: int = Field(sa_type=BigInteger)
+    received_ms: int | None = Field(
+        default=None, sa_type=BigInteger
+    )  # server time of receipt (None before 0004)
+
+
+class DataLossEpisode(SQLModel, table=True):
+    """Samples an edge dropped from its full outbox (its policy: oldest analog first, never counters or
+    states), as one episode while the drops go on; a pause longer than the alarm interval starts a new one."""
+
+    __tablename__ = "ingest_data_loss"
+    __table_args__ = (Index("ix_ingest_data_loss_edge_last", "edge_id", "last_ms"),)
+    id: int | None = Field(default=None, primary_key=True)
+    edge_id: str = Field(max_length=64)
+    site: str = Field(max_length=64)
+    first_ms: int = Field(sa_type=BigInteger)  # server time the drops were first reported
+    last_ms: int = Field(sa_type=BigInteger)
+    samples: Any = Field(default=None, sa_column=Column(JSON))  # role -> samples dropped in this episode
 
 
 class CounterAnomaly(SQLModel, table=True):

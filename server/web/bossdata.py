@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.models.catalog import Product, ReasonCode
-from server.models.ingest import CountEvent, MachineStateSegment
+from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment
 from server.models.orders import WorkOrderProgress
 from server.models.plant import Machine, Site
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
@@ -49,7 +49,7 @@ class OrderLine:
 
 @dataclass
 class Alert:
-    kind: str  # machine_down | scrap_rate | order_late
+    kind: str  # machine_down | scrap_rate | order_late | data_loss
     subject: str
     value: float
 
@@ -220,6 +220,18 @@ def alerts(view: BossView, web: WebSettings, now: int) -> list[Alert]:
     return found
 
 
+def data_loss_alerts(session: Session, site_code: str, since_ms: int) -> list[Alert]:
+    """Edges that dropped samples from a full outbox today (machine data lost for good: never counts)."""
+    stmt = select(DataLossEpisode).where(
+        DataLossEpisode.site == site_code, DataLossEpisode.last_ms >= since_ms
+    )
+    episodes = session.exec(stmt).all()
+    lost: dict[str, int] = {}
+    for episode in episodes:
+        lost[episode.edge_id] = lost.get(episode.edge_id, 0) + sum((episode.samples or {}).values())
+    return [Alert("data_loss", edge, samples) for edge, samples in sorted(lost.items())]
+
+
 def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -> BossView:
     site = session.exec(select(Site).where(Site.code == site_code)).first()
     tz_name = site.timezone if site else "UTC"
@@ -237,6 +249,6 @@ def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -
         downtime=top_downtime(session, since, now, locale), good=good, scrap=scrap,
         inspections_due=_pending_inspections(session), open_ncs=int(open_ncs.one()),
     )  # fmt: skip
-    view.alerts = alerts(view, web, now)
+    view.alerts = alerts(view, web, now) + data_loss_alerts(session, site_code, since)
     view.spc_flags = spc_flags(session)
     return view

@@ -30,7 +30,7 @@ from server.db import init_db, make_engine
 from server.main import create_app
 from server.web.settings import WebSettings
 from shared import topics
-from shared.messages import DataBatch, Sample, encode
+from shared.messages import BufferStatus, DataBatch, Sample, Status, encode
 from tests.server.factory import Plant, build_plant, make_order, ok
 from tests.support.mosquitto import Mosquitto
 from tests.support.ports import free_port
@@ -250,6 +250,16 @@ class Edge:
         samples = [Sample(machine, tag, now, value) for tag, value in values.items()]
         payload = encode(DataBatch(edge_id=EDGE, seq=self.seq, sent_ms=now, samples=samples))
         self.client.publish(topics.data("demo", EDGE), payload, qos=1).wait_for_publish(5)
+
+    def status(self, dropped: dict[str, int]) -> None:
+        """A status message whose outbox has dropped `dropped` samples (role -> total) past its quota."""
+        buffer = BufferStatus(depth=100, bytes=60_000, oldest_ms=None, dropped_samples=dropped)
+        status = Status(
+            edge_id=EDGE, online=True, ts_ms=int(time.time() * 1000), version="test", buffer=buffer
+        )
+        self.client.publish(topics.status("demo", EDGE), encode(status), qos=1, retain=True).wait_for_publish(
+            5
+        )
 
     def close(self) -> None:
         self.client.disconnect()

@@ -7,12 +7,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.ingest import Ingestor
-from server.models.ingest import EdgeCursor, EdgeStatus, MachineStateSegment
+from server.ingest.registry import Registry
+from server.ingest.status import DROP_ALARM_EVERY_MS, handle_status
+from server.models.ingest import CountEvent, DataLossEpisode, EdgeCursor, EdgeStatus, MachineStateSegment
 from server.models.plant import Tag
 from server.models.production import DowntimeEvent, Operation
 from server.services.machine_state import derive, opens_downtime
+from server.web.bossdata import data_loss_alerts
 from shared.messages import BufferStatus, DeviceStatus, Status, TagInfo, encode
-from tests.server.ingest.support import EDGE, T0, Broker, batch, make_plant, wait_for
+from tests.server.ingest.support import EDGE, SITE, T0, Broker, batch, make_plant, wait_for
 
 
 @pytest.mark.parametrize(
@@ -143,6 +146,36 @@ def test_birth_upserts_tags_and_stores_edge_status(
     with Session(engine) as session:
         op = session.get(Operation, plant.operation_id)
         assert op is not None and op.machine_good == 4
+        # both clocks kept on the ledger: the edge's sample time and the server's time of receipt
+        event = session.exec(select(CountEvent)).one()
+        assert event.ts_ms == T0 + 2000 and event.received_ms is not None and event.received_ms > T0 + 2000
+
+
+def test_outbox_drops_become_data_loss_episodes_and_a_boss_alarm(engine: Engine) -> None:
+    make_plant(engine)
+    registry = Registry(engine)
+
+    def report(dropped: dict[str, int], at_ms: int) -> None:
+        buffer = BufferStatus(depth=500, bytes=60_000, oldest_ms=T0, dropped_samples=dropped)
+        status = Status(edge_id=EDGE, online=True, ts_ms=at_ms, version="0.1.0", buffer=buffer)
+        handle_status(engine, registry, SITE, status, at_ms)
+
+    later = T0 + DROP_ALARM_EVERY_MS + 60_000
+    report({}, T0)
+    report({"analog": 40}, T0 + 1_000)  # the quota is reached: an episode opens
+    report({"analog": 100}, T0 + 5_000)  # goes on: the same episode
+    report({"analog": 100}, T0 + 9_000)  # no new drop: nothing recorded
+    report({"analog": 130}, later)  # long after: a second episode
+    with Session(engine) as session:
+        episodes = session.exec(select(DataLossEpisode).order_by(DataLossEpisode.first_ms)).all()
+        assert [(e.first_ms, e.last_ms, e.samples) for e in episodes] == [
+            (T0 + 1_000, T0 + 5_000, {"analog": 100}),
+            (later, later, {"analog": 30}),
+        ]
+        alerts = data_loss_alerts(session, SITE, since_ms=T0)
+        assert [(a.kind, a.subject, a.value) for a in alerts] == [("data_loss", EDGE, 130)]
+        assert data_loss_alerts(session, SITE, since_ms=later + 1) == []
+        assert data_loss_alerts(session, "another-site", since_ms=T0) == []
 
 
 def test_an_offline_machine_is_back_with_its_last_state_at_its_next_good_sample(
