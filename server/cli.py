@@ -1,6 +1,7 @@
 """`takt server [--host H] [--port P]`, `takt server migrate`, `takt server import-edge FILE`."""
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -33,7 +34,8 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
     server = uvicorn.Server(config)
     logs.install()  # after uvicorn configured its loggers
-    server.run()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its clean shutdown
+        server.run()
     return 0
 
 

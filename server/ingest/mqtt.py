@@ -1,8 +1,12 @@
-"""The MQTT side of ingestion: one paho-mqtt 2.x client with a persistent session and manual acks.
+"""The MQTT side of ingestion: one paho-mqtt 2.x client with manual acks.
 
 Messages go from paho's network thread into a queue; the worker acks each one (`ack(mid, qos)`) only
-after it is committed to the inbox or the dead-letter table. The client id must be stable (the broker
-keeps the session and the unacked messages across restarts) and distinct per server replica.
+after it is committed to the inbox or the dead-letter table. A single server keeps a persistent session
+(stable client id: the broker queues the edges' batches while it restarts). Replicas in a shared
+subscription connect with a clean session instead: brokers keep handing a dead member's persistent
+session its share of the group (mosquitto 2.0, EMQX), stalling every edge until it returns; with a clean
+session the group is only the live replicas, and the edges resend what a dying one held unacked (their
+outbox keeps each batch until the server's end-to-end ack). Client ids must be distinct per replica.
 """
 
 import logging
@@ -41,7 +45,7 @@ class MqttLink:
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.mqtt_client_id,
-            clean_session=False,
+            clean_session=settings.mqtt_shared,
             protocol=paho.MQTTv311,
         )
         client.manual_ack_set(True)
