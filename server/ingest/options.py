@@ -1,4 +1,4 @@
-"""Tuning knobs of ingestion that are not in `Settings` (tests shorten them)."""
+"""Tuning knobs of ingestion: two come from `Settings` (a site may change them), tests shorten the rest."""
 
 from dataclasses import dataclass, field
 
@@ -24,10 +24,4 @@ class IngestOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "IngestOptions":
-        """Settings may carry `mqtt_max_payload_bytes` and `ingest_gap_grace_s` (optional fields)."""
-        max_payload = getattr(settings, "mqtt_max_payload_bytes", None)
-        grace = getattr(settings, "ingest_gap_grace_s", None)
-        return cls(
-            max_payload_bytes=int(max_payload) if max_payload else cls.max_payload_bytes,
-            gap_grace_s=float(grace) if grace is not None else cls.gap_grace_s,
-        )
+        return cls(max_payload_bytes=settings.mqtt_max_payload_bytes, gap_grace_s=settings.ingest_gap_grace_s)
