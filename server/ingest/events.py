@@ -1,10 +1,10 @@
-"""A tiny in-process event hook for live pages (SSE): ingestion publishes, async listeners receive.
+"""A tiny in-process event hook for live pages (SSE): ingestion and quality publish, async listeners receive.
 
     from server.ingest.events import bus
 
     async def stream():
         async with bus.subscribe() as events:      # a bounded queue on the caller's event loop
-            async for event in events:             # MachineStateChanged | CountsChanged | EdgeChanged
+            async for event in events:             # the Event union below
                 yield f"data: {event.to_json()}\n\n"
 
 `bus.publish(event)` is thread-safe (ingestion runs in a worker thread) and never blocks: a subscriber too
@@ -59,7 +59,19 @@ class EdgeChanged:
         return json.dumps(asdict(self))
 
 
-Event = MachineStateChanged | CountsChanged | EdgeChanged
+@dataclass(frozen=True, slots=True)
+class InspectionRecorded:
+    """An inspection was recorded (SPC signals, due checks and nonconformances may have changed)."""
+
+    work_order: str
+    passed: bool
+    kind: str = "inspection"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+Event = MachineStateChanged | CountsChanged | EdgeChanged | InspectionRecorded
 
 
 class Subscription:

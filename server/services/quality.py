@@ -9,6 +9,7 @@ A failed record opens a nonconformance linked to it. Nonconformances go open -> 
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.errors import Conflict, InvalidInput
+from server.ingest import events
 from server.models.production import Operation
 from server.models.quality import (
     Characteristic,
@@ -111,6 +112,7 @@ def record_inspection(session: Session, inspector: str, body: InspectionIn) -> I
                                    description=description, opened_by=inspector))  # fmt: skip
     session.commit()
     session.refresh(record)
+    events.bus.publish(events.InspectionRecorded(order.number, record.passed))  # live pages refresh
     return record
 
 

@@ -1,7 +1,10 @@
 """Inspections against limits, the nonconformance flow, and lot genealogy forward and backward."""
 
+import asyncio
+
 from fastapi.testclient import TestClient
 
+from server.ingest.events import InspectionRecorded, bus
 from tests.server.factory import build_plant, make_order, ok, running_order
 
 
@@ -138,3 +141,19 @@ def test_lot_genealogy(client: TestClient) -> None:
     )
     assert client.get("/api/v1/lots/BOX-1/trace", params={"direction": "up"}, headers=op).status_code == 422
     assert client.get("/api/v1/lots/NOPE/trace", headers=op).status_code == 404
+
+
+async def test_a_recorded_inspection_is_a_live_event(client: TestClient) -> None:
+    """Pages following /live/events (the boss view's SPC and NC counts) refresh when an inspection lands."""
+    plant = build_plant(client)
+    running_order(plant, "WO-EV", 10)
+    chars = [{"name": "width", "kind": "numeric", "nominal": 5.0, "lsl": 4.9, "usl": 5.1, "unit": "mm"}]
+    plan = {"product_id": 1, "step_no": 10, "name": "patrol", "frequency": "first_article",
+            "sample_size": 1, "characteristics": chars}  # fmt: skip
+    created = ok(client.post("/api/v1/inspection-plans", json=plan, headers=plant.as_("inspector")), 201)
+    values = [{"characteristic_id": created["characteristics"][0]["id"], "sample_no": 1, "value": 5.3}]
+    record = {"plan_id": created["id"], "work_order": "WO-EV", "step_no": 10, "values": values}
+    async with bus.subscribe() as events:
+        ok(client.post("/api/v1/inspections", json=record, headers=plant.as_("inspector")), 201)
+        event = await asyncio.wait_for(events.queue.get(), timeout=5)
+    assert event == InspectionRecorded("WO-EV", passed=False)
