@@ -1,5 +1,6 @@
 """Fixtures that start real things on free loopback ports and stop them afterwards (DESIGN §8)."""
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,16 @@ from tests.support.postgres import fresh_database
 from tests.support.simulator import Simulator
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A CLI run in-process (`logging.basicConfig(force=True)`) binds the root logger to this test's
+    captured stderr; later tests would log into that closed stream. Put the root logger back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ def _run_script(server: TestClient, engine: Engine, sim: Simulator, mosquitto: M
     sim.post("/faults", {"action": "set_state", "machine": "lathe1", "state": "running"})
     time.sleep(1.0)
     mosquitto.kill()  # broker gone: the edge buffers, the server reconnects later
-    time.sleep(1.5)
+    time.sleep(30 / ACCEL)  # a 30 s outage in the plant's time: 30 s of production to buffer and replay
     mosquitto.start()
     time.sleep(1.5)
     sim.post("/faults", {"action": "set_state", "machine": "lathe1", "state": "idle"})

@@ -65,6 +65,7 @@ def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
         victim.wait_ready()
         groups.append(_group(victim.process))
         _advance(fleet, 5, "every edge acked 5 more batches after replica-2 returned")
+        wait_for(lambda: _resets(fleet) == len(FLEET) // 2, timeout=30, what="every scheduled operator reset")
         fleet.stop_production()
         real.set_state("idle")
         _wait_delivered(engine, fleet, real, timeout=90)
@@ -78,6 +79,10 @@ def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
         real.stop()
         stop_all(replicas)
     _check_clean_exit([r.process for r in replicas] + real.processes, groups)
+
+
+def _resets(fleet: Fleet) -> int:
+    return sum(m.machine.resets for m in fleet.members.values())
 
 
 def _group(process: TaktProcess) -> int:
@@ -164,7 +169,7 @@ def _check_counts(engine: Engine, fleet: Fleet, real: RealEdges, operation_id: i
     assert all(good + scrap >= 20 for good, scrap in truth.values()), truth  # the real machines ran
     assert {code: counted.get(code) for code in truth} == truth
     assert {"increment", "wrap", "reset"} <= kinds, kinds
-    assert sum(m.machine.resets for m in fleet.members.values()) == len(FLEET) // 2
+    assert _resets(fleet) == len(FLEET) // 2
     assert anomalies == 0 and open_gaps == []
     first = fleet.members["edge-01"].machine
     assert operation is not None
