@@ -325,7 +325,7 @@ async def _secure_server(cert: Path, key: Path) -> AsyncIterator[str]:
     """A real OPC UA server on a free port offering only Basic256Sha256 SignAndEncrypt, with one counter."""
     server = Server()
     await server.init()
-    server.set_application_uri(SERVER_URI)
+    await server.set_application_uri(SERVER_URI)
     endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
     server.set_endpoint(endpoint)
     server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
