@@ -85,8 +85,18 @@ def _read(path: Path, locale: str, domain: str) -> Catalog:
     return Catalog(locale=locale, domain=domain, project="Takt", charset="utf-8")
 
 
+DOMAINS = ("web", "reports", "errors")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`python -m server.web.catalog [DOMAIN ...]` (default: web)."""
     args = sys.argv[1:] if argv is None else argv
+    unknown = [a for a in args if a not in DOMAINS]
+    if unknown:
+        sys.stderr.write(
+            f"usage: python -m server.web.catalog [{' | '.join(DOMAINS)} ...]; not a domain: {unknown}\n"
+        )
+        return 2
     for domain in args or ["web"]:
         added = update(domain)
         sys.stdout.write(f"{domain}: added {added}\n")

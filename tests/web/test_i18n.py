@@ -6,6 +6,7 @@ from babel.messages.pofile import read_po
 from starlette.requests import Request
 
 from server.web.catalog import extract
+from server.web.catalog import main as catalog_main
 from server.web.i18n import LOCALE_DIR, get_locale, translations
 from tests.web.conftest import LiveServer
 
@@ -62,3 +63,9 @@ def test_language_switch_is_remembered(live: LiveServer) -> None:
     again = http.get("/login", headers={"Accept-Language": "zh-CN"})  # the cookie wins now
     assert "Sign in" in again.text
     http.cookies.clear()
+
+
+def test_catalog_tool_refuses_an_unknown_domain(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m server.web.catalog --help` once wrote `--help.po` catalogs; now it names the domains."""
+    assert catalog_main(["--help"]) == 2
+    assert "web | reports | errors" in capsys.readouterr().err
