@@ -173,6 +173,7 @@ class Agent:
             bytes=outbox.bytes,
             oldest_ms=outbox.oldest_ms,
             dropped_samples=dict(outbox.dropped),
+            disk_full_errors=outbox.disk_full_errors,
         )
         return messages.Status(
             edge_id=self.config.edge_id, online=True, ts_ms=int(time.time() * 1000), version=__version__,

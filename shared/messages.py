@@ -76,6 +76,7 @@ class BufferStatus(msgspec.Struct, kw_only=True, frozen=True):
     bytes: int = 0
     oldest_ms: int | None = None
     dropped_samples: dict[str, int] = {}  # by role: what the drop policy removed, never silently
+    disk_full_errors: int = 0  # outbox writes refused by a full disk since the agent started
 
 
 class Status(msgspec.Struct, kw_only=True, frozen=True):

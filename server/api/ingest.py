@@ -54,6 +54,7 @@ class EdgePublic(BaseModel):
     devices: Any
     buffer_depth: int | None
     dropped: Any
+    disk_full_errors: int = 0  # the edge's outbox writes a full disk refused (since the agent started)
     last_applied_seq: int
     highest_contiguous_seq: int
     highest_stored_seq: int
@@ -234,6 +235,7 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
         devices=status.devices if status else None,
         buffer_depth=status.buffer_depth if status else None,
         dropped=status.dropped if status else None,
+        disk_full_errors=status.disk_full_errors if status else 0,
         last_applied_seq=prog.last_applied if prog else 0,
         highest_contiguous_seq=prog.contiguous if prog else 0,
         highest_stored_seq=prog.highest_stored if prog else 0,

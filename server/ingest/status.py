@@ -117,6 +117,7 @@ def _store(row: EdgeStatus, site: str, status: Status, received_ms: int) -> Edge
             buffer.oldest_ms,
         )
         row.dropped = dict(buffer.dropped_samples)
+        row.disk_full_errors = buffer.disk_full_errors
     return row
 
 

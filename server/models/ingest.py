@@ -78,6 +78,9 @@ class EdgeStatus(SQLModel, table=True):
     buffer_bytes: int = Field(default=0, sa_type=BigInteger)
     buffer_oldest_ms: int | None = Field(default=None, sa_type=BigInteger)
     dropped: Any = Field(default=None, sa_column=Column(JSON))
+    disk_full_errors: int = Field(
+        default=0, sa_type=BigInteger
+    )  # the edge's outbox writes refused (disk full)
 
 
 class SignalState(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""ingest: the server's receipt time on the count ledger; data-loss episodes of edges over quota
+"""ingest: the server's receipt time on the count ledger; data-loss episodes; edges' disk-full errors
 
 Revision ID: 0004_edge_times_and_data_loss
 Revises: 0003_share_certificate
@@ -19,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("ingest_count_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("received_ms", sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("ingest_edge_status", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("disk_full_errors", sa.BigInteger(), nullable=False, server_default=sa.text("0"))
+        )
     op.create_table(
         "ingest_data_loss",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -35,5 +39,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_ingest_data_loss_edge_last", table_name="ingest_data_loss")
     op.drop_table("ingest_data_loss")
+    with op.batch_alter_table("ingest_edge_status", schema=None) as batch_op:
+        batch_op.drop_column("disk_full_errors")
     with op.batch_alter_table("ingest_count_event", schema=None) as batch_op:
         batch_op.drop_column("received_ms")

@@ -118,7 +118,8 @@ def test_birth_upserts_tags_and_stores_edge_status(
     birth = Status(
         edge_id=EDGE, online=True, ts_ms=T0, version="0.1.0", next_seq=42,
         devices=[DeviceStatus(name="plc-1", connected=True)],
-        buffer=BufferStatus(depth=7, bytes=1234, oldest_ms=T0 - 5000, dropped_samples={"analog": 3}),
+        buffer=BufferStatus(depth=7, bytes=1234, oldest_ms=T0 - 5000, dropped_samples={"analog": 3},
+                            disk_full_errors=2),
         tags=[TagInfo(machine="m1", tag="good_count", role="counter", width=32),  # width changes 16 -> 32
               TagInfo(machine="m1", tag="pressure", role="analog", unit="bar"),
               TagInfo(machine="ghost", tag="good_count", role="counter", width=16)],
@@ -137,7 +138,7 @@ def test_birth_upserts_tags_and_stores_edge_status(
         {"analog": 3},
         42,
     )
-    assert status.machines == ["ghost", "m1"]
+    assert status.machines == ["ghost", "m1"] and status.disk_full_errors == 2
     assert status.devices == [{"name": "plc-1", "connected": True, "error": None, "since_ms": None}]
     # the registry sees the new width at once: 32-bit values above 65535 now count
     broker.publish(batch(1, [("m1", "good_count", T0 + 1000, 70_000)]))
