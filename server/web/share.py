@@ -92,11 +92,12 @@ async def share_json(token: str, request: Request) -> Response:
     gate = _gate(request, token)
     if isinstance(gate, Response):
         return gate
-    key = (gate.id, "json")
-    body = _cache(request).get(key)
-    if body is None:
+
+    async def render() -> bytes:
         view = await run_in_threadpool(_view, request, gate)
-        body = _cache(request).put(key, json.dumps(view, ensure_ascii=False).encode())
+        return json.dumps(view, ensure_ascii=False).encode()
+
+    body = await _cache(request).fetch((gate.id, "json"), render)
     return Response(body, media_type="application/json", headers=HEADERS)
 
 
@@ -121,14 +122,13 @@ async def share_page(token: str, request: Request) -> Response:
     gate = _gate(request, token)
     if isinstance(gate, Response):
         return gate
-    key = (gate.id, get_locale(request))
-    body = _cache(request).get(key)
-    if body is None:
+
+    async def render() -> bytes:
         view = await run_in_threadpool(_view, request, gate)
-        has_logo = web_settings(request).logo_path.is_file()
-        context = {"v": view, "token": token, "has_logo": has_logo}
-        rendered = templates.TemplateResponse(request, "share.html", context)
-        body = _cache(request).put(key, bytes(rendered.body))
+        context = {"v": view, "token": token, "has_logo": web_settings(request).logo_path.is_file()}
+        return bytes(templates.TemplateResponse(request, "share.html", context).body)
+
+    body = await _cache(request).fetch((gate.id, get_locale(request)), render)
     return Response(body, media_type="text/html; charset=utf-8", headers=HEADERS)
 
 
