@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from server.models.auth import ShareLink
@@ -63,17 +64,24 @@ def release_certificate(session: Session, actor: str, link: ShareLink, released:
     return link
 
 
-def resolve_link(session: Session, token: str) -> ShareLink | None:
-    """The live link for `token`; missing, expired and revoked all give None."""
+_BY_HASH = sa.select(ShareLink.__table__).where(  # type: ignore[attr-defined]
+    ShareLink.__table__.c.token_hash == sa.bindparam("h")  # type: ignore[attr-defined]
+)
+
+
+def live_link(conn: sa.Connection, token: str) -> ShareLink | None:
+    """The live link for `token`; missing, expired and revoked all give None. In Core, without a
+    Session: the customer share page asks this on every request (a fraction of the ORM's cost)."""
     if not token or len(token) > 200:
         return None
-    link = session.exec(select(ShareLink).where(ShareLink.token_hash == token_hash(token))).first()
-    if link is None or link.revoked or link.expires_at <= utcnow():
+    row = conn.execute(_BY_HASH, {"h": token_hash(token)}).first()
+    if row is None:
         return None
-    return link
+    link = ShareLink(**row._mapping)  # detached, read only
+    return None if link.revoked or link.expires_at <= utcnow() else link
 
 
 def resolve_share_token(session: Session, token: str) -> WorkOrder | None:
     """The work order a share token opens; missing, expired and revoked all give None."""
-    link = resolve_link(session, token)
+    link = live_link(session.connection(), token)
     return None if link is None else session.get(WorkOrder, link.work_order_id)

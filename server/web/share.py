@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.models.auth import ShareLink
-from server.services.sharelinks import resolve_link
+from server.services.sharelinks import live_link
 from server.web.cache import TtlCache
 from server.web.i18n import get_locale, templates
 from server.web.ratelimit import RateLimiter
@@ -62,8 +62,8 @@ def _gate(request: Request, token: str) -> ShareLink | Response:
     client = request.client.host if request.client else "?"
     if not _limiter(request).allow(client):
         return Response(b"Too many requests", status_code=429, headers=HEADERS | {"Retry-After": "30"})
-    with Session(request.app.state.engine) as session:
-        link = resolve_link(session, token)
+    with request.app.state.engine.connect() as conn:
+        link = live_link(conn, token)
     if link is None:
         return Response(NOT_FOUND, status_code=404, media_type="text/html", headers=HEADERS)
     return link
