@@ -204,3 +204,48 @@ async def test_browse_is_batched_per_level(sim: Simulator) -> None:
         await client.disconnect()
     assert len(found) >= 15, "every variable of the mold"
     assert len(calls) <= 4, f"one Browse request per level, not per node: {calls}"
+
+
+async def test_a_server_without_subscriptions_to_give_is_polled(caplog: pytest.LogCaptureFixture) -> None:
+    """A small PLC that refuses CreateSubscription (BadTooManySubscriptions): the source polls it instead."""
+    from asyncua import Server
+
+    from tests.support.ports import free_port
+
+    server = Server()
+    await server.init()
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    server.set_endpoint(endpoint)
+
+    async def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise ua.UaStatusCodeError(ua.StatusCodes.BadTooManySubscriptions)
+
+    server.iserver.subscription_service.create_subscription = refuse  # this server's limit: none to give
+    idx = await server.register_namespace("urn:test")
+    counter = await server.nodes.objects.add_variable(
+        ua.NodeId("count", idx), "count", ua.Variant(0, ua.VariantType.UInt32)
+    )
+    raw = {"name": "small", "protocol": "opcua", "machine": "small", "endpoint": endpoint, "poll_ms": 50,
+           "tags": [{"name": "good_count", "address": "nsu=urn:test;s=count", "role": "counter",
+                     "width": 32}]}  # fmt: skip
+    device = msgspec.convert(raw, Device)
+    assert device.mode == "subscribe"
+    rows: list[SampleRow] = []
+    src = OpcUaSource(device, [TagPoint(device, t, rows.append) for t in device.tags], Health("small"))
+    async with server:
+        task = asyncio.create_task(src.run())
+        try:
+            await wait(lambda: rows)
+            for value in (5, 9):
+                await server.write_attribute_value(
+                    counter.nodeid, ua.DataValue(ua.Variant(value, ua.VariantType.UInt32))
+                )
+                await wait(lambda: rows[-1][3] == value)  # noqa: B023
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert [v for v in dict.fromkeys(r[3] for r in rows)] == [0, 5, 9] and src.health.connected
+    assert (
+        "subscription refused (BadTooManySubscriptions" in caplog.text
+        and "polling every 50 ms" in caplog.text
+    )
