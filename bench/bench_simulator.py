@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bench.table import Table
+from simulators.machines import TAG_NAMES
 
 OPCUA_MACHINES = 63  # x 16 tags = 1,008 monitored items
 SECONDS = 4.0
@@ -162,7 +163,7 @@ async def _modbus_rate(port: int, address: int, count: int) -> float:
 
 
 def run() -> Table:
-    sim_ids = [f"m{i:02d}.{t}" for i in range(OPCUA_MACHINES) for t in _TAGS]
+    sim_ids = [f"m{i:02d}.{t}" for i in range(OPCUA_MACHINES) for t in TAG_NAMES]
     bare_ids = [f"v{i}" for i in range(OPCUA_MACHINES * 16)]
     with tempfile.TemporaryDirectory() as tmp:
         ports = [_port() for _ in range(5)]
@@ -193,23 +194,3 @@ def run() -> Table:
     table.add("Modbus TCP requests/s, 1 register", mb1, "req/s", mb1_ref, "bare pymodbus")
     table.add("Modbus TCP requests/s, 125 registers", mb125, "req/s", mb125_ref, "bare pymodbus")
     return table
-
-
-_TAGS = [
-    "good_count",
-    "scrap_count",
-    "state",
-    "running",
-    "fault",
-    "fault_code",
-    "status_bits",
-    "ambient",
-    "total_cycles",
-    "temperature",
-    "pressure",
-    "power",
-    "energy",
-    "program",
-    "work_order",
-    "setpoint",
-]

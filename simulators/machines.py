@@ -13,6 +13,11 @@ from simulators.config import MachineConfig
 STATES: dict[str, int] = {"idle": 0, "setup": 1, "running": 2, "fault": 3, "blocked": 4, "starved": 5}
 STATE_NAMES = {v: k for k, v in STATES.items()}
 WRITABLE = ("work_order", "setpoint")
+# every machine's canonical tags (docs/contracts.md), in the order `Machine.tags()` gives them
+TAG_NAMES = (
+    "good_count", "scrap_count", "state", "running", "fault", "fault_code", "status_bits", "ambient",
+    "total_cycles", "temperature", "pressure", "power", "energy", "program", "work_order", "setpoint",
+)  # fmt: skip
 
 # kind -> (running temperature °C, running pressure bar, rated power kW)
 _PROFILE = {

@@ -3,7 +3,7 @@
 import pytest
 
 from simulators.config import MachineConfig
-from simulators.machines import Machine
+from simulators.machines import TAG_NAMES, Machine
 
 
 def make(**overrides: object) -> Machine:
@@ -91,3 +91,7 @@ def test_no_random_faults_by_default() -> None:
     m = make()
     m.advance(100_000.0)
     assert all(t.state != "fault" for t in m.take().transitions)
+
+
+def test_tag_names_are_what_a_machine_serves() -> None:
+    assert tuple(make().tags()) == TAG_NAMES
