@@ -12,8 +12,12 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.config import Device
+from edge.sources.base import Health, SampleRow, TagPoint
+from edge.sources.modbus import ModbusSource
 from shared import messages, topics
 from tests.support.processes import TaktProcess
+from tests.support.simulator import Simulator
 
 HERE = Path(__file__).resolve().parent
 PLANTS = HERE / "plants"
@@ -148,3 +152,38 @@ class Consumer:
 
     def command(self, name: str, command: messages.Command) -> None:
         self.client.publish(topics.cmd(self.site, self.edge_id, name), messages.encode(command), qos=1)
+
+
+def all_tags(byte: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "good_count", "table": "holding", "address": 0, "type": "uint32", "role": "counter",
+         "width": 32},
+        {"name": "scrap_count", "table": "holding", "address": 2, "type": "uint32", "role": "scrap_counter",
+         "width": 32},
+        {"name": "state", "table": "holding", "address": 4, "type": "uint16", "role": "state"},
+        {"name": "fault_code", "table": "holding", "address": 5, "type": "uint16"},
+        {"name": "status_bits", "table": "holding", "address": 6, "type": "uint16"},
+        {"name": "running_bit", "table": "holding", "address": 6, "type": "bool", "bit": 0},
+        {"name": "ambient", "table": "holding", "address": 7, "type": "int16", "byte_order": byte,
+         "scale": 0.1},
+        {"name": "total_cycles", "table": "holding", "address": 8, "type": "int64"},
+        {"name": "program", "table": "holding", "address": 20, "type": "string(32)"},
+        {"name": "work_order", "table": "holding", "address": 40, "type": "string(20)", "writable": True},
+        {"name": "setpoint", "table": "holding", "address": 50, "type": "uint16", "writable": True},
+        {"name": "running", "table": "coil", "address": 0, "type": "bool", "role": "run"},
+        {"name": "fault", "table": "coil", "address": 1, "type": "bool", "role": "fault"},
+        {"name": "running_di", "table": "discrete", "address": 0, "type": "bool"},
+        {"name": "temperature", "table": "input", "address": 0, "type": "float32"},
+        {"name": "pressure", "table": "input", "address": 2, "type": "float32"},
+        {"name": "power", "table": "input", "address": 4, "type": "float32"},
+        {"name": "energy", "table": "input", "address": 6, "type": "float64"},
+    ]  # fmt: skip
+
+
+def source(sim: Simulator, name: str, unit: int, tags: list[dict[str, Any]], **extra: Any
+           ) -> tuple[ModbusSource, list[SampleRow]]:  # fmt: skip
+    line = extra.pop("line", None)
+    device = msgspec.convert(modbus_device(name, sim.modbus_port, unit, tags, **extra), Device)
+    rows: list[SampleRow] = []
+    points = [TagPoint(device, tag, rows.append) for tag in device.tags]
+    return ModbusSource(device, points, Health(name), line), rows

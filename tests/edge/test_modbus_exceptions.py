@@ -1,4 +1,4 @@
-"""Issue 8, case 8, the exceptions tests/edge/test_modbus.py does not cover: 01 (illegal function: a config
+"""Issue 8, case 8, the exceptions test_modbus.py does not cover: 01 (illegal function: a config
 error, the tags go `bad` once and are re-checked) and 0B (gateway target failed to respond: the device is
 down, its tags go `stale` once with their last value), each on one unit while another unit on the same
 simulator keeps flowing, and both recover when the fault clears."""
@@ -8,11 +8,10 @@ import asyncio
 import pytest
 
 from edge.sources.modbus import ModbusSource
-from tests.edge.conftest import sim
-from tests.edge.test_modbus import all_tags, source
+from tests.edge.support import all_tags, source
 from tests.support.simulator import Simulator
 
-__all__ = ["sim"]  # the edge tests' simulator fixture (tests/edge/plants/orders.yaml)
+pytestmark = pytest.mark.faults
 ALWAYS = {"name": "temperature", "table": "input", "address": 0, "type": "float32", "report": "always"}
 
 
