@@ -1,11 +1,26 @@
-"""The rendered-page cache: a missing or expired entry is made once, however many clients ask at once."""
+"""The rendered-page cache: a missing or expired entry is made once, however many clients ask at once.
+
+Each scenario runs on its own event loop in a worker thread: the browser tests' sync Playwright keeps a
+loop running on the main thread for the rest of the session, where pytest-asyncio cannot run another."""
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from server.web.cache import TtlCache
 
 
-async def test_concurrent_misses_render_once_and_expiry_renders_again() -> None:
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
+
+
+def test_concurrent_misses_render_once_and_expiry_renders_again() -> None:
+    run(_concurrent_misses_render_once_and_expiry_renders_again)
+
+
+async def _concurrent_misses_render_once_and_expiry_renders_again() -> None:
     cache, made = TtlCache(ttl_s=0.2), []
 
     async def render() -> bytes:
@@ -20,7 +35,11 @@ async def test_concurrent_misses_render_once_and_expiry_renders_again() -> None:
     assert again == [b"page 2"] * 50 and len(made) == 2
 
 
-async def test_a_failed_render_is_not_cached_and_the_next_caller_renders() -> None:
+def test_a_failed_render_is_not_cached_and_the_next_caller_renders() -> None:
+    run(_a_failed_render_is_not_cached_and_the_next_caller_renders)
+
+
+async def _a_failed_render_is_not_cached_and_the_next_caller_renders() -> None:
     cache, calls = TtlCache(ttl_s=10), []
 
     async def flaky() -> bytes:
@@ -34,7 +53,11 @@ async def test_a_failed_render_is_not_cached_and_the_next_caller_renders() -> No
     assert await cache.fetch("k", flaky) == b"ok" and len(calls) == 2
 
 
-async def test_without_a_ttl_nothing_is_cached() -> None:
+def test_without_a_ttl_nothing_is_cached() -> None:
+    run(_without_a_ttl_nothing_is_cached)
+
+
+async def _without_a_ttl_nothing_is_cached() -> None:
     cache, made = TtlCache(ttl_s=0), []
 
     async def render() -> bytes:
