@@ -45,11 +45,11 @@ class InspectionIn(SQLModel):
 
 def create_plan(session: Session, actor: str, body: InspectionPlanCreate) -> InspectionPlan:
     if body.frequency in {"every_n_parts", "every_n_minutes"} and not body.frequency_n:
-        raise InvalidInput(f"frequency {body.frequency} needs frequency_n")
+        raise InvalidInput("frequency %(frequency)s needs frequency_n", frequency=body.frequency)
     plan = crud.create(session, actor, InspectionPlan.model_validate(body))
     for char in body.characteristics:
         if char.kind == "numeric" and char.lsl is not None and char.usl is not None and char.lsl > char.usl:
-            raise InvalidInput(f"characteristic {char.name}: LSL above USL")
+            raise InvalidInput("characteristic %(name)s: LSL above USL", name=char.name)
         session.add(Characteristic.model_validate(char, update={"plan_id": plan.id}))
     session.commit()
     return plan
@@ -63,10 +63,10 @@ def characteristics(session: Session, plan_id: int) -> list[Characteristic]:
 def check(char: Characteristic, value: ValueIn) -> bool:
     if char.kind == "attribute":
         if value.ok is None:
-            raise InvalidInput(f"characteristic {char.name} is pass/fail: give 'ok'")
+            raise InvalidInput("characteristic %(name)s is pass/fail: give 'ok'", name=char.name)
         return value.ok
     if value.value is None:
-        raise InvalidInput(f"characteristic {char.name} is numeric: give 'value'")
+        raise InvalidInput("characteristic %(name)s is numeric: give 'value'", name=char.name)
     return (char.lsl is None or value.value >= char.lsl) and (char.usl is None or value.value <= char.usl)
 
 
@@ -80,8 +80,9 @@ def record_inspection(session: Session, inspector: str, body: InspectionIn) -> I
     missing = set(chars) - {v.characteristic_id for v in body.values}
     if unknown or missing:
         raise InvalidInput(
-            f"values must cover the plan's characteristics (unknown {unknown}, missing {missing})"
-        )
+            "values must cover the plan's characteristics (unknown %(unknown)s, missing %(missing)s)",
+            unknown=unknown, missing=missing,
+        )  # fmt: skip
     results = [(v, check(chars[v.characteristic_id], v)) for v in body.values]
     record = InspectionRecord(
         plan_id=plan.id or 0,
@@ -122,7 +123,7 @@ def _operation_id(session: Session, order_id: int | None, step_no: int | None) -
     stmt = select(Operation.id).where(Operation.work_order_id == order_id, Operation.step_no == step_no)
     found = session.exec(stmt).first()
     if found is None:
-        raise InvalidInput(f"the work order has no step {step_no}")
+        raise InvalidInput("the work order has no step %(step)s", step=step_no)
     return found
 
 
@@ -139,10 +140,14 @@ def advance_nc(session: Session, actor: str, nc: Nonconformance, to: str, dispos
                note: str | None = None) -> Nonconformance:  # fmt: skip
     """Move a nonconformance along open -> dispositioned -> closed."""
     if NC_FLOW.get(to) != nc.status:
-        raise Conflict(f"nonconformance {nc.id} is {nc.status}; cannot become {to}")
+        raise Conflict(
+            "nonconformance %(id)s is %(status)s; cannot become %(to)s", id=nc.id, status=nc.status, to=to
+        )
     if to == "dispositioned":
         if disposition not in DISPOSITIONS:
-            raise InvalidInput(f"disposition must be one of {', '.join(sorted(DISPOSITIONS))}")
+            raise InvalidInput(
+                "disposition must be one of %(allowed)s", allowed=", ".join(sorted(DISPOSITIONS))
+            )
         nc.disposition, nc.disposition_note, nc.dispositioned_by = disposition, note, actor
     else:
         nc.closed_by, nc.closed_at = actor, utcnow()

@@ -43,9 +43,9 @@ def _operation(session: Session, number: str, step_no: int | None) -> tuple[Work
     ops = wo.operations(session, order.id or 0)
     op = ops[0] if step_no is None else next((o for o in ops if o.step_no == step_no), None)
     if op is None:
-        raise InvalidInput(f"work order {number} has no step {step_no}")
+        raise InvalidInput("work order %(number)s has no step %(step)s", number=number, step=step_no)
     if order.status in {"cancelled", "draft"}:
-        raise Conflict(f"work order {number} is {order.status}")
+        raise Conflict("work order %(number)s is %(status)s", number=number, status=order.status)
     return order, op
 
 

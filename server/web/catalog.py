@@ -22,7 +22,10 @@ KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "tr": (2
 ERROR_KEYWORDS = {name: None for name in ("NotFound", "Conflict", "InvalidInput", "Forbidden", "Locked")}
 SERVER = WEB.parent
 # services whose raised messages are msgids with named parameters (translated on the pages)
-ERROR_MODULES = ("services/operations.py", "services/reports.py", "services/workorders.py")
+ERROR_MODULES = (
+    "services/idempotency.py", "services/operations.py", "services/quality.py", "services/reports.py",
+    "services/trace.py", "services/workorders.py",
+)  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
 

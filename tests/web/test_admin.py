@@ -180,3 +180,10 @@ def test_core_errors_show_in_the_page_language(live: LiveServer, admin: httpx.Cl
     assert plain["message"] == "work order WO-ADM-ERR cannot go from in progress to released"
     asked = live.http.post(url, headers=live.plant.as_("planner") | {"Accept-Language": "zh-CN"}).json()
     assert asked["detail"] == plain["detail"] and asked["message"].startswith("工单 WO-ADM-ERR 不能从")
+    # quality's errors too: a plan checked every N parts without N
+    plan = {"product_id": 1, "name": "patrol", "frequency": "every_n_parts", "sample_size": 1,
+            "characteristics": [{"name": "surface", "kind": "attribute"}]}  # fmt: skip
+    zh_headers = live.plant.as_("inspector") | {"Accept-Language": "zh-CN"}
+    refused = live.http.post("/api/v1/inspection-plans", json=plan, headers=zh_headers).json()
+    assert refused["detail"] == "frequency every_n_parts needs frequency_n"
+    assert refused["message"] == "频次 every_n_parts 需要填写 frequency_n"
