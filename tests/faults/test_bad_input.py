@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from tests.server.ingest.conftest import broker, ingest_settings
 from tests.server.ingest.support import EDGE, T0, Broker, counts, make_plant, wait_for
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import ROOT
+from tests.support.together import together
 
 __all__ = ["broker", "db_url", "engine", "pg_template", "real_server", "sqlite_template"]  # fixtures
 
@@ -202,23 +202,6 @@ def _tablet_session(server: RealServer, name: str, badge: str) -> dict[str, str]
     return {"Authorization": f"Bearer {signed['token']}"}
 
 
-def _together(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(calls))
-    results: list[httpx.Response | None] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
-
-
 def test_two_tablets_resending_reports_never_exceed_the_order_quantity(real_server: RealServer) -> None:
     from tests.server.factory import add_user
 
@@ -241,7 +224,7 @@ def test_two_tablets_resending_reports_never_exceed_the_order_quantity(real_serv
         return lambda: httpx.post(real_server.base + url, json={"good": good}, headers=headers, timeout=30)
 
     # each tablet reports 60, twice (its Wi-Fi lost the first answer): 120 > 105, so exactly one report wins
-    first = _together(report(0, "a-1", 60), report(1, "b-1", 60), report(0, "a-1", 60), report(1, "b-1", 60))
+    first = together(report(0, "a-1", 60), report(1, "b-1", 60), report(0, "a-1", 60), report(1, "b-1", 60))
     resent = [report(0, "a-1", 60)(), report(1, "b-1", 60)()]
     winners = [r for r in resent if r.status_code == 201]
     losers = [r for r in resent if r.status_code == 409]

@@ -1,9 +1,7 @@
 """Work reports: Idempotency-Key semantics and the over-quantity rule, also under concurrency."""
 
 import threading
-from collections.abc import Callable
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
@@ -12,26 +10,9 @@ from sqlmodel import Session, select
 from server.db import writer
 from server.models.production import IdempotencyRecord, Operation, WorkReport
 from tests.server.factory import build_plant, ok, running_order
+from tests.support.together import together
 
 URL = "/api/v1/work-orders/WO-R/reports"
-
-
-def together(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
-    """Run the calls in threads released at the same moment; responses in call order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[httpx.Response | None] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
 
 
 def test_report_counts_and_validation(client: TestClient, engine: Engine) -> None:
