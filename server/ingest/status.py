@@ -22,7 +22,7 @@ from shared.messages import Status
 log = logging.getLogger(__name__)
 
 
-DROP_ALARM_EVERY_MS = 600_000  # drops this far apart are two episodes (two alarms), closer ones one
+EPISODE_GAP_MS = 600_000  # drops this far apart are two episodes (two alarms), closer ones one
 
 
 def handle_status(
@@ -69,7 +69,7 @@ def handle_status(
 def _record_drops(session: Session, site: str, status: Status, before: dict[str, int], now_ms: int) -> None:
     """An edge whose outbox reached its quota drops samples by its policy (analog first) and reports the
     totals by role. A rise joins the edge's current DataLossEpisode, or opens one (with a WARNING) when the
-    last drop is older than DROP_ALARM_EVERY_MS: the gap event the boss view raises its alarm from."""
+    last drop is older than EPISODE_GAP_MS: the gap event the boss view raises its alarm from."""
     if status.buffer is None:
         return
     rise = {role: n - before.get(role, 0) for role, n in status.buffer.dropped_samples.items()}
@@ -78,9 +78,7 @@ def _record_drops(session: Session, site: str, status: Status, before: dict[str,
         return
     episode = session.exec(
         select(DataLossEpisode)
-        .where(
-            DataLossEpisode.edge_id == status.edge_id, DataLossEpisode.last_ms >= now_ms - DROP_ALARM_EVERY_MS
-        )
+        .where(DataLossEpisode.edge_id == status.edge_id, DataLossEpisode.last_ms >= now_ms - EPISODE_GAP_MS)
         .order_by(col(DataLossEpisode.last_ms).desc())
     ).first()
     if episode is None:

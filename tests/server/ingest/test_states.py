@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from server.ingest import Ingestor
 from server.ingest.registry import Registry
-from server.ingest.status import DROP_ALARM_EVERY_MS, handle_status
+from server.ingest.status import EPISODE_GAP_MS, handle_status
 from server.models.ingest import CountEvent, DataLossEpisode, EdgeCursor, EdgeStatus, MachineStateSegment
 from server.models.plant import Tag
 from server.models.production import DowntimeEvent, Operation
@@ -161,7 +161,7 @@ def test_outbox_drops_become_data_loss_episodes_and_a_boss_alarm(engine: Engine)
         status = Status(edge_id=EDGE, online=True, ts_ms=at_ms, version="0.1.0", buffer=buffer)
         handle_status(engine, registry, SITE, status, at_ms)
 
-    later = T0 + DROP_ALARM_EVERY_MS + 60_000
+    later = T0 + EPISODE_GAP_MS + 60_000
     report({}, T0)
     report({"analog": 40}, T0 + 1_000)  # the quota is reached: an episode opens
     report({"analog": 100}, T0 + 5_000)  # goes on: the same episode
