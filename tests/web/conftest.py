@@ -145,6 +145,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
     server = ThreadServer(app, port)
     server.start()
+    assert app.state.ingestor.link.connected.wait(10), "ingestor did not subscribe"  # tests publish once
     base = f"http://127.0.0.1:{port}"
     http = httpx.Client(base_url=base, timeout=20)
     try:
