@@ -173,6 +173,8 @@ class Agent:
             bytes=outbox.bytes,
             oldest_ms=outbox.oldest_ms,
             dropped_samples=dict(outbox.dropped),
+            dropped_from_ms=outbox.dropped_span[0] if outbox.dropped_span else None,
+            dropped_to_ms=outbox.dropped_span[1] if outbox.dropped_span else None,
             disk_full_errors=outbox.disk_full_errors,
         )
         return messages.Status(

@@ -70,6 +70,8 @@ class Outbox:
         self.max_age_ms = int(max_age_s * 1000)
         self.roles: dict[tuple[str, str], str] = {}  # set by the agent; unknown tags are never dropped
         self.dropped: dict[str, int] = {}
+        # sample times (min, max) of what the policy dropped since the outbox was last empty
+        self.dropped_span: tuple[int, int] | None = None
         self.disk_full_errors = 0
         self.over_budget = False
         self.retry_bytes = 0
@@ -88,6 +90,8 @@ class Outbox:
         self.next_seq = int(meta.get("next_seq", 1))
         self.acked_seq = int(meta.get("acked_seq", 0))
         self.dropped = {k.split(":", 1)[1]: int(v) for k, v in meta.items() if k.startswith("dropped:")}
+        low, high = meta.get("dropped_from_ms"), meta.get("dropped_to_ms")
+        self.dropped_span = (int(low), int(high)) if low is not None and high is not None else None
         count, total, oldest = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(length(samples)), 0), MIN(created_ms) FROM outbox"
         ).fetchone()
@@ -132,10 +136,10 @@ class Outbox:
             self.db.execute("ROLLBACK")
 
     def _save_dropped(self) -> None:
-        for role, count in self.dropped.items():
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"dropped:{role}", count)
-            )
+        saved = [(f"dropped:{role}", count) for role, count in self.dropped.items()]
+        if self.dropped_span is not None:
+            saved += [("dropped_from_ms", self.dropped_span[0]), ("dropped_to_ms", self.dropped_span[1])]
+        self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", saved)
 
     def pending(self, after_seq: int, limit: int) -> list[Stored]:
         try:
@@ -161,11 +165,16 @@ class Outbox:
             ).fetchone()
             self.db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('acked_seq', ?)", (seq,))
+            emptied = count == self.depth
+            if emptied:  # all delivered: the next drop starts a new span
+                self.db.execute("DELETE FROM meta WHERE key IN ('dropped_from_ms', 'dropped_to_ms')")
             self.db.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback()
             raise OutboxError(f"cannot delete acked batches: {err}") from err
         self.acked_seq = seq
+        if emptied:
+            self.dropped_span = None
         self.depth -= int(count)
         self.bytes -= int(total)
         self.oldest_ms = self.db.execute("SELECT MIN(created_ms) FROM outbox").fetchone()[0]
@@ -274,6 +283,9 @@ class Outbox:
             if id(sample) not in kept_ids:
                 role = self.roles.get((sample[0], sample[1]), "state")
                 self.dropped[role] = self.dropped.get(role, 0) + 1
+                ts = int(sample[2])
+                low, high = self.dropped_span or (ts, ts)
+                self.dropped_span = (min(low, ts), max(high, ts))
 
     def _rewrite(self, updates: list[tuple[int, list[SampleRow], bytes]]) -> None:
         if not updates:

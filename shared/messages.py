@@ -76,6 +76,9 @@ class BufferStatus(msgspec.Struct, kw_only=True, frozen=True):
     bytes: int = 0
     oldest_ms: int | None = None
     dropped_samples: dict[str, int] = {}  # by role: what the drop policy removed, never silently
+    # sample times of what was dropped since the outbox was last empty: where the trends have holes
+    dropped_from_ms: int | None = None
+    dropped_to_ms: int | None = None
     disk_full_errors: int = 0  # outbox writes refused by a full disk since the agent started
 
 

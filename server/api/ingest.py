@@ -43,6 +43,8 @@ class DataLossPublic(BaseModel):
     first_ms: int
     last_ms: int
     samples: dict[str, int]  # role -> samples the edge dropped from its full outbox in this episode
+    from_ms: int | None = None  # the dropped samples' own times (edge clock): where the trends have holes
+    to_ms: int | None = None
 
 
 class EdgePublic(BaseModel):
@@ -247,6 +249,13 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
         future_samples=clock.future_samples if clock else 0,
         gaps=[GapPublic.model_validate(g, from_attributes=True) for g in gaps],
         data_loss=[
-            DataLossPublic(first_ms=e.first_ms, last_ms=e.last_ms, samples=e.samples or {}) for e in losses
+            DataLossPublic(
+                first_ms=e.first_ms,
+                last_ms=e.last_ms,
+                samples=e.samples or {},
+                from_ms=e.from_ms,
+                to_ms=e.to_ms,
+            )
+            for e in losses
         ],
     )

@@ -91,6 +91,12 @@ def _record_drops(session: Session, site: str, status: Status, before: dict[str,
     for role, n in rise.items():
         samples[role] = samples.get(role, 0) + n
     episode.samples, episode.last_ms = samples, now_ms
+    buffer = status.buffer
+    if buffer.dropped_from_ms is not None and buffer.dropped_to_ms is not None:
+        # the edge's span runs since its outbox was last empty: it may reach into an earlier episode
+        low, high = episode.from_ms, episode.to_ms
+        episode.from_ms = buffer.dropped_from_ms if low is None else min(low, buffer.dropped_from_ms)
+        episode.to_ms = buffer.dropped_to_ms if high is None else max(high, buffer.dropped_to_ms)
     session.add(episode)
 
 

@@ -131,6 +131,9 @@ class DataLossEpisode(SQLModel, table=True):
     first_ms: int = Field(sa_type=BigInteger)  # server time the drops were first reported
     last_ms: int = Field(sa_type=BigInteger)
     samples: Any = Field(default=None, sa_column=Column(JSON))  # role -> samples dropped in this episode
+    # sample times (edge clock) the dropped samples span, as the edge reported them: the trends' holes
+    from_ms: int | None = Field(default=None, sa_type=BigInteger)
+    to_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class CounterAnomaly(SQLModel, table=True):

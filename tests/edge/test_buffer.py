@@ -113,8 +113,18 @@ def test_over_budget_drops_oldest_analog_first(tmp_path: Path) -> None:
     assert analog_per_row[0] == 0 and analog_per_row[-1] == 20, "oldest analog dropped first"
     assert outbox.dropped["analog"] == 100 * 20 - sum(analog_per_row)
     assert "counter" not in outbox.dropped and "state" not in outbox.dropped
+    stripped = [1000 + seq - 1 for (seq, _), n in zip(rows, analog_per_row, strict=True) if n < 20]
+    assert outbox.dropped_span == (stripped[0], stripped[-1]), "the sample times the trends lose"
     outbox.close()
-    assert Outbox(tmp_path / "o.db").dropped == {"analog": 100 * 20 - sum(analog_per_row)}  # persisted
+    reopened = Outbox(tmp_path / "o.db")
+    assert reopened.dropped == {"analog": 100 * 20 - sum(analog_per_row)}  # persisted
+    assert reopened.dropped_span == (stripped[0], stripped[-1])
+    reopened.ack(99)
+    assert reopened.dropped_span is not None, "one batch still waits: the span stays"
+    reopened.ack(100)
+    assert reopened.dropped_span is None, "all delivered: the next drop starts a new span"
+    reopened.close()
+    assert Outbox(tmp_path / "o.db").dropped_span is None
 
 
 @pytest.mark.faults

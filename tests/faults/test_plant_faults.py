@@ -145,6 +145,7 @@ def test_edge_cut_from_the_broker_for_ten_simulated_minutes_fills_its_quota(plan
     spy = Spy(plant.broker.port)
     try:
         with plant.production() as window:
+            began_ms = int(time.time() * 1000)
             wait_until(lambda: plant.cursor() > 0, 20, "batches applied")
             depth_at_cut, seq_at_cut, _ = plant.outbox()
             plant.proxy.cut()
@@ -152,6 +153,7 @@ def test_edge_cut_from_the_broker_for_ten_simulated_minutes_fills_its_quota(plan
             depth, backlog_end, _ = plant.outbox()
             assert depth > depth_at_cut + 50 and backlog_end > seq_at_cut + 50, "the outbox grew"
             mark = len(spy.snapshot())
+            restored_ms = int(time.time() * 1000)
             plant.proxy.restore()
             wait_until(lambda: plant.cursor() >= backlog_end, 60, "the backlog replayed and applied")
             during_replay = plant.outbox()[1] - backlog_end
@@ -172,6 +174,9 @@ def test_edge_cut_from_the_broker_for_ten_simulated_minutes_fills_its_quota(plan
     assert set(edge["dropped"]) == {"analog"}, "never a counter, state or run sample"
     episodes = edge["data_loss"]  # the gap event: when the edge dropped, and how many samples of what role
     assert episodes and all(set(e["samples"]) == {"analog"} for e in episodes), episodes
+    # the trends' holes: sample times of what was dropped, oldest first, all before the link came back
+    spans = [(e["from_ms"], e["to_ms"]) for e in episodes]
+    assert all(began_ms - 60_000 <= low < high <= restored_ms for low, high in spans), (began_ms, spans)
     alarms = plant.server.output().count(f"edge {EDGE} dropped samples")
     assert alarms == len(episodes), "the server raises the alarm once per episode, across its restarts"
     print(

@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("first_ms", sa.BigInteger(), nullable=False),
         sa.Column("last_ms", sa.BigInteger(), nullable=False),
         sa.Column("samples", sa.JSON(), nullable=True),
+        sa.Column("from_ms", sa.BigInteger(), nullable=True),
+        sa.Column("to_ms", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_ingest_data_loss_edge_last", "ingest_data_loss", ["edge_id", "last_ms"])

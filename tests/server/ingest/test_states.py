@@ -156,22 +156,23 @@ def test_outbox_drops_become_data_loss_episodes_and_a_boss_alarm(engine: Engine)
     make_plant(engine)
     registry = Registry(engine)
 
-    def report(dropped: dict[str, int], at_ms: int) -> None:
-        buffer = BufferStatus(depth=500, bytes=60_000, oldest_ms=T0, dropped_samples=dropped)
+    def report(dropped: dict[str, int], at_ms: int, span: tuple[int, int] | None = None) -> None:
+        buffer = BufferStatus(depth=500, bytes=60_000, oldest_ms=T0, dropped_samples=dropped,
+                              dropped_from_ms=span and span[0], dropped_to_ms=span and span[1])  # fmt: skip
         status = Status(edge_id=EDGE, online=True, ts_ms=at_ms, version="0.1.0", buffer=buffer)
         handle_status(engine, registry, SITE, status, at_ms)
 
     later = T0 + EPISODE_GAP_MS + 60_000
     report({}, T0)
-    report({"analog": 40}, T0 + 1_000)  # the quota is reached: an episode opens
-    report({"analog": 100}, T0 + 5_000)  # goes on: the same episode
-    report({"analog": 100}, T0 + 9_000)  # no new drop: nothing recorded
-    report({"analog": 130}, later)  # long after: a second episode
+    report({"analog": 40}, T0 + 1_000, (T0 - 90_000, T0 - 60_000))  # the quota is reached: an episode opens
+    report({"analog": 100}, T0 + 5_000, (T0 - 90_000, T0 - 20_000))  # goes on: the same episode
+    report({"analog": 100}, T0 + 9_000, (T0 - 95_000, T0))  # no new drop: nothing recorded
+    report({"analog": 130}, later)  # long after: a second episode (from an edge that sends no span)
     with Session(engine) as session:
         episodes = session.exec(select(DataLossEpisode).order_by(DataLossEpisode.first_ms)).all()
-        assert [(e.first_ms, e.last_ms, e.samples) for e in episodes] == [
-            (T0 + 1_000, T0 + 5_000, {"analog": 100}),
-            (later, later, {"analog": 30}),
+        assert [(e.first_ms, e.last_ms, e.samples, e.from_ms, e.to_ms) for e in episodes] == [
+            (T0 + 1_000, T0 + 5_000, {"analog": 100}, T0 - 90_000, T0 - 20_000),
+            (later, later, {"analog": 30}, None, None),
         ]
         alerts = data_loss_alerts(session, SITE, since_ms=T0)
         assert [(a.kind, a.subject, a.value) for a in alerts] == [("data_loss", EDGE, 130)]
