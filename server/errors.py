@@ -9,6 +9,8 @@ TaktError (shared)
     ├── Unauthorized         missing or unknown credentials (API: 401)
     ├── Forbidden            credentials without the needed role (API: 403)
     └── Locked               sign-in locked out after too many failures (API: 429)
+
+Msgid                        a parameter value that is itself a msgid (a kind of record: "Product")
 """
 
 from shared.errors import TaktError
@@ -30,6 +32,13 @@ class ServerError(TaktError):
         self.message = text
         self.msgid = message
         self.params = params
+
+
+class Msgid(str):
+    """A parameter value the pages translate along with the message, e.g. `what=Msgid("Product")` in
+    `NotFound("%(what)s with %(key)s not found", ...)`; in English it is the text itself."""
+
+    __slots__ = ()
 
 
 class ConfigError(ServerError):

@@ -44,7 +44,7 @@ def _check_reason(session: SessionDep, code: str) -> None:
         ReasonCode.kind == "downtime", ReasonCode.code == code, col(ReasonCode.active)
     )
     if session.exec(stmt).first() is None:
-        raise InvalidInput(f"{code!r} is not an active downtime reason code")
+        raise InvalidInput("%(code)r is not an active downtime reason code", code=code)
 
 
 @router.get("", response_model=Page[DowntimePublic])

@@ -8,11 +8,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, Msgid, NotFound
 from server.services import audit
 
 T = TypeVar("T", bound=SQLModel)
 MAX_LIMIT = 500
+# what the messages call a row of each model (translated on the pages; capitalised: they open the sentence,
+# and lower-case "machine" is a count source in the `web` domain); any other model is a "Record"
+NOUNS = {
+    "Customer": Msgid("Customer"), "DowntimeEvent": Msgid("Downtime event"),
+    "InspectionPlan": Msgid("Inspection plan"), "Line": Msgid("Line"), "Machine": Msgid("Machine"),
+    "MaterialLot": Msgid("Material lot"), "Nonconformance": Msgid("Nonconformance"),
+    "Product": Msgid("Product"), "ReasonCode": Msgid("Reason code"), "ShareLink": Msgid("Share link"),
+    "Shift": Msgid("Shift"), "Site": Msgid("Site"), "Station": Msgid("Station"), "Tablet": Msgid("Tablet"),
+    "Tag": Msgid("Tag"), "User": Msgid("User"), "WorkOrder": Msgid("Work order"),
+}  # fmt: skip
+RECORD = Msgid("Record")
+
+
+def noun(model: type[SQLModel]) -> Msgid:
+    return NOUNS.get(model.__name__, RECORD)
 
 
 def get_by(session: Session, model: type[T], **where: Any) -> T:
@@ -21,8 +36,8 @@ def get_by(session: Session, model: type[T], **where: Any) -> T:
         stmt = stmt.where(getattr(model, field) == value)
     row = session.exec(stmt).first()
     if row is None:
-        detail = ", ".join(f"{k}={v!r}" for k, v in where.items())
-        raise NotFound(f"{model.__name__} with {detail} not found")
+        key = ", ".join(f"{k}={v!r}" for k, v in where.items())
+        raise NotFound("%(what)s with %(key)s not found", what=noun(model), key=key)
     return row
 
 
@@ -33,7 +48,7 @@ def create(session: Session, actor: str, row: T) -> T:
         session.flush()
     except IntegrityError as err:
         session.rollback()
-        raise Conflict(f"{type(row).__name__} already exists or refers to a missing row") from err
+        raise Conflict("%(what)s already exists or refers to a missing row", what=noun(type(row))) from err
     audit.record(session, actor, type(row).__name__, _ident(row), "create", audit.snapshot(row))
     session.commit()
     session.refresh(row)
@@ -49,7 +64,7 @@ def update(session: Session, actor: str, row: T, patch: SQLModel) -> T:
         session.flush()
     except IntegrityError as err:
         session.rollback()
-        raise Conflict(f"{type(row).__name__} update clashes with an existing row") from err
+        raise Conflict("%(what)s update clashes with an existing row", what=noun(type(row))) from err
     diff = audit.changes(before, audit.snapshot(row))
     if diff:
         audit.record(session, actor, type(row).__name__, _ident(row), "update", diff)

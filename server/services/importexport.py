@@ -3,7 +3,8 @@
 Columns: number, product, customer, quantity, due_date (YYYY-MM-DD), priority, count_source, notes;
 export adds status (ignored on import). Import is all or nothing: every row is validated first and
 any error (row number as in the file, header = row 1; field; message) imports nothing. `dry_run`
-validates only.
+validates only. A row error's `message` is English; `msgid` and `params` (not in the JSON) let the import
+page show it in its language, like ServerError's.
 """
 
 import csv
@@ -13,10 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 from sqlmodel import Session, SQLModel, col, select
 
-from server.errors import InvalidInput
+from server.errors import InvalidInput, Msgid
 from server.models.catalog import Customer, Product
 from server.models.orders import WorkOrderCreate, WorkOrderSummary
 from server.models.production import WorkOrder
@@ -31,6 +32,23 @@ class RowError(SQLModel):
     row: int
     field: str
     message: str
+    _msgid: str = PrivateAttr(default="")
+    _params: dict[str, object] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: int, field: str, msgid: str, **params: object) -> "RowError":
+        """The error with `message` = `msgid % params`, keeping both apart for the pages."""
+        error = cls(row=row, field=field, message=msgid % params if params else msgid)
+        error._msgid, error._params = msgid, params
+        return error
+
+    @property
+    def msgid(self) -> str:
+        return self._msgid or self.message
+
+    @property
+    def params(self) -> dict[str, object]:
+        return self._params
 
 
 class ImportResult(SQLModel):
@@ -52,7 +70,9 @@ def _rows_xlsx(data: bytes) -> Iterator[dict[str, Any]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a bad file
-        raise InvalidInput(f"not a readable XLSX file: {err}") from err
+        raise InvalidInput(
+            "not a readable XLSX file: %(error)s", error=str(err) or type(err).__name__
+        ) from err
     rows = book.active.iter_rows(values_only=True)
     header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
     for values in rows:
@@ -88,10 +108,10 @@ def _validate(session: Session, rows: list[dict[str, Any]]) -> tuple[list[WorkOr
         except ValidationError as err:
             for e in err.errors():
                 field = ".".join(str(p) for p in e["loc"]) or "row"
-                errors.append(RowError(row=index, field=field, message=e["msg"]))
+                errors.append(RowError.of(index, field, e["msg"]))
             continue
         row_errors = _references(body, products, customers, existing, seen)
-        errors += [RowError(row=index, field=f, message=m) for f, m in row_errors]
+        errors += [RowError.of(index, f, msgid, **params) for f, msgid, params in row_errors]
         seen.add(body.number)
         good.append(body)
     return good, errors
@@ -99,23 +119,26 @@ def _validate(session: Session, rows: list[dict[str, Any]]) -> tuple[list[WorkOr
 
 def _references(
     body: WorkOrderCreate, products: set[str], customers: set[str], existing: set[str], seen: set[str]
-) -> list[tuple[str, str]]:
-    problems = []
+) -> list[tuple[str, str, dict[str, object]]]:
+    """(field, msgid, params) of each reference problem of a valid row."""
+    problems: list[tuple[str, str, dict[str, object]]] = []
     if body.product not in products:
-        problems.append(("product", f"unknown product {body.product!r}"))
+        problems.append(("product", Msgid("unknown product %(product)r"), {"product": body.product}))
     if body.customer is not None and body.customer not in customers:
-        problems.append(("customer", f"unknown customer {body.customer!r}"))
+        problems.append(("customer", Msgid("unknown customer %(customer)r"), {"customer": body.customer}))
     if body.number in existing:
-        problems.append(("number", f"work order {body.number} already exists"))
+        problems.append(("number", Msgid("work order %(number)s already exists"), {"number": body.number}))
     elif body.number in seen:
-        problems.append(("number", f"work order {body.number} appears twice in the file"))
+        problems.append(
+            ("number", Msgid("work order %(number)s appears twice in the file"), {"number": body.number})
+        )
     return problems
 
 
 def import_orders(session: Session, actor: str, data: bytes, fmt: str, dry_run: bool) -> ImportResult:
     rows = list(_rows_xlsx(data) if fmt == "xlsx" else _rows_csv(data))
     if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"at most {MAX_ROWS} rows per import")
+        raise InvalidInput("at most %(max)s rows per import", max=MAX_ROWS)
     bodies, errors = _validate(session, rows)
     if errors or dry_run:
         return ImportResult(dry_run=dry_run, rows=len(rows), imported=0, errors=errors)

@@ -180,7 +180,12 @@ def oee_rows(
     A machine/day without any shift gets one row with shift None and planned time 0.
     """
     if last < first or (last - first).days > MAX_DAYS:
-        raise InvalidInput(f"day range {first}..{last} must be ordered and at most {MAX_DAYS} days")
+        raise InvalidInput(
+            "day range %(first)s..%(last)s must be ordered and at most %(max)s days",
+            first=first,
+            last=last,
+            max=MAX_DAYS,
+        )
     now = now_ms() if now is None else now
     stmt = select(Machine).where(Machine.site_id == site.id).order_by(col(Machine.code))
     if machine_codes:

@@ -22,7 +22,11 @@ class Principal:
 
     def require(self, *roles: str) -> None:
         if self.role != "admin" and self.role not in roles:
-            raise Forbidden(f"role {self.role!r} may not do this (needs one of: admin, {', '.join(roles)})")
+            raise Forbidden(
+                "role %(role)r may not do this (needs one of: admin, %(roles)s)",
+                role=self.role,
+                roles=", ".join(roles),
+            )
 
 
 def authenticate(session: Session, settings: Settings, token: str | None) -> Principal:

@@ -64,7 +64,7 @@ def build(session: Session, name: str, q: Query, label: Label) -> list[Table]:
         return [reporting.downtime_pareto(session, q.site, q.start, q.end, q.locale, unclassified, *micro)]
     if name == "on-time":
         return [reporting.on_time(session, q.site, q.start, q.end, q.today)]
-    raise NotFound(f"no report {name!r}; reports: {', '.join(TITLES)}")
+    raise NotFound("no report %(name)r; reports: %(reports)s", name=name, reports=", ".join(TITLES))
 
 
 def local_text(ms: int | None, tz: ZoneInfo) -> str:
@@ -120,12 +120,12 @@ def breakdown(
         select(Machine).where(Machine.site_id == site.id, Machine.code == machine_code)
     ).first()
     if machine is None:
-        raise NotFound(f"no machine {machine_code!r}")
+        raise NotFound("no machine %(machine)r", machine=machine_code)
     rows = oee.oee_rows(session, site, day, day, [machine_code], micro_stop_s)
     if shift is not None:
         rows = [r for r in rows if r.shift == shift]
         if not rows:
-            raise InvalidInput(f"no shift {shift!r} on {day.isoformat()}")
+            raise InvalidInput("no shift %(shift)r on %(day)s", shift=shift, day=day.isoformat())
     windows = [
         w for w in oee.shift_windows(oee.site_shifts(session, site.id or 0), site.timezone, day, day)
         if shift is None or w.shift == shift

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from server.config import Settings
 from server.db import lock_for_write
-from server.errors import Forbidden, Locked, Unauthorized
+from server.errors import Forbidden, Locked, Msgid, Unauthorized
 from server.models.auth import ApiToken, SigninThrottle, Tablet, User
 from server.models.plant import Station
 from server.models.types import utcnow
@@ -21,6 +21,7 @@ from server.services import audit, crud
 from server.services.security import new_token, token_hash, verify_secret
 
 log = logging.getLogger(__name__)
+SCOPES = {"username": Msgid("username"), "badge": Msgid("badge"), "tablet": Msgid("tablet")}
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,11 @@ def _check_locked(rows: list[SigninThrottle]) -> None:
     for row in rows:
         if row.locked_until is not None and row.locked_until > now:
             seconds = int((row.locked_until - now).total_seconds()) + 1
-            raise Locked(f"too many failed sign-ins for this {row.scope}; try again in {seconds} s")
+            raise Locked(
+                "too many failed sign-ins for this %(scope)s; try again in %(seconds)s s",
+                scope=SCOPES[row.scope],
+                seconds=seconds,
+            )
 
 
 def _fail(session: Session, settings: Settings, rows: list[SigninThrottle]) -> None:
@@ -127,7 +132,7 @@ def tablet_for(session: Session, station_code: str, device_token: str | None) ->
     if tablet is None or tablet.revoked:
         raise Unauthorized("unknown or revoked tablet")
     if tablet.station_id != station.id:
-        raise Forbidden(f"this tablet is not enrolled at station {station_code}")
+        raise Forbidden("this tablet is not enrolled at station %(station)s", station=station_code)
     return station, tablet
 
 

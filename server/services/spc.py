@@ -162,7 +162,7 @@ def series(
     """The characteristic's last `last` subgroups: one per inspection record, values by sample_no."""
     char = session.get(Characteristic, characteristic_id)
     if char is None:
-        raise NotFound(f"no characteristic {characteristic_id}")
+        raise NotFound("no characteristic %(id)s", id=characteristic_id)
     plan = session.get(InspectionPlan, char.plan_id)
     assert plan is not None
     stmt = (

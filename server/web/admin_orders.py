@@ -17,7 +17,7 @@ from server.services import crud, importexport, operations, progress, sharelinks
 from server.services import workorders as wo
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
-from server.web.i18n import N_, templates
+from server.web.i18n import N_, error_text, get_locale, templates
 from server.web.routing import PageRoute
 from server.web.share import forget_rendered_shares, qr_svg
 
@@ -68,8 +68,12 @@ def import_orders(
     name = (file.filename or "").lower()
     fmt = "xlsx" if name.endswith(".xlsx") else "csv"
     result = importexport.import_orders(session, who.username, file.file.read(), fmt, dry_run=False)
-    status = 422 if result.errors else 200
-    return templates.TemplateResponse(request, "admin/import.html", {"r": result}, status_code=status)
+    locale = get_locale(request)
+    problems = [(e.row, e.field, error_text(locale, e.msgid, e.params)) for e in result.errors]
+    context = {"r": result, "problems": problems}
+    return templates.TemplateResponse(
+        request, "admin/import.html", context, status_code=422 if problems else 200
+    )
 
 
 @router.get("/admin/orders/{number}")

@@ -37,7 +37,9 @@ def parse_routing(text: str) -> list[dict[str, Any]]:
         if not parts:
             continue
         if len(parts) < 2 or not parts[0].isdigit():
-            raise FormInvalid(f"routing line {n}: write 'step_no name [machine_kind] [ideal_cycle_s]'")
+            raise FormInvalid(
+                N_("routing line %(n)s: write 'step_no name [machine_kind] [ideal_cycle_s]'"), n=n
+            )
         step: dict[str, Any] = {"step_no": int(parts[0]), "name": parts[1]}
         if len(parts) > 2:
             step["machine_kind"] = parts[2]
@@ -213,7 +215,7 @@ def parse_characteristics(text: str) -> list[dict[str, Any]]:
             chars.append({"name": parts[0], "kind": "numeric", "lsl": parts[1], "usl": parts[2],
                           "unit": parts[3] if len(parts) == 4 else None})  # fmt: skip
         else:
-            raise FormInvalid(f"characteristic line {n}: write 'name lsl usl [unit]' or 'name ok'")
+            raise FormInvalid(N_("characteristic line %(n)s: write 'name lsl usl [unit]' or 'name ok'"), n=n)
     return chars
 
 

@@ -19,12 +19,16 @@ from babel.messages.pofile import read_po, write_po
 from server.web.i18n import LOCALE_DIR, LOCALES, TEMPLATE_DIR, WEB
 
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,)}
-ERROR_KEYWORDS = {name: None for name in ("NotFound", "Conflict", "InvalidInput", "Forbidden", "Locked")}
+ERROR_KEYWORDS = {
+    name: None for name in ("NotFound", "Conflict", "InvalidInput", "Forbidden", "Locked", "Msgid")
+}
 SERVER = WEB.parent
 # services whose raised messages are msgids with named parameters (translated on the pages)
 ERROR_MODULES = (
-    "services/idempotency.py", "services/operations.py", "services/quality.py", "services/reports.py",
-    "services/trace.py", "services/workorders.py",
+    "api/downtime.py", "services/catalog.py", "services/crud.py", "services/idempotency.py",
+    "services/importexport.py", "services/oee.py", "services/operations.py", "services/principals.py",
+    "services/quality.py", "services/report_views.py", "services/reports.py", "services/signin.py",
+    "services/spc.py", "services/trace.py", "services/workorders.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 

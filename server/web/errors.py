@@ -1,4 +1,5 @@
-"""Errors of the pages: `PageError` (and subclasses) render as a small translated HTML page.
+"""Errors of the pages: `PageError` (and subclasses) render as a small translated HTML page. Like
+ServerError's, `message` may be a msgid with %-style named parameters: `FormInvalid(N_("line %(n)s"), n=3)`.
 
 PageError            base: status + message (already translated or a msgid)
   LoginRequired      401 -> redirect to the login page (or the station sign-in)
@@ -11,9 +12,12 @@ PageError            base: status + message (already translated or a msgid)
 class PageError(Exception):
     status = 400
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, **params: object) -> None:
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text
+        self.msgid = message
+        self.params = params
 
 
 class LoginRequired(PageError):

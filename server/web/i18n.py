@@ -16,6 +16,8 @@ from babel.support import Translations
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from server.errors import Msgid
+
 log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent
@@ -104,20 +106,25 @@ STATUS_MSGIDS = {"in_progress": "in progress"}
 
 
 def error_text(locale: str, msgid: str, params: dict[str, object] | None = None) -> str:
-    """A core service's error (`ServerError.msgid` + `.params`) in `locale`; status values are translated
-    too (parameters named `status` or `*_status`). Falls back to English if a translation is broken."""
+    """A core service's error (`ServerError.msgid` + `.params`) in `locale`; status values (parameters named
+    `status` or `*_status`) and `Msgid` values are translated too. Falls back to English if a translation
+    is broken."""
     params = params or {}
-    values = {
-        key: gettext(locale, STATUS_MSGIDS.get(value, value))
-        if isinstance(value, str) and (key == "status" or key.endswith("_status")) else value
-        for key, value in params.items()
-    }  # fmt: skip
+    values = {key: _param_text(locale, key, value) for key, value in params.items()}
     text = translations(locale).ugettext(msgid)
     try:
         return text % values if params else text
     except (KeyError, ValueError, TypeError):
         log.warning("broken %s translation of %r", locale, msgid)
         return msgid % params if params else msgid
+
+
+def _param_text(locale: str, key: str, value: object) -> object:
+    if isinstance(value, Msgid):
+        return gettext(locale, value)
+    if isinstance(value, str) and (key == "status" or key.endswith("_status")):
+        return gettext(locale, STATUS_MSGIDS.get(value, value))
+    return value
 
 
 def request_error_text(request: Request, err: Any, default: str | None = None) -> str:

@@ -52,7 +52,11 @@ def safe_name(name: str) -> str:
     base = _UNSAFE.sub("_", base).lstrip(".")[-100:]
     suffix = Path(base).suffix.lower()
     if not base or suffix not in ALLOWED or base == suffix.lstrip("."):
-        raise BadUpload(f"file {name!r}: only {', '.join(sorted(ALLOWED))} files with a name are accepted")
+        raise BadUpload(
+            N_("file %(name)r: only %(allowed)s files with a name are accepted"),
+            name=name,
+            allowed=", ".join(sorted(ALLOWED)),
+        )
     return base
 
 
@@ -60,17 +64,17 @@ def step_dir(web: WebSettings, product_code: str, step_no: int) -> Path:
     root = web.instructions_dir.resolve()
     folder = (root / _UNSAFE.sub("_", product_code).lstrip(".") / str(int(step_no))).resolve()
     if not folder.is_relative_to(root):
-        raise BadUpload("bad product code for a folder name")
+        raise BadUpload(N_("bad product code for a folder name"))
     return folder
 
 
 def save_instruction(web: WebSettings, product_code: str, step_no: int, name: str, data: bytes) -> Path:
     if len(data) > web.upload_max_bytes:
-        raise BadUpload(f"file {name!r} is larger than {web.upload_max_bytes} bytes")
+        raise BadUpload(N_("file %(name)r is larger than %(max)s bytes"), name=name, max=web.upload_max_bytes)
     folder = step_dir(web, product_code, step_no)
     path = (folder / safe_name(name)).resolve()
     if not path.is_relative_to(folder):
-        raise BadUpload(f"file {name!r}: bad name")
+        raise BadUpload(N_("file %(name)r: bad name"), name=name)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     log.info("work instruction stored: %s", path)

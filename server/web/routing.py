@@ -35,7 +35,7 @@ class PageRoute(APIRoute):
                 response = RedirectResponse(f"/login?next={quote(err.next_url, safe='/')}", status_code=303)
             except PageError as err:
                 log.info("page %s -> %s: %s", request.url.path, err.status, err.message)
-                response = error_page(request, err.status, err.message)
+                response = error_page(request, err.status, request_error_text(request, err))
             except ServerError as err:  # the message in the page's language (msgid + parameters)
                 log.info("page %s -> %s: %s", request.url.path, err.status, err.message)
                 response = error_page(request, err.status, request_error_text(request, err))

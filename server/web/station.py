@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from server.api.deps import SettingsDep
 from server.db import SessionDep
-from server.errors import Forbidden, Locked, Unauthorized
+from server.errors import Locked, Unauthorized
 from server.models.auth import Tablet, User
 from server.models.plant import Station
 from server.services import quality, signin
@@ -67,9 +67,7 @@ def _tablet(session: Session, request: Request, code: str) -> Station:
         station, _tablet = signin.tablet_for(session, code, request.cookies.get(DEVICE_COOKIE))
     except Unauthorized as err:
         raise PageForbidden(N_("This tablet is not enrolled. Ask an admin for the enrollment link.")) from err
-    except Forbidden as err:
-        raise PageForbidden(err.message) from err
-    return station
+    return station  # Forbidden (enrolled at another station) shows as a 403 page in the page's language
 
 
 def _operator(session: Session, request: Request, station: Station) -> Principal | None:

@@ -187,3 +187,43 @@ def test_core_errors_show_in_the_page_language(live: LiveServer, admin: httpx.Cl
     refused = live.http.post("/api/v1/inspection-plans", json=plan, headers=zh_headers).json()
     assert refused["detail"] == "frequency every_n_parts needs frequency_n"
     assert refused["message"] == "频次 every_n_parts 需要填写 frequency_n"
+
+
+def test_record_and_import_errors_show_in_the_page_language(live: LiveServer, admin: httpx.Client) -> None:
+    """crud's Conflict/NotFound name the kind of record in the page's language; so do the import page's row
+    errors and the forms' line errors (English with Accept-Language: en, Chinese with ?lang=zh-CN). The JSON
+    API keeps `detail` in English."""
+    admin.cookies.delete("lang")  # an earlier ?lang=zh-CN is remembered
+    reason = {"kind": "scrap", "code": "dent", "label_zh": "凹痕", "label_en": "dent"}
+    assert admin.post("/admin/reasons", data=reason).status_code == 303
+    en = admin.post("/admin/reasons", data=reason)
+    assert en.status_code == 409 and "Reason code already exists or refers to a missing row" in en.text
+    zh = admin.post("/admin/reasons?lang=zh-CN", data=reason)
+    assert zh.status_code == 409 and "原因代码已存在，或引用了不存在的记录" in zh.text, zh.text
+    assert "找不到产品（code=&#39;NOPE-9&#39;）" in admin.get("/admin/products/NOPE-9").text
+    api_headers = live.plant.as_("admin") | {"Accept-Language": "zh-CN"}
+    again = live.http.post("/api/v1/reason-codes", json=reason, headers=api_headers).json()
+    assert again["detail"] == "Reason code already exists or refers to a missing row"
+    assert again["message"] == "原因代码已存在，或引用了不存在的记录"
+    bad = (b"number,product,customer,quantity\nWO-ADM-1,BRK-100,,1\nWO-IMP-9,NOPE,ghost,1\n"
+           b"WO-IMP-8,BRK-100,,1\nWO-IMP-8,PIN-7,,2\n")  # fmt: skip
+    refused = admin.post("/admin/orders/import", files={"file": ("orders.csv", bad, "text/csv")})
+    assert refused.status_code == 422
+    for text in ("工单 WO-ADM-1 已存在", "未知产品 &#39;NOPE&#39;", "未知客户 &#39;ghost&#39;",
+                 "工单 WO-IMP-8 在文件中出现了两次"):  # fmt: skip
+        assert text in refused.text, text  # the cookie from ?lang=zh-CN above
+    admin.cookies.delete("lang")
+    refused = admin.post("/admin/orders/import", files={"file": ("orders.csv", bad, "text/csv")})
+    for text in (
+        "work order WO-ADM-1 already exists",
+        "unknown product &#39;NOPE&#39;",
+        "unknown customer &#39;ghost&#39;",
+        "work order WO-IMP-8 appears twice in the file",
+    ):
+        assert text in refused.text, text
+    not_xlsx = {"file": ("o.xlsx", b"not a zip", "text/csv")}
+    broken = admin.post("/admin/orders/import?lang=zh-CN", files=not_xlsx)
+    assert broken.status_code == 422 and "无法读取的 XLSX 文件" in broken.text
+    product = {"code": "NUT-11", "name": "Nut", "unit": "pcs", "routing": "10 tap\nten tap"}
+    assert "工艺路线第 2 行" in admin.post("/admin/products", data=product).text
+    admin.cookies.delete("lang")

@@ -5,9 +5,13 @@ import pytest
 from babel.messages.pofile import read_po
 from starlette.requests import Request
 
+from server.errors import Conflict, NotFound
+from server.models.auth import SigninThrottle
+from server.models.catalog import Product
+from server.services import crud
 from server.web.catalog import extract
 from server.web.catalog import main as catalog_main
-from server.web.i18n import LOCALE_DIR, get_locale, translations
+from server.web.i18n import LOCALE_DIR, error_text, get_locale, translations
 from tests.web.conftest import LiveServer
 
 
@@ -69,3 +73,14 @@ def test_catalog_tool_refuses_an_unknown_domain(capsys: pytest.CaptureFixture[st
     """`python -m server.web.catalog --help` once wrote `--help.po` catalogs; now it names the domains."""
     assert catalog_main(["--help"]) == 2
     assert "web | reports | errors" in capsys.readouterr().err
+
+
+def test_record_nouns_translate_with_the_message() -> None:
+    """A `Msgid` parameter (crud's kind of record) is English in `message` and translated on the pages."""
+    missing = NotFound("%(what)s with %(key)s not found", what=crud.noun(Product), key="code='X'")
+    assert missing.message == "Product with code='X' not found"
+    assert error_text("zh_CN", missing.msgid, missing.params) == "找不到产品（code='X'）"
+    assert error_text("en", missing.msgid, missing.params) == missing.message
+    clash = Conflict("%(what)s update clashes with an existing row", what=crud.noun(SigninThrottle))
+    assert clash.message == "Record update clashes with an existing row"  # a model without a noun
+    assert error_text("zh_CN", clash.msgid, clash.params) == "记录的修改与已有记录冲突"
