@@ -52,6 +52,8 @@ class Alert:
     kind: str  # machine_down | scrap_rate | order_late | data_loss
     subject: str
     value: float
+    start: str | None = None  # data_loss: local times the dropped samples span ("HH:MM", or "MM-DD HH:MM")
+    end: str | None = None
 
 
 @dataclass
@@ -220,16 +222,34 @@ def alerts(view: BossView, web: WebSettings, now: int) -> list[Alert]:
     return found
 
 
-def data_loss_alerts(session: Session, site_code: str, since_ms: int) -> list[Alert]:
-    """Edges that dropped samples from a full outbox today (machine data lost for good: never counts)."""
+def data_loss_alerts(session: Session, site_code: str, since_ms: int, tz_name: str = "UTC") -> list[Alert]:
+    """Edges that dropped samples from a full outbox today (machine data lost for good: never counts),
+    with the span of the dropped samples' own times where the edge reported it."""
     stmt = select(DataLossEpisode).where(
         DataLossEpisode.site == site_code, DataLossEpisode.last_ms >= since_ms
     )
-    episodes = session.exec(stmt).all()
     lost: dict[str, int] = {}
-    for episode in episodes:
-        lost[episode.edge_id] = lost.get(episode.edge_id, 0) + sum((episode.samples or {}).values())
-    return [Alert("data_loss", edge, samples) for edge, samples in sorted(lost.items())]
+    spans: dict[str, tuple[int, int]] = {}
+    for episode in session.exec(stmt).all():
+        edge = episode.edge_id
+        lost[edge] = lost.get(edge, 0) + sum((episode.samples or {}).values())
+        if episode.from_ms is not None and episode.to_ms is not None:
+            low, high = spans.get(edge, (episode.from_ms, episode.to_ms))
+            spans[edge] = (min(low, episode.from_ms), max(high, episode.to_ms))
+    tz = ZoneInfo(tz_name)
+    today = datetime.fromtimestamp(since_ms / 1000, tz).date()
+    found = []
+    for edge, samples in sorted(lost.items()):
+        alert = Alert("data_loss", edge, samples)
+        if edge in spans:
+            alert.start, alert.end = (_local_clock(ms, tz, today) for ms in spans[edge])
+        found.append(alert)
+    return found
+
+
+def _local_clock(ms: int, tz: ZoneInfo, today: date) -> str:
+    local = datetime.fromtimestamp(ms / 1000, tz)
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%m-%d %H:%M")
 
 
 def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -> BossView:
@@ -249,6 +269,6 @@ def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -
         downtime=top_downtime(session, since, now, locale), good=good, scrap=scrap,
         inspections_due=_pending_inspections(session), open_ncs=int(open_ncs.one()),
     )  # fmt: skip
-    view.alerts = alerts(view, web, now) + data_loss_alerts(session, site_code, since)
+    view.alerts = alerts(view, web, now) + data_loss_alerts(session, site_code, since, tz_name)
     view.spc_flags = spc_flags(session)
     return view

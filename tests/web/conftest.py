@@ -252,9 +252,11 @@ class Edge:
         payload = encode(DataBatch(edge_id=EDGE, seq=self.seq, sent_ms=now, samples=samples))
         self.client.publish(topics.data("demo", EDGE), payload, qos=1).wait_for_publish(5)
 
-    def status(self, dropped: dict[str, int]) -> None:
-        """A status message whose outbox has dropped `dropped` samples (role -> total) past its quota."""
-        buffer = BufferStatus(depth=100, bytes=60_000, oldest_ms=None, dropped_samples=dropped)
+    def status(self, dropped: dict[str, int], span: tuple[int, int] | None = None) -> None:
+        """A status message whose outbox has dropped `dropped` samples (role -> total) past its quota,
+        stamped `span` (ms, ms) of sample time."""
+        buffer = BufferStatus(depth=100, bytes=60_000, oldest_ms=None, dropped_samples=dropped,
+                              dropped_from_ms=span and span[0], dropped_to_ms=span and span[1])  # fmt: skip
         status = Status(
             edge_id=EDGE, online=True, ts_ms=int(time.time() * 1000), version="test", buffer=buffer
         )

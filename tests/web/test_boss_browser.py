@@ -2,12 +2,16 @@
 server's broker) and show on the open page without a reload (SSE); drill-down pages; a customer's share link
 shows the new progress."""
 
-from datetime import date, timedelta
+import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
+from sqlmodel import Session, select
 
+from server.models.plant import Site
 from tests.server.factory import add_user, make_order, ok
 from tests.web.conftest import EDGE, Edge, LiveServer, PageFactory, login, shot, start_order
 
@@ -24,7 +28,12 @@ def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: E
     make_order(live.plant, "WO-LATE-1", 50, due_date=(date.today() - timedelta(days=2)).isoformat())
     ok(live.http.post("/api/v1/work-orders/WO-LATE-1/release", headers=live.plant.as_("planner")))
     edge.send("lathe-1", state=2, running=1, good_count=1000, scrap_count=10, temperature=41.5)  # baseline
-    edge.status(dropped={"analog": 25})  # its outbox overflowed: data lost, an alarm for the boss
+    now = int(time.time() * 1000)
+    lost = (now - 20 * 60_000, now - 5 * 60_000)  # the sample times the dropped samples span
+    edge.status(dropped={"analog": 25}, span=lost)  # its outbox overflowed: data lost, an alarm for the boss
+    with Session(live.engine) as session:
+        tz = ZoneInfo(session.exec(select(Site.timezone).where(Site.code == "demo")).one() or "UTC")
+    start, end = (datetime.fromtimestamp(ms / 1000, tz).strftime("%H:%M") for ms in lost)
     page = new_page("phone", "en")
     login(page, live, "supervisor1")
     tile = page.locator("[data-machine=lathe-1]")
@@ -41,14 +50,16 @@ def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: E
     expect(page.locator("[data-alert=machine_down]")).to_contain_text("lathe-1", timeout=15_000)
     expect(page.locator("[data-alert=scrap_rate]")).to_contain_text("lathe-1")  # 2 of 17 today
     expect(page.locator("[data-alert=order_late]")).to_contain_text("WO-LATE-1")
-    expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{EDGE} lost 25 samples")
+    expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{EDGE} lost 25 samples from ")
+    expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{start} to ")
+    expect(page.locator("[data-alert=data_loss]")).to_contain_text(end)
     expect(page.locator("#orders [data-order]").first).to_have_attribute(
         "data-order", "WO-LATE-1"
     )  # late first
     shot(page, artifacts, "boss-phone-en")
     page.goto(live.url("/boss?lang=zh-CN"))
     expect(page.locator("#kpis")).to_contain_text("今日良品")
-    expect(page.locator("[data-alert=data_loss]")).to_contain_text("丢失 25 个采样")
+    expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"至 {end} 的 25 个采样")
     shot(page, artifacts, "boss-phone-zh")
 
     page.click("[data-order=WO-LIVE-1]")
