@@ -1,6 +1,8 @@
-"""The FastAPI app: `create_app(settings)` builds it; its lifespan makes the engine, migrates the database
-and starts ingestion (`server.ingest.Ingestor`) when MQTT is enabled."""
+"""The FastAPI app: `create_app(settings)` builds it; its lifespan makes the engine, migrates the database,
+starts the live events' fan-out across replicas on PostgreSQL (`server.ingest.fanout`) and ingestion
+(`server.ingest.Ingestor`) when MQTT is enabled."""
 
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -20,6 +22,8 @@ from server.api import ROUTERS
 from server.config import Settings, get_settings
 from server.db import init_db, make_engine
 from server.errors import ServerError
+from server.ingest import events
+from server.ingest.fanout import Fanout, conninfo_of
 from server.middleware import BodyLimitMiddleware
 from server.services import security
 from server.web.i18n import request_error_text
@@ -51,18 +55,38 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
     init_db(engine)
-    ingestor = None
-    ingest = _optional("server.ingest") if settings.mqtt_enabled else None
-    if ingest is not None and hasattr(ingest, "Ingestor"):
-        ingestor = ingest.Ingestor(settings, engine)
-        await _call(ingestor.start())
-    app.state.ingestor = ingestor
-    log.info("takt server ready (site %s, database %s)", settings.site, engine.dialect.name)
+    fanout = _start_fanout(settings, engine)
+    app.state.fanout = fanout
     try:
-        yield
+        ingestor = await _start_ingestor(settings, engine)
+        app.state.ingestor = ingestor
+        log.info("takt server ready (site %s, database %s)", settings.site, engine.dialect.name)
+        try:
+            yield
+        finally:
+            if ingestor is not None:
+                await _call(ingestor.stop())
     finally:
-        if ingestor is not None:
-            await _call(ingestor.stop())
+        if fanout is not None:  # after ingestion: its last events are still sent
+            await asyncio.to_thread(fanout.stop)
+
+
+def _start_fanout(settings: Settings, engine: Engine) -> Fanout | None:
+    """Live events to and from the other replicas; SQLite is one process: nothing to do."""
+    if not settings.live_fanout or engine.dialect.name != "postgresql":
+        return None
+    fanout = Fanout(conninfo_of(engine.url), events.bus)
+    fanout.start()
+    return fanout
+
+
+async def _start_ingestor(settings: Settings, engine: Engine) -> Any | None:
+    ingest = _optional("server.ingest") if settings.mqtt_enabled else None
+    if ingest is None or not hasattr(ingest, "Ingestor"):
+        return None
+    ingestor = ingest.Ingestor(settings, engine)
+    await _call(ingestor.start())
+    return ingestor
 
 
 async def _bad_data(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,10 @@
 
 `bus.publish(event)` is thread-safe (ingestion runs in a worker thread) and never blocks: a subscriber too
 slow to keep up loses its oldest events (`dropped` counts them), never the ingestion's time.
+
+With several server replicas, `server/ingest/fanout.py` sets the bus's relay: `publish` hands each event
+to it as well (other replicas' subscribers), and events from other replicas come in through `deliver`,
+which reaches this process's subscribers only. `event_from_json` reads what `to_json` wrote.
 """
 
 import asyncio
@@ -16,9 +20,10 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from typing import Any
+import types
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, get_args
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,41 @@ class InspectionRecorded:
 
 
 Event = MachineStateChanged | CountsChanged | EdgeChanged | InspectionRecorded
+EVENT_KINDS: dict[str, type[Event]] = {
+    "machine_state": MachineStateChanged,
+    "counts": CountsChanged,
+    "edge": EdgeChanged,
+    "inspection": InspectionRecorded,
+}
+
+
+def event_from_dict(data: Any) -> Event:
+    """The event `asdict(event)` (or `json.loads(event.to_json())`) describes; ValueError if it is not one."""
+    if not isinstance(data, dict):
+        raise ValueError("an event is a JSON object")
+    cls = EVENT_KINDS.get(data.get("kind"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown event kind {data.get('kind')!r}")
+    names = {field.name for field in fields(cls)}
+    if set(data) != names:
+        raise ValueError(f"{data['kind']} event fields {sorted(data)} are not {sorted(names)}")
+    for field in fields(cls):
+        if not _is_a(data[field.name], field.type):
+            raise ValueError(
+                f"{data['kind']} event field {field.name} = {data[field.name]!r} is not {field.type}"
+            )
+    return cls(**data)
+
+
+def event_from_json(text: str) -> Event:
+    return event_from_dict(json.loads(text))
+
+
+def _is_a(value: Any, annotation: Any) -> bool:
+    allowed = get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    if isinstance(value, bool) and bool not in allowed:
+        return False  # JSON true is not a number here
+    return any(value is None if kind is type(None) else isinstance(value, kind) for kind in allowed)
 
 
 class Subscription:
@@ -100,6 +140,7 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
+        self.relay: Callable[[Event], None] | None = None  # must not block (fanout: a bounded queue)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, maxsize: int = 1000) -> AsyncIterator[Subscription]:
@@ -113,7 +154,14 @@ class EventBus:
                 self._subs.discard(sub)
 
     def publish(self, event: Event) -> None:
-        """Deliver `event` to every subscriber; safe from any thread."""
+        """Deliver `event` to every subscriber and hand it to the relay; safe from any thread."""
+        self.deliver(event)
+        relay = self.relay
+        if relay is not None:
+            relay(event)
+
+    def deliver(self, event: Event) -> None:
+        """Deliver `event` to this process's subscribers only (an event another replica published)."""
         with self._lock:
             subs = list(self._subs)
         for sub in subs:
