@@ -3,8 +3,8 @@
 Columns: number, product, customer, quantity, due_date (YYYY-MM-DD), priority, count_source, notes;
 export adds status (ignored on import). Import is all or nothing: every row is validated first and
 any error (row number as in the file, header = row 1; field; message) imports nothing. `dry_run`
-validates only. A row error's `message` is English; `msgid` and `params` (not in the JSON) let the import
-page show it in its language, like ServerError's.
+validates only. A row error's `message` is English (pydantic's own for a bad value); `msgid` and `params`,
+or pydantic's `detail` (not in the JSON), let the import page show it in its language.
 """
 
 import csv
@@ -15,6 +15,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from pydantic import PrivateAttr, ValidationError
+from pydantic_core import ErrorDetails
 from sqlmodel import Session, SQLModel, col, select
 
 from server.errors import InvalidInput, Msgid
@@ -34,6 +35,7 @@ class RowError(SQLModel):
     message: str
     _msgid: str = PrivateAttr(default="")
     _params: dict[str, object] = PrivateAttr(default_factory=dict)
+    _detail: ErrorDetails | None = PrivateAttr(default=None)
 
     @classmethod
     def of(cls, row: int, field: str, msgid: str, **params: object) -> "RowError":
@@ -41,6 +43,18 @@ class RowError(SQLModel):
         error = cls(row=row, field=field, message=msgid % params if params else msgid)
         error._msgid, error._params = msgid, params
         return error
+
+    @classmethod
+    def invalid(cls, row: int, detail: ErrorDetails) -> "RowError":
+        """A value pydantic refused: its English `msg`, the details kept for the pages."""
+        field = ".".join(str(p) for p in detail["loc"]) or "row"
+        error = cls(row=row, field=field, message=detail["msg"])
+        error._detail = detail
+        return error
+
+    @property
+    def detail(self) -> ErrorDetails | None:
+        return self._detail
 
     @property
     def msgid(self) -> str:
@@ -106,9 +120,7 @@ def _validate(session: Session, rows: list[dict[str, Any]]) -> tuple[list[WorkOr
         try:
             body = WorkOrderCreate.model_validate(_clean(raw))
         except ValidationError as err:
-            for e in err.errors():
-                field = ".".join(str(p) for p in e["loc"]) or "row"
-                errors.append(RowError.of(index, field, e["msg"]))
+            errors += [RowError.invalid(index, e) for e in err.errors()]
             continue
         row_errors = _references(body, products, customers, existing, seen)
         errors += [RowError.of(index, f, msgid, **params) for f, msgid, params in row_errors]

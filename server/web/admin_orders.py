@@ -17,9 +17,10 @@ from server.services import crud, importexport, operations, progress, sharelinks
 from server.services import workorders as wo
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
-from server.web.i18n import N_, error_text, get_locale, templates
+from server.web.i18n import N_, get_locale, templates
 from server.web.routing import PageRoute
 from server.web.share import forget_rendered_shares, qr_svg
+from server.web.validation import row_problem
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
@@ -69,7 +70,7 @@ def import_orders(
     fmt = "xlsx" if name.endswith(".xlsx") else "csv"
     result = importexport.import_orders(session, who.username, file.file.read(), fmt, dry_run=False)
     locale = get_locale(request)
-    problems = [(e.row, e.field, error_text(locale, e.msgid, e.params)) for e in result.errors]
+    problems = [(e.row, e.field, row_problem(locale, e)) for e in result.errors]
     context = {"r": result, "problems": problems}
     return templates.TemplateResponse(
         request, "admin/import.html", context, status_code=422 if problems else 200

@@ -1,12 +1,16 @@
-"""Small helpers for admin forms: validate into a model (errors become a 422 page), a flash redirect."""
+"""Small helpers for admin forms: validate into a model (errors become a 422 page in the page's language),
+a flash redirect."""
 
+from collections.abc import Sequence
 from typing import TypeVar
 from urllib.parse import quote
 
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from server.web.errors import PageError
+from server.web.validation import Problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -21,8 +25,12 @@ def validated(model: type[M], data: dict[str, object]) -> M:
     try:
         return model.model_validate(clean)
     except ValidationError as err:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise FormInvalid("; ".join(parts)) from err
+        raise invalid(err.errors()) from err
+
+
+def invalid(errors: Sequence[ErrorDetails]) -> FormInvalid:
+    """The 422 page for pydantic's `errors`: each field by its label, each problem in the page's language."""
+    return FormInvalid("%(problems)s", problems=Problems(errors))
 
 
 def done(path: str, message: str) -> RedirectResponse:

@@ -8,7 +8,7 @@ Accept-Language, else zh_CN. Templates call `_()` / `ngettext()`; Python code ca
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import jinja2
 from babel.messages.pofile import read_po
@@ -107,8 +107,8 @@ STATUS_MSGIDS = {"in_progress": "in progress"}
 
 def error_text(locale: str, msgid: str, params: dict[str, object] | None = None) -> str:
     """A core service's error (`ServerError.msgid` + `.params`) in `locale`; status values (parameters named
-    `status` or `*_status`) and `Msgid` values are translated too. Falls back to English if a translation
-    is broken."""
+    `status` or `*_status`), `Msgid` and `Localized` values are translated too. Falls back to English if a
+    translation is broken."""
     params = params or {}
     values = {key: _param_text(locale, key, value) for key, value in params.items()}
     text = translations(locale).ugettext(msgid)
@@ -119,7 +119,16 @@ def error_text(locale: str, msgid: str, params: dict[str, object] | None = None)
         return msgid % params if params else msgid
 
 
+@runtime_checkable
+class Localized(Protocol):
+    """A parameter value that renders itself in a language (e.g. a form's validation problems)."""
+
+    def localized(self, locale: str) -> str: ...
+
+
 def _param_text(locale: str, key: str, value: object) -> object:
+    if isinstance(value, Localized):
+        return value.localized(locale)
     if isinstance(value, Msgid):
         return gettext(locale, value)
     if isinstance(value, str) and (key == "status" or key.endswith("_status")):

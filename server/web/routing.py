@@ -1,6 +1,7 @@
 """`PageRoute`: the route class of every page router. It remembers `?lang=` in a cookie and renders errors
-(PageError, the services' ServerError) as a translated HTML page instead of JSON; 401 on a page redirects to
-the sign-in page."""
+(PageError, the services' ServerError, a submitted form's invalid values) as a translated HTML page instead of
+JSON; 401 on a page redirects to the sign-in page. JSON bodies (the station tablet's fetches) keep FastAPI's
+422 JSON."""
 
 import logging
 from collections.abc import Callable, Coroutine
@@ -8,11 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from server.errors import ServerError
 from server.web.errors import LoginRequired, PageError
+from server.web.forms import invalid
 from server.web.i18n import COOKIE, COOKIE_MAX_AGE, chosen_lang, request_error_text, templates
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,7 @@ class PageRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                response = await handler(request)
+                response = await _handle(handler, request)
             except LoginRequired as err:
                 response = RedirectResponse(f"/login?next={quote(err.next_url, safe='/')}", status_code=303)
             except PageError as err:
@@ -45,3 +48,18 @@ class PageRoute(APIRoute):
             return response
 
         return route
+
+
+async def _handle(handler: Handler, request: Request) -> Response:
+    """The handler's response; a submitted form's invalid values become `FormInvalid` (a translated page)."""
+    try:
+        return await handler(request)
+    except RequestValidationError as err:
+        if not _is_form(request):
+            raise
+        raise invalid(err.errors()) from err
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))

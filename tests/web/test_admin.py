@@ -227,3 +227,68 @@ def test_record_and_import_errors_show_in_the_page_language(live: LiveServer, ad
     product = {"code": "NUT-11", "name": "Nut", "unit": "pcs", "routing": "10 tap\nten tap"}
     assert "工艺路线第 2 行" in admin.post("/admin/products", data=product).text
     admin.cookies.delete("lang")
+
+
+BAD_VALUES = (b"number,product,customer,quantity,due_date\nWO-VAL-1,BRK-100,,abc,\nWO-VAL-2,BRK-100,,-5,\n"
+              b"WO-VAL-3,BRK-100,,10,2030-13-01\nWO-VAL-4,,,10,\n")  # fmt: skip
+
+
+def _assert_rows(page: str, texts: list[str]) -> None:
+    """The import page's error table: BAD_VALUES' rows 2-5 with their column and `texts`."""
+    for row, column, text in zip(
+        (2, 3, 4, 5), ("quantity", "quantity", "due_date", "product"), texts, strict=True
+    ):
+        assert f"<tr><td>{row}</td><td>{column}</td><td>{text}</td></tr>" in page, (row, page)
+
+
+def test_import_value_errors_in_the_page_language(live: LiveServer, admin: httpx.Client) -> None:
+    """pydantic's refusals of a row (not an integer, not positive, not a date, an empty column) on the import
+    page: Chinese on a zh page, plain English on an en page; the JSON API keeps pydantic's own English."""
+    csv_file = {"file": ("orders.csv", BAD_VALUES, "text/csv")}
+    zh = admin.post("/admin/orders/import?lang=zh-CN", files=csv_file)
+    assert zh.status_code == 422
+    _assert_rows(zh.text, ["须为整数", "须大于 0", "须为日期（YYYY-MM-DD）", "必填，不能为空"])
+    assert "Input should" not in zh.text and "Field required" not in zh.text
+    en = admin.post("/admin/orders/import?lang=en", files=csv_file)
+    _assert_rows(
+        en.text,
+        ["must be a whole number", "must be greater than 0", "must be a date (YYYY-MM-DD)", "required"],
+    )
+    headers = live.plant.as_("planner") | {"Accept-Language": "zh-CN"}
+    api = live.http.post("/api/v1/work-orders/import", files=csv_file, headers=headers)
+    assert api.status_code == 422
+    assert [(e["row"], e["field"], e["message"]) for e in api.json()["errors"]] == [
+        (2, "quantity", "Input should be a valid integer, unable to parse string as an integer"),
+        (3, "quantity", "Input should be greater than 0"),
+        (
+            4,
+            "due_date",
+            "Input should be a valid date or datetime, month value is outside expected range of 1-12",
+        ),
+        (5, "product", "Field required"),
+    ]
+    admin.cookies.delete("lang")
+
+
+def test_form_errors_in_the_page_language(live: LiveServer, admin: httpx.Client) -> None:
+    """A form value the model refuses (a short password) and one FastAPI's form parsing refuses (a negative
+    quantity, not a number) become a 422 page naming the field by its label, in the page's language. A JSON
+    body keeps FastAPI's 422 JSON, as does the API."""
+    user = {"username": "op-short", "display_name": "Short", "role": "operator", "password": "abc"}
+    zh = admin.post("/admin/users?lang=zh-CN", data=user)
+    assert zh.status_code == 422 and "密码：至少 8 个字符" in zh.text, zh.text
+    en = admin.post("/admin/users?lang=en", data=user)
+    assert en.status_code == 422 and "Password: must have at least 8 characters" in en.text, en.text
+    order = {"number": "WO-VAL-9", "product": "BRK-100", "quantity": "-5", "priority": "x"}
+    zh = admin.post("/admin/orders?lang=zh-CN", data=order)
+    assert zh.status_code == 422 and "数量：须大于 0；优先级：须为整数" in zh.text, zh.text
+    assert "Input should" not in zh.text
+    en = admin.post("/admin/orders?lang=en", data=order)
+    assert "Quantity: must be greater than 0; Priority: must be a whole number" in en.text, en.text
+    as_json = admin.post("/admin/orders", json=order)
+    assert as_json.status_code == 422 and as_json.json()["detail"][0]["msg"] == "Field required"
+    headers = live.plant.as_("planner") | {"Accept-Language": "zh-CN"}
+    api = live.http.post("/api/v1/work-orders", json=order | {"priority": 0}, headers=headers)
+    assert api.status_code == 422 and api.json()["detail"][0]["msg"] == "Input should be greater than 0"
+    assert live.http.get("/api/v1/work-orders/WO-VAL-9", headers=live.plant.as_("admin")).status_code == 404
+    admin.cookies.delete("lang")
