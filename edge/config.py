@@ -80,6 +80,13 @@ class Serial(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     bytesize: Literal[7, 8] = 8
 
 
+class Trust(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """OPC UA server trust by a list: CA (or self-signed server) certificates and revocation lists."""
+
+    certificates: Annotated[list[str], msgspec.Meta(min_length=1)]  # files or folders, DER or PEM
+    crls: list[str] = []  # files or folders, DER or PEM; each must be signed by a trusted certificate
+
+
 class Tag(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     name: Annotated[str, msgspec.Meta(pattern=TAG_NAME)]
     machine: Id | None = None  # default: the device's machine
@@ -127,7 +134,8 @@ class Device(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
     certificate: str | None = None
     private_key: str | None = None
-    server_certificate: str | None = None
+    server_certificate: str | None = None  # pinned: the one certificate the server must present
+    trust: Trust | None = None  # or: any server certificate that chains to these (and is not revoked)
     application_uri: str = "urn:takt:edge"  # must match the URI in `certificate` (takt edge cert writes it)
     username: str | None = None
     password: str | None = None
@@ -239,11 +247,28 @@ def _check_device(file: str, where: str, device: Device) -> None:
             raise ConfigError(file, f"{where}.security_mode", "must be Sign or SignAndEncrypt with a policy")
         if secure and not (device.certificate and device.private_key):
             raise ConfigError(file, f"{where}.certificate", "certificate and private_key are required")
-        if secure and not device.server_certificate:
-            problem = "required with a security policy: the server certificate to trust (else any is trusted)"
-            raise ConfigError(file, f"{where}.server_certificate", problem)
+        if secure:
+            _check_server_trust(file, where, device)
+        elif device.trust is not None:
+            raise ConfigError(file, f"{where}.trust", "only applies with a security policy (Basic256Sha256)")
         if not secure and device.security_mode != "None":
             raise ConfigError(file, f"{where}.security_policy", "set a policy for Sign/SignAndEncrypt")
+
+
+def _check_server_trust(file: str, where: str, device: Device) -> None:
+    """With a security policy: exactly one of `server_certificate` (pinned) or `trust` (CA list)."""
+    if device.server_certificate and device.trust is not None:
+        problem = "give either server_certificate (pinned) or trust (CA list and CRLs), not both"
+        raise ConfigError(file, f"{where}.trust", problem)
+    if not device.server_certificate and device.trust is None:
+        problem = "required with a security policy: server_certificate (pinned) or trust (CA list and CRLs)"
+        raise ConfigError(file, f"{where}.server_certificate", problem)
+    if device.trust is None:
+        return
+    for key, paths in (("certificates", device.trust.certificates), ("crls", device.trust.crls)):
+        for k, path in enumerate(paths):
+            if not os.path.exists(path):
+                raise ConfigError(file, f"{where}.trust.{key}[{k}]", f"{path}: no such file or folder")
 
 
 def _check_tag(file: str, where: str, device: Device, tag: Tag) -> None:

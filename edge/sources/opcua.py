@@ -21,14 +21,17 @@ from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
-from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.crypto.validator import CertificateValidatorOptions
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from cryptography.hazmat.primitives import serialization
 
 from edge.codec import Value
 from edge.config import PROTECTED_ROLES, Device
 from edge.errors import CommandError, SourceError
+from edge.sources import opcua_trust
 from edge.sources.base import Backoff, Health, TagPoint, now_ms
+from edge.sources.opcua_trust import ServerValidator
 
 log = logging.getLogger(__name__)
 _NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
@@ -87,24 +90,17 @@ class OpcUaSource:
         if device.username:
             client.set_user(device.username)
             client.set_password(device.password or "")
+        validator: ServerValidator | None = None
         try:
             if device.security_policy == "Basic256Sha256":
-                if not device.server_certificate:  # else asyncua trusts whatever certificate the server shows
-                    raise SourceError(f"{device.endpoint}: security requires a server_certificate to trust")
-                mode = getattr(ua.MessageSecurityMode, device.security_mode)
-                # the pinned certificate must be the one the server presents (asyncua checks), and current
-                client.certificate_validator = CertificateValidator(
-                    CertificateValidatorOptions.TIME_RANGE | CertificateValidatorOptions.PEER_SERVER
-                )
-                await client.set_security(
-                    SecurityPolicyBasic256Sha256, device.certificate or "", device.private_key or "",
-                    server_certificate=device.server_certificate, mode=mode,
-                )  # fmt: skip
+                validator = await self._validator()
+                await self._secure(client, validator)
             await client.connect()
         except (asyncio.CancelledError, SourceError):
             raise
         except Exception as err:  # asyncua raises OSError, TimeoutError, UaError and more on connect
-            raise SourceError(f"cannot connect to {device.endpoint}: {err!r}") from err
+            reason = validator.refusal if validator is not None and validator.refusal else repr(err)
+            raise SourceError(f"cannot connect to {device.endpoint}: {reason}") from err
         self.client = client
         try:
             yield client
@@ -113,6 +109,42 @@ class OpcUaSource:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await client.disconnect()
+
+    async def _validator(self) -> ServerValidator:
+        device = self.device
+        if device.trust is not None:
+            try:
+                return await opcua_trust.load(device.trust)
+            except SourceError as err:
+                raise SourceError(f"{device.endpoint}: {err}") from err
+        if not device.server_certificate:  # else asyncua would trust whatever certificate the server shows
+            raise SourceError(f"{device.endpoint}: security requires a server_certificate or a trust list")
+        # the pinned certificate must be the one the server presents (asyncua checks), and current
+        options = CertificateValidatorOptions.TIME_RANGE | CertificateValidatorOptions.PEER_SERVER
+        return ServerValidator(options)
+
+    async def _secure(self, client: Client, validator: ServerValidator) -> None:
+        """Basic256Sha256 with the server certificate pinned, or checked against the `trust` list.
+
+        With `trust` the certificate comes from the server's endpoint list (GetEndpoints, unsecured) and
+        is checked before the secure channel opens; asyncua then checks the session's certificate is the
+        same one, that the server holds its key, and runs the validator on it again."""
+        device = self.device
+        mode = getattr(ua.MessageSecurityMode, device.security_mode)
+        policy = SecurityPolicyBasic256Sha256
+        server_certificate: str | bytes = device.server_certificate or ""
+        if device.trust is not None:
+            endpoint = Client.find_endpoint(await client.connect_and_get_server_endpoints(), mode, policy.URI)
+            if not endpoint.ServerCertificate:
+                raise UaError(f"the {device.security_mode} {policy.URI} endpoint shows no certificate")
+            cert = opcua_trust.first_certificate(endpoint.ServerCertificate)
+            await validator.validate(cert, endpoint.Server)
+            server_certificate = cert.public_bytes(serialization.Encoding.DER)
+        client.certificate_validator = validator
+        await client.set_security(
+            policy, device.certificate or "", device.private_key or "",
+            server_certificate=server_certificate, mode=mode,
+        )  # fmt: skip
 
     async def resolve(self, client: Client) -> None:
         """Node ids and browse paths -> nodes (browse paths in one TranslateBrowsePaths call)."""

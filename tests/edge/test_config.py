@@ -108,3 +108,65 @@ def test_cli_exit_2_on_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "devices[0].tags[0].type: unknown type 'int128'" in capsys.readouterr().err
     assert main(["run", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+SECURE = MINIMAL.replace(
+    "protocol: modbus_tcp\n    host: 127.0.0.1",
+    "protocol: opcua\n    endpoint: opc.tcp://h:4840\n    security_policy: Basic256Sha256\n"
+    "    security_mode: SignAndEncrypt\n    certificate: c.der\n    private_key: k.pem",
+).replace("table: holding, address: 0", 'address: "ns=2;s=count"')
+
+
+def device_line(text: str, line: str) -> str:
+    """`line` added to the (first) device, after its machine."""
+    return text.replace("    machine: cnc1\n", f"    machine: cnc1\n    {line}\n", 1)
+
+
+@pytest.mark.parametrize(
+    ("server_trust", "field", "problem"),
+    [
+        ("", "devices[0].server_certificate", "server_certificate (pinned) or trust (CA list and CRLs)"),
+        ("server_certificate: {pki}/server.der\n    trust: {{certificates: [{pki}/ca.der]}}",
+         "devices[0].trust", "not both"),
+        ("trust: {{certificates: [{pki}/ca.der, {pki}/gone.der]}}", "devices[0].trust.certificates[1]",
+         "gone.der: no such file or folder"),
+        ("trust: {{certificates: [{pki}], crls: [{pki}/gone.crl]}}", "devices[0].trust.crls[0]",
+         "gone.crl: no such file or folder"),
+        ("trust: {{certificates: []}}", "devices[0].trust.certificates", "length >= 1"),
+        ("trust: {{crls: [{pki}/ca.crl]}}", "devices[0].trust", "missing required field `certificates`"),
+        ("trust: {{certificates: [{pki}], ocsp: true}}", "devices[0].trust", "unknown field `ocsp`"),
+    ],
+)  # fmt: skip
+@pytest.mark.faults
+def test_opcua_security_needs_exactly_one_of_pinned_certificate_or_trust(
+    tmp_path: Path, server_trust: str, field: str, problem: str
+) -> None:
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    for name in ("server.der", "ca.der", "ca.crl"):
+        (pki / name).write_bytes(b"not parsed by the config check")
+    path = write(tmp_path, device_line(SECURE, server_trust.format(pki=pki)))
+    with pytest.raises(ConfigError) as err:
+        config.load(path, env={})
+    assert err.value.file == str(path)
+    assert err.value.field == field, err.value
+    assert problem in err.value.problem, err.value
+
+
+def test_opcua_trust_block_and_pinned_certificate_both_load(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    (pki / "ca.der").write_bytes(b"x")
+    (pki / "ca.crl").write_bytes(b"x")
+    trust = f"trust: {{certificates: [{pki}/ca.der, {pki}], crls: [{pki}/ca.crl]}}"
+    cfg = config.load(write(tmp_path, device_line(SECURE, trust)))
+    device = cfg.devices[0]
+    assert device.trust is not None and device.server_certificate is None
+    assert device.trust.certificates == [f"{pki}/ca.der", str(pki)] and device.trust.crls == [f"{pki}/ca.crl"]
+    pinned = device_line(SECURE, "server_certificate: s.der")
+    assert config.load(write(tmp_path, pinned)).devices[0].trust is None  # unchanged: not checked on disk
+    plain = SECURE.replace("security_policy: Basic256Sha256", "security_policy: None").replace(
+        "security_mode: SignAndEncrypt", "security_mode: None"
+    )
+    with pytest.raises(ConfigError, match=r"devices\[0\]\.trust: only applies with a security policy"):
+        config.load(write(tmp_path, device_line(plain, trust)))
