@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from server.services.security import token_hash
 from tests.faults.realserver import RealServer, enroll_tablet, real_server
 from tests.server.factory import add_user, make_order, ok
 from tests.support.ports import free_port
+from tests.support.tls import CertFiles, Pki
 
 __all__ = ["real_server"]  # fixture
 
@@ -339,14 +341,19 @@ async def _secure_server(cert: Path, key: Path) -> AsyncIterator[str]:
         yield endpoint
 
 
-def _secure_source(endpoint: str, client: tuple[Path, Path], trusted: Path) -> OpcUaSource:
+def _secure_source(
+    endpoint: str, client: tuple[Path, Path], trusted: Path | None = None, **extra: Any
+) -> OpcUaSource:
+    """The edge's source for `_secure_server`: `trusted` pins a certificate, `trust={...}` is a CA list."""
     raw = {"name": "m", "protocol": "opcua", "machine": "m", "endpoint": endpoint, "watchdog_s": 2.0,
            "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
-           "certificate": str(client[0]), "private_key": str(client[1]), "server_certificate": str(trusted),
+           "certificate": str(client[0]), "private_key": str(client[1]),
            "tags": [{"name": "good_count", "address": "nsu=urn:faults;s=count", "role": "counter",
                      "width": 32}]}  # fmt: skip
+    raw |= ({"server_certificate": str(trusted)} if trusted else {}) | extra
     device = msgspec.convert(raw, Device)
-    return OpcUaSource(device, [TagPoint(device, t, lambda _row: None) for t in device.tags], Health("m"))
+    points = [TagPoint(device, t, lambda _row: None) for t in device.tags]
+    return OpcUaSource(device, points, Health(device.name))
 
 
 async def test_opcua_edge_refuses_an_untrusted_or_expired_server_certificate(tmp_path: Path) -> None:
@@ -366,6 +373,87 @@ async def test_opcua_edge_refuses_an_untrusted_or_expired_server_certificate(tmp
         assert (value, quality) == (None, "bad") and "BadCertificateTimeInvalid" in str(error), read
     with pytest.raises(EdgeConfigError, match=r"devices\[0\]\.server_certificate"):
         edge_config.parse(EDGE_SECURE_YAML.format(cert=client[0], key=client[1]), "edge.yaml")
+
+
+async def test_opcua_edge_trusts_servers_by_ca_list_and_crl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`trust: {certificates: [CA], crls: [CRL]}`: a server certificate is trusted when the CA signed it,
+    it is current and the CA's CRL does not list it; each refusal names the certificate and the reason,
+    and `takt edge check` prints it."""
+    assert await asyncio.to_thread(edge_main, ["cert", "--out", str(tmp_path / "edge")]) == 0
+    client = (tmp_path / "edge" / "edge-cert.der", tmp_path / "edge" / "edge-key.pem")
+    ca, other = Pki(tmp_path / "ca", "Integrator CA"), Pki(tmp_path / "other", "Other CA")
+    good, revoked = ca.opcua_server("plc-good", SERVER_URI), ca.opcua_server("plc-revoked", SERVER_URI)
+    expired = ca.opcua_server("plc-expired", SERVER_URI, expired=True)
+    stranger = other.opcua_server("plc-stranger", SERVER_URI)  # valid, from a CA the edge does not trust
+    ca.revoke(revoked)
+    trust = {"certificates": [str(ca.ca_cert)], "crls": [str(ca.crl)]}
+
+    async def read(server: CertFiles, trust: dict[str, list[str]]) -> tuple[Any, str, str | None]:
+        async with _secure_server(server.cert, server.key) as endpoint:
+            return (await _secure_source(endpoint, client, trust=trust).read_once())["m/good_count"]
+
+    assert (await read(good, trust))[:2] == (7, "good")  # the control: signed by the CA, current, not revoked
+    assert (await read(revoked, {"certificates": trust["certificates"]}))[:2] == (7, "good")  # no CRL given
+    refusals = {
+        "BadCertificateRevoked": await read(revoked, trust),
+        "BadCertificateUntrusted": await read(stranger, trust),
+        "BadCertificateTimeInvalid": await read(expired, trust),
+    }
+    for code, (value, quality, error) in refusals.items():
+        assert (value, quality) == (None, "bad"), (code, error)
+        assert "server certificate CN=plc-" in str(error) and f"refused: {code}" in str(error), error
+    assert "revoked" in str(refusals["BadCertificateRevoked"][2])
+    assert "by the CRL of CN=Integrator CA" in str(refusals["BadCertificateRevoked"][2])
+    assert "no chain to a trusted certificate" in str(refusals["BadCertificateUntrusted"][2])
+    async with _secure_server(revoked.cert, revoked.key) as endpoint:
+        text = EDGE_SECURE_YAML.format(cert=client[0], key=client[1]).replace(
+            "opc.tcp://127.0.0.1:4840", endpoint
+        )
+        text += f"    trust: {{certificates: [{ca.ca_cert}], crls: [{ca.crl}]}}\n"
+        (tmp_path / "edge.yaml").write_text(text)
+        capsys.readouterr()
+        assert await asyncio.to_thread(edge_main, ["check", "--config", str(tmp_path / "edge.yaml")]) == 1
+    printed = capsys.readouterr().out
+    assert "refused: BadCertificateRevoked: revoked" in printed, printed
+    assert "0 good, 1 with problems" in printed, printed
+    self_signed = _server_certificate(tmp_path / "pki", "self-signed")  # a self-signed server in the list
+    only_itself = {"certificates": [str(self_signed[0])]}
+    assert (await read(CertFiles(*self_signed, 0), only_itself))[:2] == (7, "good")
+
+
+async def test_opcua_refused_server_is_retried_and_the_trust_list_is_read_again(tmp_path: Path) -> None:
+    """A refused device reports why, keeps retrying with backoff while another device reads on, and
+    connects once its trust folder holds the right CA (read again for every session, no restart)."""
+    assert await asyncio.to_thread(edge_main, ["cert", "--out", str(tmp_path / "edge")]) == 0
+    client = (tmp_path / "edge" / "edge-cert.der", tmp_path / "edge" / "edge-key.pem")
+    ca, other = Pki(tmp_path / "ca", "Integrator CA"), Pki(tmp_path / "other", "Other CA")
+    server = ca.opcua_server("plc", SERVER_URI)
+    folder = tmp_path / "trusted"
+    folder.mkdir()
+    shutil.copy(other.ca_cert, folder / "other.crt")
+    async with _secure_server(server.cert, server.key) as endpoint:
+        refused = _secure_source(endpoint, client, name="refused", backoff_max_s=0.5,
+                                 trust={"certificates": [str(folder)]})  # fmt: skip
+        trusting = _secure_source(
+            endpoint, client, name="trusting", trust={"certificates": [str(ca.ca_cert)]}
+        )
+        tasks = [asyncio.create_task(source.run()) for source in (refused, trusting)]
+        try:
+            async with asyncio.timeout(30):
+                while not (trusting.points[0].value == 7 and refused.health.error):
+                    await asyncio.sleep(0.05)
+            assert "BadCertificateUntrusted" in refused.health.error and not refused.health.connected
+            shutil.copy(ca.ca_cert, folder / "integrator.crt")
+            async with asyncio.timeout(30):
+                while refused.points[0].value != 7:
+                    await asyncio.sleep(0.05)
+            assert refused.health.connected and trusting.health.connected
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 EDGE_SECURE_YAML = """site: s

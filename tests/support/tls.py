@@ -1,5 +1,6 @@
 """A throwaway PKI for TLS tests: a CA, a server certificate for 127.0.0.1/localhost, client certificates
-(valid, expired, revoked) and a CRL, written as PEM files into a folder (made with `cryptography`)."""
+(valid, expired, revoked) and a CRL, written as PEM files into a folder (made with `cryptography`); also
+OPC UA server certificates (RSA, DER) signed by the same CA."""
 
 import datetime as dt
 import ipaddress
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 Key = ec.EllipticCurvePrivateKey
@@ -118,6 +119,48 @@ class Pki:
         else:
             start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
         return self._issue(cn, ExtendedKeyUsageOID.CLIENT_AUTH, start, end, cn)
+
+    def opcua_server(self, name: str, uri: str, expired: bool = False) -> CertFiles:
+        """An OPC UA server's application certificate: RSA 2048 (Basic256Sha256), SAN `uri`, localhost and
+        127.0.0.1, OPC UA's key usages, serverAuth; `name.der` (DER) and `name.pem` (key) for asyncua."""
+        now = _now()
+        if expired:
+            start, end = now - dt.timedelta(days=10), now - dt.timedelta(days=1)
+        else:
+            start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        serial = x509.random_serial_number()
+        sans: list[x509.GeneralName] = [
+            x509.UniformResourceIdentifier(uri),
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]
+        usage = x509.KeyUsage(True, True, True, True, False, False, False, False, False)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        files = CertFiles(self.folder / f"{name}.der", self.folder / f"{name}.pem", serial)
+        files.cert.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+        files.key.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return files
 
     def revoke(self, files: CertFiles) -> None:
         self.revoked.append(files.serial)
