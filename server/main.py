@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DataError
 
 from server.api import ROUTERS
@@ -72,10 +72,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _start_fanout(settings: Settings, engine: Engine) -> Fanout | None:
-    """Live events to and from the other replicas; SQLite is one process: nothing to do."""
+    """Live events to and from the other replicas; SQLite is one process: nothing to do. LISTEN needs
+    a session of its own: through a transaction-mode pooler it would hear nothing (TAKT_LIVE_FANOUT_URL)."""
     if not settings.live_fanout or engine.dialect.name != "postgresql":
         return None
-    fanout = Fanout(conninfo_of(engine.url), events.bus)
+    url = make_url(settings.live_fanout_url) if settings.live_fanout_url else engine.url
+    fanout = Fanout(conninfo_of(url), events.bus)
     fanout.start()
     return fanout
 

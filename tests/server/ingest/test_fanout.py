@@ -317,3 +317,22 @@ async def test_the_lifespan_runs_the_fanout_on_postgresql_and_stops_it(
     other.stop()
     assert not [thread.name for thread in threading.enumerate() if thread.name.startswith("takt-fanout")]
     assert (fanout.sent, fanout.received, fanout.dropped) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_fanout_connects_where_live_fanout_url_says(
+    settings: Settings, engine: Engine, replica: Callable[[str], Fanout]
+) -> None:
+    """TAKT_LIVE_FANOUT_URL: PostgreSQL itself when TAKT_DATABASE_URL goes through a transaction pooler."""
+    assert engine.url.host is not None and engine.url.port is not None
+    with FaultProxy(engine.url.host, engine.url.port) as proxy:
+        url = engine.url.set(port=proxy.port).render_as_string(hide_password=False)
+        direct = settings.model_copy(update={"live_fanout_url": url})
+        with TestClient(create_app(direct, engine=engine)) as client:
+            fanout: Any = client.app.state.fanout  # type: ignore[attr-defined]
+            assert fanout.wait_listening(WAIT_S)
+            other = replica(conninfo_of(engine.url))
+            async with other.bus.subscribe() as there:
+                events.bus.publish(EdgeChanged("edge-1", online=True))
+                assert await take(there, 1) == [EdgeChanged("edge-1", True)]
+            assert proxy.stats.connections == 2  # the listener's and the sender's; the app's pool is direct
