@@ -103,9 +103,7 @@ class Fanout:
         self.bus = bus
         self.origin = uuid.uuid4().hex
         self.sent = 0  # events handed to PostgreSQL
-        self.dropped = (
-            0  # events of this replica the others will not get (queue full, no connection, too big)
-        )
+        self.dropped = 0  # not sent to the others: queue full, no connection, too big
         self.received = 0  # events of other replicas delivered to this replica's bus
         self.missed_notifications = 0  # of other replicas, never arrived here (seq gaps)
         self.invalid = 0  # notifications on the channel that were not ours to read
