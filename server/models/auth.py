@@ -32,7 +32,7 @@ class User(UserBase, table=True):
 class UserCreate(UserBase):
     role: Role  # type: ignore[assignment]
     password: str | None = Field(default=None, min_length=8, max_length=200)
-    pin: str | None = Field(default=None, min_length=4, max_length=12, regex=r"^[0-9]+$")
+    pin: str | None = Field(default=None, min_length=4, max_length=12, schema_extra={"pattern": r"^[0-9]+$"})
 
 
 class UserUpdate(SQLModel):
@@ -41,7 +41,7 @@ class UserUpdate(SQLModel):
     badge: str | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=200)
-    pin: str | None = Field(default=None, min_length=4, max_length=12, regex=r"^[0-9]+$")
+    pin: str | None = Field(default=None, min_length=4, max_length=12, schema_extra={"pattern": r"^[0-9]+$"})
 
 
 class UserPublic(UserBase):

@@ -7,9 +7,12 @@ from sqlmodel import Field, SQLModel
 
 from server.models.production import CountSource
 
+NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
 
 class WorkOrderCreate(SQLModel):
-    number: str = Field(min_length=1, max_length=40, regex=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
+    # letters, digits, "-", "_", "." (a path segment of the order's URLs: no "/"); sqlmodel ignores `regex=`
+    number: str = Field(min_length=1, max_length=40, schema_extra={"pattern": NUMBER_PATTERN})
     product: str = Field(min_length=1, max_length=64, description="product code")
     customer: str | None = Field(default=None, max_length=64, description="customer code")
     quantity: int = Field(gt=0, le=100_000_000)

@@ -80,6 +80,15 @@ def test_tablet_sign_in_and_lockout(
     plant = build_plant(client)
     add_user(plant, "operator", "wang")
     make_order(plant, "WO-T", 10)
+    body = {
+        "username": "li",
+        "display_name": "Li",
+        "role": "operator",
+        "password": "pw-li-123456",
+        "badge": "B-li",
+    }
+    for pin in ("12ab", "12 34", "123"):  # digits only, at least four
+        assert client.post("/api/v1/users", json=body | {"pin": pin}, headers=ADMIN).status_code == 422
     device = _enroll(client)
     tab = {"X-Device-Token": device}
     assert client.post(SIGN_IN, json={"badge": "B-wang", "pin": "4321"}).status_code == 401  # no tablet

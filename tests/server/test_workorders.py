@@ -38,6 +38,9 @@ def test_create_get_update_list(client: TestClient, engine: Engine) -> None:
     assert first["total"] == 3 and first["items"][0]["number"] == "WO-2311-042"  # highest priority first
     assert client.post("/api/v1/work-orders", json=pin, headers=plant.as_("planner")).status_code == 409
     assert client.get("/api/v1/work-orders/NOPE", headers=plant.as_("planner")).status_code == 404
+    for bad in ("W 1!", "WO/1", "-WO"):  # a number is a path segment of the order's URLs
+        refused = client.post("/api/v1/work-orders", json=pin | {"number": bad}, headers=plant.as_("planner"))
+        assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == "string_pattern_mismatch"
     with Session(engine) as session:
         actions = session.exec(select(AuditLog.action).where(AuditLog.entity == "WorkOrder")).all()
     assert "create" in actions and "update" in actions
