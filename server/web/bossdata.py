@@ -4,6 +4,7 @@ alerts."""
 
 import importlib
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -15,7 +16,7 @@ from sqlmodel import Session, col, select
 from server.models.catalog import Product, ReasonCode
 from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment
 from server.models.orders import WorkOrderProgress
-from server.models.plant import Machine, Site
+from server.models.plant import Line, Machine, Site
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
 from server.models.quality import Nonconformance
 from server.models.types import now_ms
@@ -64,6 +65,29 @@ class SpcFlag:
 
 
 @dataclass
+class LineScrap:
+    """A line's scrap today against yesterday's, and the reason operators gave most often today."""
+
+    line: str | None  # None: machines on no line
+    good: int
+    scrap: int
+    yesterday: float | None  # yesterday's scrap rate (None: nothing made)
+    top_reason: str | None = None
+
+    @property
+    def rate(self) -> float | None:
+        total = self.good + self.scrap
+        return self.scrap / total if total else None
+
+    @property
+    def worse(self) -> bool:
+        """Clearly worse than yesterday: half as much again, and at least one point more."""
+        if self.rate is None or self.yesterday is None:
+            return False
+        return self.rate >= 1.5 * self.yesterday and self.rate - self.yesterday >= 0.01
+
+
+@dataclass
 class BossView:
     site: Site | None
     day: date
@@ -76,6 +100,7 @@ class BossView:
     open_ncs: int
     alerts: list[Alert] = field(default_factory=list)
     spc_flags: list[SpcFlag] = field(default_factory=list)
+    scrap_lines: list[LineScrap] = field(default_factory=list)
 
     @property
     def scrap_rate(self) -> float | None:
@@ -184,6 +209,83 @@ def top_downtime(
     return [(label, round(ms / 60000)) for label, ms in ranked]
 
 
+def scrap_by_line(session: Session, site: Site | None, since: int, now: int, locale: str) -> list[LineScrap]:
+    """Per line, worst first: today's good and scrap (machine counts, else operators' reports where a line's
+    machines counted nothing that day), yesterday's rate over the whole day, today's top scrap reason."""
+    machines = select(Machine.id, Machine.line_id)
+    if site is not None:
+        machines = machines.where(Machine.site_id == site.id)
+    line_of = dict(session.exec(machines).all())
+    names = dict(session.exec(select(Line.id, Line.name)).all())
+    yesterday_since = since - 86_400_000  # near enough across a DST change: a comparison, not a report
+    today = _line_totals(session, line_of, since, now)
+    before = _line_totals(session, line_of, yesterday_since, since)
+    reasons = _top_scrap_reasons(session, line_of, since, now, locale)
+    found = []
+    for line_id in sorted(set(today) | set(before), key=lambda i: (i is None, names.get(i or 0, ""))):
+        good, scrap = today.get(line_id, (0, 0))
+        old_good, old_scrap = before.get(line_id, (0, 0))
+        yesterday = old_scrap / (old_good + old_scrap) if old_good + old_scrap else None
+        name = names.get(line_id) if line_id is not None else None
+        found.append(LineScrap(name, good, scrap, yesterday, reasons.get(line_id)))
+    return sorted(found, key=lambda s: -(s.rate or 0.0))
+
+
+def _line_totals(
+    session: Session, line_of: dict[int | None, int | None], start: int, end: int
+) -> dict[int | None, tuple[int, int]]:
+    machine = session.exec(
+        select(CountEvent.machine_id, func.sum(CountEvent.good), func.sum(CountEvent.scrap))
+        .where(CountEvent.ts_ms >= start, CountEvent.ts_ms < end)
+        .group_by(col(CountEvent.machine_id))
+    ).all()
+    manual = session.exec(
+        select(Operation.machine_id, func.sum(WorkReport.good), func.sum(WorkReport.scrap))
+        .join(Operation, col(Operation.id) == col(WorkReport.operation_id))
+        .where(WorkReport.ts_ms >= start, WorkReport.ts_ms < end)
+        .group_by(col(Operation.machine_id))
+    ).all()
+    by_machine = _sum_by_line(line_of, machine)
+    by_hand = _sum_by_line(line_of, manual)
+    return {line: by_machine.get(line) or by_hand[line] for line in set(by_machine) | set(by_hand)}
+
+
+def _sum_by_line(
+    line_of: dict[int | None, int | None], rows: Sequence[tuple[int | None, Any, Any]]
+) -> dict[int | None, tuple[int, int]]:
+    totals: dict[int | None, tuple[int, int]] = {}
+    for machine_id, good, scrap in rows:
+        if machine_id is not None and machine_id not in line_of:
+            continue  # another site's machine
+        line = line_of.get(machine_id)
+        old_good, old_scrap = totals.get(line, (0, 0))
+        if int(good or 0) + int(scrap or 0):
+            totals[line] = (old_good + int(good or 0), old_scrap + int(scrap or 0))
+    return totals
+
+
+def _top_scrap_reasons(
+    session: Session, line_of: dict[int | None, int | None], start: int, end: int, locale: str
+) -> dict[int | None, str]:
+    rows = session.exec(
+        select(Operation.machine_id, WorkReport.scrap_reason, func.sum(WorkReport.scrap))
+        .join(Operation, col(Operation.id) == col(WorkReport.operation_id))
+        .where(WorkReport.ts_ms >= start, WorkReport.ts_ms < end, WorkReport.scrap > 0,
+               col(WorkReport.scrap_reason).is_not(None))
+        .group_by(col(Operation.machine_id), col(WorkReport.scrap_reason))
+    ).all()  # fmt: skip
+    labels = {r.code: (r.label_zh if locale == "zh_CN" else r.label_en)
+              for r in session.exec(select(ReasonCode).where(ReasonCode.kind == "scrap"))}  # fmt: skip
+    by_line: dict[int | None, dict[str, int]] = {}
+    for machine_id, reason, scrap in rows:
+        if reason is None or (machine_id is not None and machine_id not in line_of):
+            continue
+        counts = by_line.setdefault(line_of.get(machine_id), {})
+        counts[reason] = counts.get(reason, 0) + int(scrap or 0)
+    top = {line: max(counts, key=lambda code: counts[code]) for line, counts in by_line.items()}
+    return {line: labels.get(code, code) for line, code in top.items()}
+
+
 def _manual_today(session: Session, since: int) -> tuple[int, int]:
     stmt = select(func.sum(WorkReport.good), func.sum(WorkReport.scrap)).where(WorkReport.ts_ms >= since)
     good, scrap = session.exec(stmt).one()
@@ -271,4 +373,5 @@ def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -
     )  # fmt: skip
     view.alerts = alerts(view, web, now) + data_loss_alerts(session, site_code, since, tz_name)
     view.spc_flags = spc_flags(session)
+    view.scrap_lines = scrap_by_line(session, site, since, now, locale)
     return view

@@ -49,6 +49,7 @@ def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: E
     )  # the order's count is its last step
     expect(page.locator("[data-alert=machine_down]")).to_contain_text("lathe-1", timeout=15_000)
     expect(page.locator("[data-alert=scrap_rate]")).to_contain_text("lathe-1")  # 2 of 17 today
+    expect(page.locator("#scrap-lines [data-line='Line A'] [data-rate]")).to_have_text("11.8%")
     expect(page.locator("[data-alert=order_late]")).to_contain_text("WO-LATE-1")
     expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{EDGE} lost 25 samples from ")
     expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{start} to ")
