@@ -167,11 +167,14 @@ def get_series(
 
 @router.get("/ingest/stats")
 def ingest_stats(request: Request, _: Supervisor) -> dict[str, Any]:
-    """This process's ingestion counters (each server replica has its own)."""
+    """This process's ingestion counters (each server replica has its own), and its live fan-out's."""
     ingestor = getattr(request.app.state, "ingestor", None)
+    fanout = getattr(request.app.state, "fanout", None)
+    live = {"live_fanout": fanout.snapshot()} if fanout is not None else {}
     if ingestor is None:
-        return {"running": False}
+        return {"running": False, **live}
     return {
+        **live,
         "running": True,
         "connected": ingestor.link.connected.is_set(),
         **ingestor.metrics.snapshot(),

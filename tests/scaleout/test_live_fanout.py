@@ -110,8 +110,11 @@ def test_a_page_on_any_replica_sees_what_another_replica_ingested_exactly_once(
         for page in pages:
             births = page.edges()
             assert {edge: births[edge] for edge in wanted} == dict.fromkeys(wanted, 1)
-        spread = [r.stats()["status_messages"] for r in replicas]
+        stats = [r.stats() for r in replicas]
+        spread = [s["status_messages"] for s in stats]
         assert sum(1 for count in spread if count > 0) >= 2, f"status messages per replica: {spread}"
+        fanouts = [s["live_fanout"] for s in stats]  # each replica's counters, in the stats endpoint
+        assert all(f["listening"] and f["received"] > 0 and f["dropped"] == 0 for f in fanouts), fanouts
     finally:
         for page in pages:
             page.close()
