@@ -11,20 +11,16 @@ TaktError (shared)
     └── Locked               sign-in locked out after too many failures (API: 429)
 
 Msgid                        a parameter value that is itself a msgid (a kind of record: "Product")
+Translatable                 the message-with-params part, shared with the pages' PageError
 """
 
 from shared.errors import TaktError
 
 
-class ServerError(TaktError):
-    """Base of the server's exceptions; `status` is the HTTP status the API answers with.
-
-    `message` is English. A message the pages translate is a gettext msgid with %-style named
+class Translatable(Exception):
+    """`message` is English. A message the pages translate is a gettext msgid with %-style named
     parameters: `Conflict("work order %(number)s is %(status)s", number=n, status=s)`; `msgid` and
-    `params` keep both apart so the pages can show it in their language (server/web/i18n.py).
-    """
-
-    status = 500
+    `params` keep both apart so the pages can show it in their language (server/web/i18n.py)."""
 
     def __init__(self, message: str, **params: object) -> None:
         text = message % params if params else message
@@ -32,6 +28,12 @@ class ServerError(TaktError):
         self.message = text
         self.msgid = message
         self.params = params
+
+
+class ServerError(Translatable, TaktError):
+    """Base of the server's exceptions; `status` is the HTTP status the API answers with."""
+
+    status = 500
 
 
 class Msgid(str):

@@ -8,16 +8,11 @@ PageError            base: status + message (already translated or a msgid)
   CsrfRejected       403 (cross-site POST)
 """
 
+from server.errors import Translatable
 
-class PageError(Exception):
+
+class PageError(Translatable):
     status = 400
-
-    def __init__(self, message: str, **params: object) -> None:
-        text = message % params if params else message
-        super().__init__(text)
-        self.message = text
-        self.msgid = message
-        self.params = params
 
 
 class LoginRequired(PageError):
