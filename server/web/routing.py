@@ -51,11 +51,12 @@ class PageRoute(APIRoute):
 
 
 async def _handle(handler: Handler, request: Request) -> Response:
-    """The handler's response; a submitted form's invalid values become `FormInvalid` (a translated page)."""
+    """The handler's response; invalid values of a submitted form or of a page the browser opened (its
+    query or path) become `FormInvalid` (a translated page). Scripts' JSON keeps FastAPI's 422 JSON."""
     try:
         return await handler(request)
     except RequestValidationError as err:
-        if not _is_form(request):
+        if not (_is_form(request) or _is_navigation(request)):
             raise
         raise invalid(err.errors()) from err
 
@@ -63,3 +64,7 @@ async def _handle(handler: Handler, request: Request) -> Response:
 def _is_form(request: Request) -> bool:
     kind = request.headers.get("content-type", "")
     return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def _is_navigation(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")

@@ -291,4 +291,12 @@ def test_form_errors_in_the_page_language(live: LiveServer, admin: httpx.Client)
     api = live.http.post("/api/v1/work-orders", json=order | {"priority": 0}, headers=headers)
     assert api.status_code == 422 and api.json()["detail"][0]["msg"] == "Input should be greater than 0"
     assert live.http.get("/api/v1/work-orders/WO-VAL-9", headers=live.plant.as_("admin")).status_code == 404
+    # a page opened with a bad query or path value: the same page in the browser, JSON for a script
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    day = admin.get("/reports/oee/breakdown?day=yesterday&lang=zh-CN", headers=browser)
+    assert day.status_code == 422 and "text/html" in day.headers["content-type"], day.text
+    assert "Input should" not in day.text and "须为日期" in day.text, day.text
+    chart = admin.get("/reports/spc/abc?lang=en", headers=browser)
+    assert chart.status_code == 422 and "must be a whole number" in chart.text, chart.text
+    assert admin.get("/reports/spc/abc", headers={"Accept": "application/json"}).json()["detail"][0]["loc"]
     admin.cookies.delete("lang")
