@@ -55,6 +55,7 @@ LABELS = {
     "unit": N_("Unit"), "routing": N_("Routing"), "step_no": N_("Step"), "machine_kind": N_("Machine kind"),
     "ideal_cycle_s": N_("Ideal cycle (s)"), "role": N_("Role"), "width": N_("Width"), "kind": N_("Kind"),
     "label_zh": N_("Chinese label"), "label_en": N_("English label"), "frequency": N_("Frequency"),
+    "frequency_n": N_("N (parts or minutes)"),
     "characteristics": N_("Characteristics"), "lsl": N_("LSL"), "usl": N_("USL"),
     "username": N_("Username"), "display_name": N_("Name"), "password": N_("Password"),
     "badge": N_("Badge number"), "pin": N_("PIN"), "days": N_("Valid for days"), "station": N_("Station"),

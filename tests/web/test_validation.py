@@ -24,6 +24,7 @@ def test_nested_fields_are_named_by_their_labels() -> None:
     assert str(Problems(errors)) == "routing.1.step_no: Input should be greater than or equal to 1"
     assert field("zh_CN", ("body", "quantity")) == "数量"  # FastAPI's request part is not a field
     assert field("zh_CN", ("body", "sample_size")) == "sample_size"  # no label: the field's name
+    assert field("zh_CN", ("body", "frequency_n")) == "N（件数或分钟数）"  # the plan form's label
 
 
 def test_several_problems_and_choices_read_as_chinese() -> None:
