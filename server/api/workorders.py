@@ -8,7 +8,6 @@ from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
 from server.db import SessionDep
-from server.errors import ServerError
 from server.models.orders import (
     OperationAction,
     WorkOrderCreate,
@@ -134,23 +133,15 @@ def _idempotent_report(
     request: Request, session: Session, who: Principal, number: str, body: WorkReportCreate, tolerance: float,
     key: str,
 ) -> Any:  # fmt: skip
-    engine = request.app.state.engine
-    digest = idempotency.request_hash({"number": number, "body": body.model_dump(mode="json")})
-    claim = idempotency.claim(engine, f"work-report:{number}", key, digest)
-    if claim.record_id is None:
-        return JSONResponse(claim.body, status_code=claim.status or 200)
-    record_id = claim.record_id
+    payload = {"number": number, "body": body.model_dump(mode="json")}
 
-    def store(tx: Session, result: WorkReportPublic) -> None:
-        idempotency.complete(tx, record_id, status.HTTP_201_CREATED, result.model_dump(mode="json"))
+    def work(store: idempotency.Store) -> WorkReportPublic:
+        def stored(tx: Session, result: WorkReportPublic) -> None:
+            store(tx, status.HTTP_201_CREATED, result.model_dump(mode="json"))
 
-    try:
-        return reports.create_report(session, who, number, body, tolerance, key=key, before_commit=store)
-    except ServerError as err:
-        session.rollback()
-        idempotency.store_error(engine, record_id, err.status, {"detail": err.message})
-        raise
-    except BaseException:
-        session.rollback()
-        idempotency.forget(engine, record_id)
-        raise
+        return reports.create_report(session, who, number, body, tolerance, key=key, before_commit=stored)
+
+    done = idempotency.once(request.app.state.engine, session, f"work-report:{number}", key, payload, work)
+    if isinstance(done, idempotency.Replay):
+        return JSONResponse(done.body, status_code=done.status)
+    return done

@@ -6,24 +6,29 @@
 - same key, different request: InvalidInput (422);
 - same key while the first is still in flight: Conflict (409). A row left in flight by a crash is
   taken over after `STALE_AFTER`.
+
+`once` runs a piece of work with all of that; the work stores its response through the `Store` it is given.
 """
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from server.db import writer
-from server.errors import Conflict, InvalidInput
+from server.errors import Conflict, InvalidInput, ServerError
 from server.models.production import IdempotencyRecord
 from server.models.types import utcnow
 
 STALE_AFTER = timedelta(minutes=2)
+R = TypeVar("R")
+Store = Callable[[Session, int, Any], None]  # (the work's session, status, body), before it commits
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,14 @@ class Claim:
     record_id: int | None = None  # set when this request owns the key and must do the work
     status: int | None = None  # set (with body) when a stored response is to be replayed
     body: Any = None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored response of an earlier request with the same key and body."""
+
+    status: int
+    body: Any
 
 
 def request_hash(payload: Any) -> str:
@@ -98,3 +111,35 @@ def forget(engine: Engine, record_id: int) -> None:
     with Session(writer(engine)) as session:
         session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
         session.commit()
+
+
+def _detail(err: ServerError) -> Any:
+    return {"detail": err.message}
+
+
+def once(
+    engine: Engine, session: Session, scope: str, key: str, request: Any, work: Callable[[Store], R],
+    refused: Callable[[ServerError], Any] = _detail,
+) -> R | Replay:  # fmt: skip
+    """Do `work` once per (scope, key) and `request`, or return the stored response (`Replay`).
+
+    `work` must call the `Store` it gets in its own transaction, before committing. A refusal (ServerError)
+    is stored as `refused(err)` and raised; any other failure forgets the key, so a retry does the work."""
+    claimed = claim(engine, scope, key, request_hash(request))
+    if claimed.record_id is None:
+        return Replay(claimed.status or 200, claimed.body)
+    record_id = claimed.record_id
+
+    def store(tx: Session, status: int, body: Any) -> None:
+        complete(tx, record_id, status, body)
+
+    try:
+        return work(store)
+    except ServerError as err:
+        session.rollback()
+        store_error(engine, record_id, err.status, refused(err))
+        raise
+    except BaseException:
+        session.rollback()
+        forget(engine, record_id)
+        raise

@@ -6,6 +6,8 @@ A failed record opens a nonconformance linked to it. Nonconformances go open -> 
 (rework, scrap, use_as_is or return) -> closed.
 """
 
+from collections.abc import Callable
+
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.errors import Conflict, InvalidInput
@@ -70,7 +72,12 @@ def check(char: Characteristic, value: ValueIn) -> bool:
     return (char.lsl is None or value.value >= char.lsl) and (char.usl is None or value.value <= char.usl)
 
 
-def record_inspection(session: Session, inspector: str, body: InspectionIn) -> InspectionRecord:
+def record_inspection(
+    session: Session, inspector: str, body: InspectionIn,
+    before_commit: Callable[[Session, InspectionRecord], None] | None = None,
+) -> InspectionRecord:  # fmt: skip
+    """Check and store the values; `before_commit` runs in the same transaction (e.g. an Idempotency-Key's
+    stored answer)."""
     plan = crud.get_by(session, InspectionPlan, id=body.plan_id)
     order = wo.get(session, body.work_order)
     if order.product_id != plan.product_id:
@@ -111,6 +118,8 @@ def record_inspection(session: Session, inspector: str, body: InspectionIn) -> I
         description = f"inspection {record.id} failed: {', '.join(sorted(set(failed)))}"
         session.add(Nonconformance(work_order_id=order.id, lot_code=body.lot_code, inspection_id=record.id,
                                    description=description, opened_by=inspector))  # fmt: skip
+    if before_commit is not None:
+        before_commit(session, record)
     session.commit()
     session.refresh(record)
     events.bus.publish(events.InspectionRecorded(order.number, record.passed))  # live pages refresh

@@ -4,28 +4,29 @@ A tablet must be enrolled (`/station/enroll?token=...`, opened once on the table
 the `takt_device` cookie). Operators then sign in with badge + PIN (CORE's `badge_sign_in`: throttled and
 locked after repeated failures) and get the `takt_op` cookie. The page's script calls CORE's JSON API with the
 operator's bearer token (start/pause/complete, work reports with an Idempotency-Key, downtime reasons) and
-this module's `state.json` / `inspection` endpoints.
+this module's `state.json` / `inspection` (also with an Idempotency-Key) endpoints.
 """
 
 import logging
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Form, Request, Response
+from fastapi import APIRouter, Body, Form, Header, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import Session, select
 
 from server.api.deps import SettingsDep
 from server.db import SessionDep
-from server.errors import Locked, Unauthorized
+from server.errors import Locked, ServerError, Unauthorized
 from server.models.auth import Tablet, User
 from server.models.plant import Station
-from server.services import quality, signin
+from server.models.quality import InspectionRecord
+from server.services import idempotency, quality, signin
 from server.services.principals import Principal
 from server.services.security import token_hash
 from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal, revoke_token
 from server.web.errors import PageForbidden, PageNotFound
-from server.web.i18n import N_, get_locale, templates
+from server.web.i18n import N_, get_locale, request_error_text, templates
 from server.web.instructions import list_instructions
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
@@ -160,8 +161,36 @@ def station_inspection(
     session: SessionDep,
     _origin: SameOrigin,
     body: Annotated[quality.InspectionIn, Body()],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
-    """Record a check on the tablet (signed-in operator or inspector on this station)."""
-    _station, principal = _signed_in(session, request, code)
-    record = quality.record_inspection(session, principal.username, body)
-    return JSONResponse({"passed": record.passed}, status_code=201)
+    """Record a check on the tablet (signed-in operator or inspector on this station). The tablet's outbox
+    sends it with an Idempotency-Key, so a retry after a lost answer records it once; refusals are JSON
+    (`detail` in English, `message` in the page's language) for the outbox to show."""
+    try:
+        _station, principal = _signed_in(session, request, code)
+        if idempotency_key is None:
+            record = quality.record_inspection(session, principal.username, body)
+            return JSONResponse({"passed": record.passed}, status_code=201)
+
+        def work(store: idempotency.Store) -> InspectionRecord:
+            def before_commit(tx: Session, record: InspectionRecord) -> None:
+                store(tx, 201, {"passed": record.passed})
+
+            return quality.record_inspection(session, principal.username, body, before_commit)
+
+        session.rollback()  # end the sign-in check's transaction: on SQLite it holds the lock the claim needs
+        payload = {"station": code, "body": body.model_dump(mode="json")}
+        scope = f"station-inspection:{code}"
+        done = idempotency.once(
+            request.app.state.engine, session, scope, idempotency_key, payload, work,
+            refused=lambda err: _refusal(request, err),
+        )  # fmt: skip
+    except ServerError as err:
+        return JSONResponse(_refusal(request, err), status_code=err.status)
+    if isinstance(done, idempotency.Replay):
+        return JSONResponse(done.body, status_code=done.status)
+    return JSONResponse({"passed": done.passed}, status_code=201)
+
+
+def _refusal(request: Request, err: ServerError) -> dict[str, str]:
+    return {"detail": err.message, "message": request_error_text(request, err)}
