@@ -108,18 +108,27 @@ async def test_16bit_counter_wraps_and_matches_ground_truth(
         sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "running"})
 
 
-async def test_counts_follow_the_cycle_rate_within_jitter(client: AsyncModbusTcpClient) -> None:
-    t0 = time.monotonic()
-    g1, s1 = await counters(client, "fast")
-    t1 = time.monotonic()
-    await asyncio.sleep(2.0)
-    t2 = time.monotonic()
-    g2, s2 = await counters(client, "fast")
-    t3 = time.monotonic()
-    made, slack = (g2 - g1) + (s2 - s1), 0.25
-    # plant seconds between the two reads, widened by read latency and a late tick (busy box) each side
-    shortest, longest = (t2 - t1 - slack) * ACCEL, (t3 - t0 + slack) * ACCEL
-    assert shortest / 1.1 - 1 <= made <= longest / 0.9 + 1, (made, shortest, longest)
+async def test_counts_follow_the_cycle_rate_within_jitter(
+    sim: Simulator, client: AsyncModbusTcpClient
+) -> None:
+    """The machine runs between two idle stops: the counters read while it stands still differ by the parts
+    it made, and those follow its cycle rate over the running interval the simulator stamped (no wall-clock
+    reads in the bound: a late tick on a busy box shifts both ends of the interval alike)."""
+    idle = {"action": "set_state", "machine": "fast", "state": "idle"}
+    sim.post("/faults", idle)
+    try:
+        g1, s1 = await counters(client, "fast")
+        sim.post("/faults", {"action": "set_state", "machine": "fast", "state": "running"})
+        await asyncio.sleep(2.0)
+        sim.post("/faults", idle)
+        g2, s2 = await counters(client, "fast")
+        running = sim.ground_truth()["machines"]["fast"]["states"][-2]
+    finally:
+        sim.post("/faults", {"action": "set_state", "machine": "fast", "state": "running"})
+    assert running["state"] == "running" and running["end_ms"] is not None, running
+    made = (g2 - g1) + (s2 - s1)
+    plant_s = (running["end_ms"] - running["start_ms"]) / 1000 * ACCEL  # one cycle per plant second
+    assert plant_s / 1.1 - 1 <= made <= plant_s / 0.9 + 1, (made, plant_s)
 
 
 async def test_ground_truth_matches_counter_deltas_across_an_operator_reset(
