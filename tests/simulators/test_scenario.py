@@ -98,7 +98,7 @@ async def test_scenario_plays_on_schedule(tmp_path: Path, start_simulator: Calla
     # scheduled at plant 30 s = wall 1.5 s after start and 1.5 s long: applied at the first tick after
     # (never earlier; later only by how late the tick that applied it ran, generous for busy CI boxes)
     assert 1500 <= fault["start_ms"] - started < 3000
-    assert 1500 - 400 <= fault["end_ms"] - fault["start_ms"] <= 1500 + 400
+    assert 1500 - 1000 <= fault["end_ms"] - fault["start_ms"] <= 1500 + 1000  # each end: a tick, late or not
     assert [s["state"] for s in truth["ua"]["states"]] == ["idle", "running", "setup", "running"]
     applied = [(f["action"], f.get("machine")) for f in sim.ground_truth()["faults"]]
     assert applied[:3] == [("fault", "mb"), ("changeover", "ua"), ("reset_counter", "ua")]
