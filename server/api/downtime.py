@@ -84,6 +84,8 @@ def record_downtime(body: DowntimeCreate, session: SessionDep, who: Supervisor) 
 @router.post("/{event_id}/classify", response_model=DowntimePublic)
 def classify(event_id: int, body: Classify, session: SessionDep, who: ShopFloor) -> DowntimeEvent:
     event = crud.get_by(session, DowntimeEvent, id=event_id)
+    if event.reason_code == body.reason_code:
+        return event  # the same again (a tablet's retry after a lost answer): nothing changes
     _check_reason(session, body.reason_code)
     diff = {"reason_code": [event.reason_code, body.reason_code]}
     event.reason_code, event.classified_by, event.classified_ms = body.reason_code, who.username, now_ms()

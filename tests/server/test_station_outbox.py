@@ -1,12 +1,13 @@
 """What the station tablet's outbox relies on when it retries: a check recorded on the tablet
 (`/station/{code}/inspection`) with an Idempotency-Key is stored once, and classifying a downtime again with
-the same reason is the same result, not an error."""
+the same reason changes nothing and is no error."""
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from server.models.audit import AuditLog
 from server.models.production import IdempotencyRecord
 from server.models.quality import InspectionRecord, Nonconformance
 from server.services.idempotency import request_hash
@@ -108,7 +109,9 @@ def test_same_key_at_the_same_moment(client: TestClient, engine: Engine) -> None
     assert _records(engine) == 3
 
 
-def test_classifying_a_downtime_again_with_the_same_reason_is_harmless(client: TestClient) -> None:
+def test_classifying_a_downtime_again_with_the_same_reason_is_harmless(
+    client: TestClient, engine: Engine
+) -> None:
     plant = build_plant(client)
     event = {"machine": "lathe-1", "start_ms": 1_700_000_000_000}
     created = ok(client.post("/api/v1/downtime", json=event, headers=plant.as_("supervisor")), 201)
@@ -116,8 +119,10 @@ def test_classifying_a_downtime_again_with_the_same_reason_is_harmless(client: T
     reason = {"reason_code": "tool_change"}
     first = ok(client.post(url, json=reason, headers=plant.as_("operator")))
     again = ok(client.post(url, json=reason, headers=plant.as_("operator")))  # the outbox's retry
-    assert first["reason_code"] == again["reason_code"] == "tool_change"
-    assert again["classified_by"] == "operator1"
+    assert first == again and again["reason_code"] == "tool_change" and again["classified_by"] == "operator1"
+    with Session(engine) as session:
+        stmt = select(AuditLog).where(AuditLog.entity == "DowntimeEvent", AuditLog.action == "classify")
+        assert len(session.exec(stmt).all()) == 1  # the retry changed nothing
     unknown = client.post(url, json={"reason_code": "nap"}, headers=plant.as_("operator"))
     assert unknown.status_code == 422  # refused: the outbox keeps it with this reason
     events = ok(client.get("/api/v1/downtime?machine=lathe-1", headers=plant.as_("supervisor")))["items"]
