@@ -1,14 +1,17 @@
 """Station tablet in a real browser: badge + PIN sign-in, start, one-sequence good + scrap report, the
-offline outbox (sent once after the network returns, kept across a reload, same Idempotency-Key on retry),
-PIN lockout on the page."""
+offline outbox (reports, downtime reasons and checks: sent once after the network returns, kept across a
+reload, same Idempotency-Key on retry), PIN lockout on the page."""
 
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 from sqlmodel import Session, select
 
-from server.models.production import WorkReport
+from server.models.audit import AuditLog
+from server.models.production import DowntimeEvent, WorkReport
+from server.models.quality import InspectionRecord
 from server.web.instructions import save_instruction
 from server.web.share import qr_png
 from tests.server.factory import add_user, make_order, ok
@@ -244,6 +247,122 @@ def test_inspection_due_banner_and_check_on_the_tablet(
 
 def _product_id(live: LiveServer, code: str) -> int:
     return int(ok(live.http.get(f"/api/v1/products/{code}", headers=live.plant.as_("planner")))["id"])
+
+
+def test_offline_downtime_check_and_report_survive_a_reload_and_apply_once(
+    live: LiveServer, new_page: PageFactory, running_job: str
+) -> None:
+    """Wi-Fi drops: the operator classifies the stop, records a check and reports; the tablet reloads while
+    offline. Back online, each entry is applied exactly once and the pending list empties."""
+    length = {"name": "length", "lsl": 49.9, "usl": 50.1}
+    plan = {"product_id": _product_id(live, "BRK-100"), "step_no": 10, "name": "Offline check",
+            "frequency": "first_article", "characteristics": [length]}  # fmt: skip
+    plan_id = ok(
+        live.http.post("/api/v1/inspection-plans", json=plan, headers=live.plant.as_("inspector")), 201
+    )["id"]
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    assert number
+    before = len(_reports(live, number))
+    live.edge().send("lathe-1", state=2, running=1)
+    expect(page.locator("#machine-state")).to_have_attribute("data-state", "running", timeout=10_000)
+    live.edge().send("lathe-1", state=3, running=0)
+    expect(page.locator("#downtime-dialog")).to_be_visible(timeout=10_000)
+    downtime = int(page.locator("#downtime-dialog").get_attribute("data-id") or 0)
+
+    page.context.set_offline(True)
+    page.click("[data-downtime-reason=tool_change]")
+    expect(page.locator("#downtime-dialog")).to_be_hidden()
+    expect(page.locator("#pending-note")).to_contain_text("Offline: saved on this tablet")
+    page.click(f"[data-open-inspection='{plan_id}']")
+    page.fill("#inspection-fields input[data-char]", "50.02")
+    page.click("#inspection-send")
+    expect(page.locator("#inspection-dialog")).to_be_hidden()  # the values wait in the outbox
+    expect(page.locator(f"[data-queued-check='{plan_id}']")).to_be_visible()
+    expect(page.locator(f"[data-open-inspection='{plan_id}']")).to_be_hidden()
+    _report(page, 2, 0, None)
+    expect(page.locator("#pending-count")).to_have_text("3")
+    items = page.locator("#pending-list li")
+    expect(items.nth(0)).to_have_text("Downtime reason: tool change · waiting to send")
+    expect(items.nth(1)).to_have_text(f"Inspection: Offline check · {number} · waiting to send")
+    expect(items.nth(2)).to_have_text(f"Good / scrap report: {number} · +2 / 0 · waiting to send")
+    page.click("#btn-pause")  # start/pause/resume/complete are not queued: the page says so
+    expect(page.locator("#action-error")).to_have_text(
+        "Offline: not done. Try again when the network is back."
+    )
+    assert _classified(live, downtime) is None and _checks(live, plan_id) == 0
+    assert len(_reports(live, number)) == before
+    for path in ("**/classify", "**/inspection", "**/reports"):  # the server stays out of reach for now
+        page.route(path, lambda route: route.abort("internetdisconnected"))
+    with pytest.raises(PlaywrightError):
+        page.reload()  # the tablet reloads while offline: the page does not load
+
+    page.context.set_offline(False)
+    page.goto(live.url("/station/st-lathe-1"))
+    page.wait_for_function("window.taktStation !== undefined")
+    # the outbox survived the reload: every entry still waits or is applied, none is lost. (Chrome lets a
+    # request of the page being replaced past its offline emulation now and then: that one may be applied,
+    # its answer lost with the page, so it waits too; its retry must then change nothing.)
+    waiting = [li.get_attribute("data-kind") for li in page.locator("#pending-list li").all()]
+    applied = {"downtime": _classified(live, downtime) is not None, "inspection": _checks(live, plan_id) == 1,
+               "report": len(_reports(live, number)) == before + 1}  # fmt: skip
+    assert all(kind in waiting or done for kind, done in applied.items()), (waiting, applied)
+    expect(page.locator("#downtime-dialog")).to_be_hidden()  # its reason is queued or sent: not asked again
+    page.unroute_all()
+    expect(page.locator("#pending")).to_be_hidden(timeout=15_000)
+    assert _classified(live, downtime) == ("tool_change", 1)
+    assert _checks(live, plan_id) == 1
+    rows = _reports(live, number)
+    assert len(rows) == before + 1 and rows[-1].good == 2
+    expect(page.locator(f".banner[data-plan='{plan_id}']")).to_have_count(0)
+    live.edge().send("lathe-1", state=2, running=1)
+
+
+def test_report_queued_by_the_previous_script_is_still_sent(
+    live: LiveServer, new_page: PageFactory, running_job: str
+) -> None:
+    """An outbox item from before items had a kind (the tablet updated while reports waited) is a report."""
+    page = new_page("tablet", "en")
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    assert number
+    before = len(_reports(live, number))
+    page.route("**/reports", lambda route: route.abort("internetdisconnected"))
+    page.evaluate(
+        """(n) => {
+          const cfg = JSON.parse(document.getElementById("station-config").textContent);
+          const body = {step_no: 10, good: 1, scrap: 0};
+          const old = {key: "legacy-1", number: n, body: body, token: cfg.token, created: 0};
+          localStorage.setItem("takt.outbox." + cfg.station, JSON.stringify([old]));
+        }""",
+        number,
+    )
+    page.reload()
+    page.wait_for_function("window.taktStation !== undefined")
+    expect(page.locator("#pending-list li")).to_have_text(
+        f"Good / scrap report: {number} · +1 / 0 · waiting to send"
+    )
+    page.unroute("**/reports")
+    expect(page.locator("#pending")).to_be_hidden(timeout=15_000)
+    rows = _reports(live, number)
+    assert len(rows) == before + 1 and rows[-1].idempotency_key == "legacy-1"
+
+
+def _classified(live: LiveServer, downtime: int) -> tuple[str, int] | None:
+    """The downtime's reason and how many times it was classified, or None while it has no reason."""
+    with Session(live.engine) as session:
+        event = session.get(DowntimeEvent, downtime)
+        assert event is not None
+        if event.reason_code is None:
+            return None
+        stmt = select(AuditLog).where(AuditLog.entity == "DowntimeEvent", AuditLog.entity_id == str(downtime))
+        return event.reason_code, len(session.exec(stmt.where(AuditLog.action == "classify")).all())
+
+
+def _checks(live: LiveServer, plan_id: int) -> int:
+    with Session(live.engine) as session:
+        return len(session.exec(select(InspectionRecord).where(InspectionRecord.plan_id == plan_id)).all())
 
 
 def test_complete_moves_on_to_the_next_job(live: LiveServer, new_page: PageFactory, running_job: str) -> None:

@@ -1,5 +1,6 @@
-/* Station tablet: actions, one-sequence good + scrap reports with an offline outbox (localStorage, same
-   Idempotency-Key on every retry), downtime reasons, inspection entry, live counts. No dependencies. */
+/* Station tablet: actions, one-sequence good + scrap reports, downtime reasons and inspection entry, the
+   last three through an offline outbox (localStorage, same Idempotency-Key on every retry), live counts.
+   Start/pause/resume/complete stay online-only: the server must confirm them. No dependencies. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("station-config").textContent);
@@ -22,19 +23,37 @@
     var b = new Uint8Array(16); crypto.getRandomValues(b);
     return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
   }
-  function load() { try { return JSON.parse(localStorage.getItem(OUTBOX) || "[]"); } catch (e) { return []; } }
-  function save(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); renderOutbox(); }
+  function reportPath(number) { return "/api/v1/work-orders/" + encodeURIComponent(number) + "/reports"; }
 
+  /* Outbox item: {kind: report | downtime | inspection, key, method, path, body, token (bearer; the
+     inspection goes with the operator's cookie), label, error once refused}. Sent in order. */
+  function load() {
+    var items;
+    try { items = JSON.parse(localStorage.getItem(OUTBOX) || "[]"); } catch (e) { return []; }
+    items.forEach(function (it) {   /* queued before the outbox had kinds: a work report */
+      if (!it.kind) { it.kind = "report"; it.method = "POST"; it.path = reportPath(it.number); }
+    });
+    return items;
+  }
+  function save(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); renderOutbox(); }
+  function note(text) { var n = $("pending-note"); n.textContent = text; n.hidden = false; }
+
+  function describe(it) {
+    var b = it.body;
+    if (it.kind === "report") return it.number + " · +" + b.good + " / " + b.scrap + (b.scrap_reason ? " (" + b.scrap_reason + ")" : "");
+    if (it.kind === "inspection") return it.label + " · " + b.work_order;
+    return it.label;
+  }
   function renderOutbox() {
     var items = load(), box = $("pending"), list = $("pending-list");
     box.hidden = items.length === 0;
+    if (box.hidden) $("pending-note").hidden = true;
     $("pending-count").textContent = String(items.length);
     list.innerHTML = "";
     items.forEach(function (it) {
       var li = document.createElement("li");
-      li.dataset.key = it.key;
-      li.textContent = it.number + " · +" + it.body.good + " / " + it.body.scrap + (it.body.scrap_reason ? " (" + it.body.scrap_reason + ")" : "") +
-        " · " + (it.error ? T.failed + ": " + it.error : T.pending);
+      li.dataset.key = it.key; li.dataset.kind = it.kind;
+      li.textContent = (T.kinds[it.kind] || it.kind) + ": " + describe(it) + " · " + (it.error ? T.failed + ": " + it.error : T.pending);
       if (it.error) {
         var b = document.createElement("button"); b.className = "btn"; b.textContent = T.discard;
         b.onclick = function () { save(load().filter(function (x) { return x.key !== it.key; })); };
@@ -42,27 +61,42 @@
       }
       list.appendChild(li);
     });
+    document.querySelectorAll("[data-queued-check]").forEach(function (n) {   /* a queued check is not due again */
+      var queued = items.some(function (x) {
+        return x.kind === "inspection" && !x.error && String(x.body.plan_id) === n.dataset.queuedCheck && current && x.body.work_order === current.number;
+      });
+      n.hidden = !queued;
+      document.querySelector("[data-open-inspection='" + n.dataset.queuedCheck + "']").style.display = queued ? "none" : "";
+    });
   }
 
-  function api(method, path, body, extra) {
+  function api(method, path, body) {
     var headers = { "Content-Type": "application/json", "Authorization": "Bearer " + cfg.token, "Accept-Language": LANG };
-    for (var k in (extra || {})) headers[k] = extra[k];
     return fetch(path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
   }
 
-  /* Send queued reports in order; keep anything not definitively answered. */
+  function sent(it) {
+    save(load().filter(function (x) { return x.key !== it.key; }));
+    if (it.kind === "inspection" && current && it.body.work_order === current.number) {
+      var banner = document.querySelector(".banner[data-plan='" + it.body.plan_id + "']");   /* no longer due */
+      if (banner) banner.remove();
+    }
+  }
+
+  /* Send queued entries in order; keep anything not definitively answered. */
   function flush() {
     if (sending) return;
     var items = load().filter(function (x) { return !x.error; });
     if (!items.length) return;
     sending = true;
     var it = items[0];
-    var headers = { "Idempotency-Key": it.key };
-    var req = { method: "POST", headers: { "Content-Type": "application/json", "Authorization": "Bearer " + it.token, "Idempotency-Key": it.key, "Accept-Language": LANG },
-                body: JSON.stringify(it.body) };
-    fetch("/api/v1/work-orders/" + encodeURIComponent(it.number) + "/reports", req).then(function (r) {
+    var headers = { "Content-Type": "application/json", "Idempotency-Key": it.key, "Accept-Language": LANG };
+    if (it.token) headers.Authorization = "Bearer " + it.token;
+    var req = { method: it.method, headers: headers, body: JSON.stringify(it.body), credentials: "same-origin" };
+    fetch(it.path, req).then(function (r) {
+      $("pending-note").hidden = true;   /* the server answered: not offline */
       if (r.status === 201 || r.status === 200) {
-        save(load().filter(function (x) { return x.key !== it.key; }));
+        sent(it);
         sending = false; refresh(); flush();
       } else if (r.status >= 500 || r.status === 429) {
         sending = false; setTimeout(flush, 2000);   /* server trouble: retry */
@@ -74,13 +108,15 @@
           save(all); sending = false; flush();
         });
       }
-    }).catch(function () { sending = false; setTimeout(flush, 2000); });
+    }).catch(function () { sending = false; note(T.offline); setTimeout(flush, 2000); });
   }
 
-  function enqueue(body) {
+  function enqueue(item) {
+    item.key = uuid(); item.method = "POST"; item.created = Date.now();
     var items = load();
-    items.push({ key: uuid(), number: current.number, body: body, token: cfg.token, created: Date.now() });
+    items.push(item);
     save(items);
+    if (!navigator.onLine) note(T.offline);
     flush();
   }
 
@@ -106,7 +142,7 @@
       if (scrap > 0 && !reason) { ev.preventDefault(); err.textContent = T.need_reason; err.hidden = false; return; }
       var body = { step_no: current.step, good: good, scrap: scrap, ts_ms: Date.now() };
       if (scrap > 0) body.scrap_reason = reason;
-      enqueue(body);
+      enqueue({ kind: "report", path: reportPath(current.number), number: current.number, body: body, token: cfg.token });
     };
   }
 
@@ -119,7 +155,7 @@
       api("POST", "/api/v1/work-orders/" + encodeURIComponent(current.number) + "/" + b.dataset.action, body).then(function (r) {
         if (r.ok) { location.reload(); return; }
         return r.json().catch(function () { return {}; }).then(function (j) { showError(T.action_failed + ": " + errorText(j, r.status)); b.disabled = false; });
-      }).catch(function () { showError(T.offline); b.disabled = false; });
+      }).catch(function () { showError(T.offline_action); b.disabled = false; });
     };
   });
   function showError(text) { var e = $("action-error"); e.textContent = text; e.hidden = false; }
@@ -127,14 +163,16 @@
   /* Downtime: ask why when the machine stopped. */
   var dd = $("downtime-dialog"), askedFor = null, later = {};
   function askDowntime(dt) {
-    if (!dt || later[dt.id] || dd.open || askedFor === dt.id || document.querySelector("dialog[open]")) return;
+    if (!dt || load().some(function (x) { return x.kind === "downtime" && x.downtime === dt.id; })) return;
+    if (later[dt.id] || dd.open || askedFor === dt.id || document.querySelector("dialog[open]")) return;
     askedFor = dt.id; dd.dataset.id = dt.id; dd.showModal();
   }
   document.querySelectorAll("[data-downtime-reason]").forEach(function (b) {
-    b.onclick = function () {
-      api("POST", "/api/v1/downtime/" + dd.dataset.id + "/classify", { reason_code: b.dataset.downtimeReason }).then(function (r) {
-        if (r.ok) { dd.close(); refresh(); } else { showError(T.action_failed + " (" + r.status + ")"); dd.close(); }
-      }).catch(function () { dd.close(); showError(T.offline); });
+    b.onclick = function () {   /* same id + same reason again is the same result: safe to retry */
+      var id = +dd.dataset.id;
+      enqueue({ kind: "downtime", path: "/api/v1/downtime/" + id + "/classify", body: { reason_code: b.dataset.downtimeReason },
+                token: cfg.token, downtime: id, label: b.textContent });
+      dd.close();
     };
   });
   $("downtime-later").onclick = function () { later[dd.dataset.id] = true; askedFor = null; dd.close(); };
@@ -170,12 +208,12 @@
     var values = [];
     document.querySelectorAll("#inspection-fields [data-char]").forEach(function (i) { values.push({ characteristic_id: +i.dataset.char, value: parseFloat(i.value) }); });
     document.querySelectorAll("#inspection-fields [data-char-ok]").forEach(function (s) { values.push({ characteristic_id: +s.dataset.charOk, ok: s.value === "1" }); });
-    if (values.some(function (v) { return v.value !== undefined && isNaN(v.value); })) return;
-    fetch("/station/" + encodeURIComponent(cfg.station) + "/inspection", { method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
-      body: JSON.stringify({ plan_id: plan.plan_id, work_order: current.number, step_no: current.step, values: values }) }).then(function (r) {
-      if (r.ok) { idlg.close(); location.reload(); return; }
-      return r.text().then(function (t) { var e = $("inspection-error"); e.textContent = T.action_failed + " (" + r.status + ")"; e.hidden = false; });
-    }).catch(function () { var e = $("inspection-error"); e.textContent = T.offline; e.hidden = false; });
+    if (values.some(function (v) { return v.value !== undefined && isNaN(v.value); })) {
+      var e = $("inspection-error"); e.textContent = T.need_values; e.hidden = false; return;
+    }
+    enqueue({ kind: "inspection", path: "/station/" + encodeURIComponent(cfg.station) + "/inspection", label: plan.name,
+              body: { plan_id: plan.plan_id, work_order: current.number, step_no: current.step, values: values } });
+    idlg.close();   /* the values are kept in the outbox */
   };
 
   /* Live: counts and machine state from state.json (on SSE events and every few seconds). */
