@@ -1,10 +1,11 @@
 """Inspection plans, inspection records (checked against limits) and nonconformances."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
-from sqlmodel import Field, SQLModel, col, select
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import JSONResponse
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.api.deps import AnyRole, Inspector, Page, PagingDep, QualityLead, make_page
 from server.db import SessionDep
@@ -20,7 +21,7 @@ from server.models.quality import (
     NonconformanceCreate,
     NonconformancePublic,
 )
-from server.services import crud, quality
+from server.services import crud, idempotency, quality
 
 router = APIRouter(tags=["quality"])
 
@@ -78,9 +79,36 @@ def list_plans(
     return [_plan_out(session, p) for p in session.exec(stmt).all()]
 
 
-@router.post("/inspections", response_model=InspectionOut, status_code=status.HTTP_201_CREATED)
-def record_inspection(body: quality.InspectionIn, session: SessionDep, who: Inspector) -> InspectionOut:
-    return _record_out(session, quality.record_inspection(session, who.username, body))
+@router.post(
+    "/inspections",
+    response_model=InspectionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "the same Idempotency-Key in flight"},
+               422: {"description": "invalid, or the Idempotency-Key reused with another body"}},
+)  # fmt: skip
+def record_inspection(
+    body: quality.InspectionIn,
+    request: Request,
+    session: SessionDep,
+    who: Inspector,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Record an inspection; with an Idempotency-Key a retry after a lost answer records it once."""
+    if idempotency_key is None:
+        return _record_out(session, quality.record_inspection(session, who.username, body))
+
+    def work(store: idempotency.Store) -> InspectionOut:
+        def before_commit(tx: Session, record: InspectionRecord) -> None:
+            store(tx, status.HTTP_201_CREATED, _record_out(tx, record).model_dump(mode="json"))
+
+        return _record_out(session, quality.record_inspection(session, who.username, body, before_commit))
+
+    scope = f"inspection:{body.work_order}"
+    payload = body.model_dump(mode="json")
+    done = idempotency.once(request.app.state.engine, session, scope, idempotency_key, payload, work)
+    if isinstance(done, idempotency.Replay):
+        return JSONResponse(done.body, status_code=done.status)
+    return done
 
 
 @router.get("/inspections", response_model=list[InspectionOut])

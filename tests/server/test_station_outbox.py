@@ -127,3 +127,18 @@ def test_classifying_a_downtime_again_with_the_same_reason_is_harmless(
     assert unknown.status_code == 422  # refused: the outbox keeps it with this reason
     events = ok(client.get("/api/v1/downtime?machine=lathe-1", headers=plant.as_("supervisor")))["items"]
     assert events[0]["reason_code"] == "tool_change"
+
+
+def test_the_api_records_an_inspection_once_per_key(client: TestClient, engine: Engine) -> None:
+    """`POST /api/v1/inspections` (scripts, other clients) has the same Idempotency-Key semantics."""
+    plant = build_plant(client)
+    body = _check(client, plant)
+    headers = plant.as_("inspector") | {"Idempotency-Key": "api-0001"}
+    first = client.post("/api/v1/inspections", json=body, headers=headers)
+    again = client.post("/api/v1/inspections", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert first.json()["values"][0]["value"] == 10.01 and _records(engine) == 1
+    other = body | {"values": [{"characteristic_id": body["values"][0]["characteristic_id"], "value": 9.0}]}
+    assert client.post("/api/v1/inspections", json=other, headers=headers).status_code == 422
+    without_key = client.post("/api/v1/inspections", json=body, headers=plant.as_("inspector"))
+    assert without_key.status_code == 201 and _records(engine) == 2  # no key: a second check, as asked
