@@ -211,11 +211,15 @@ def test_tablet_asks_why_the_machine_stopped_and_shows_instructions(
     expect(page.locator("#machine-state")).to_have_attribute("data-state", "fault")
     shot(page, artifacts, "station-downtime-en")
     page.click("[data-downtime-reason=tool_change]")
-    expect(page.locator("#downtime-dialog")).to_be_hidden()
-    events = ok(live.http.get("/api/v1/downtime?machine=lathe-1", headers=live.plant.as_("supervisor")))[
-        "items"
-    ]
-    assert events[0]["reason_code"] == "tool_change" and events[0]["classified_by"] == "operator1"
+    expect(page.locator("#downtime-dialog")).to_be_hidden()  # closed once queued; the outbox sends it
+
+    def latest_downtime() -> dict:  # type: ignore[type-arg]
+        supervisor = live.plant.as_("supervisor")
+        return ok(live.http.get("/api/v1/downtime?machine=lathe-1", headers=supervisor))["items"][0]  # type: ignore[no-any-return]
+
+    event = wait_until(lambda: (e := latest_downtime())["reason_code"] and e, what="the reason applied")
+    assert event["reason_code"] == "tool_change" and event["classified_by"] == "operator1"
+    expect(page.locator("#pending")).to_be_hidden()
     live.edge().send("lathe-1", state=2, running=1)
     expect(page.locator("#machine-state")).to_have_attribute("data-state", "running", timeout=10_000)
 
