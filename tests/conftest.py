@@ -14,6 +14,14 @@ from tests.support.simulator import Simulator
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with browser tests last, whatever the command line's order: sync Playwright keeps an event
+    loop running on the main thread for the rest of the session, where asyncio tests could not run theirs.
+    Whole modules move (a stable sort), so their module-scoped fixtures are set up once, as before."""
+    with_browser = {item.module for item in items if "browser" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: getattr(item, "module", None) in with_browser)
+
+
 @pytest.fixture(autouse=True)
 def _root_logging_restored() -> Iterator[None]:
     """A CLI run in-process (`logging.basicConfig(force=True)`) binds the root logger to this test's
