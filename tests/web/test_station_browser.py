@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from server.models.audit import AuditLog
 from server.models.production import DowntimeEvent, WorkReport
 from server.models.quality import InspectionRecord
+from server.services import workorders as wo
 from server.web.instructions import save_instruction
 from server.web.share import qr_png
 from tests.server.factory import add_user, make_order, ok
@@ -22,8 +23,6 @@ pytestmark = pytest.mark.browser
 
 def _reports(live: LiveServer, number: str) -> list[WorkReport]:
     with Session(live.engine) as session:
-        from server.services import workorders as wo
-
         order = wo.get(session, number)
         return list(session.exec(select(WorkReport).where(WorkReport.work_order_id == order.id)).all())
 
@@ -45,6 +44,15 @@ def _report(page: Page, good: int, scrap: int, reason: str | None) -> None:
     if reason:
         page.click(f"[data-scrap-reason={reason}]")
     page.click("#report-send")
+
+
+def _tablet_on_the_job(live: LiveServer, new_page: PageFactory, locale: str) -> tuple[Page, str, int]:
+    """A tablet signed in at the station of the running job: (page, the job's number, its reports so far)."""
+    page = new_page("tablet", locale)
+    enroll_and_sign_in(page, live)
+    number = page.locator("#job").get_attribute("data-number")
+    assert number
+    return page, number, len(_reports(live, number))
 
 
 def test_operator_signs_in_starts_and_reports(
@@ -98,11 +106,7 @@ def test_refused_report_keeps_its_reason_in_the_page_language(
     live: LiveServer, new_page: PageFactory, running_job: str
 ) -> None:
     """Over quantity (CORE's Conflict, a gettext msgid with parameters) shows in Chinese on a zh tablet."""
-    page = new_page("tablet", "zh-CN")
-    enroll_and_sign_in(page, live)
-    number = page.locator("#job").get_attribute("data-number")
-    assert number
-    before = len(_reports(live, number))
+    page, number, before = _tablet_on_the_job(live, new_page, "zh-CN")
     _report(page, 100_000, 0, None)
     item = page.locator("#pending-list li")
     expect(item).to_contain_text("超过上限", timeout=10_000)  # not retried forever as "in flight"
@@ -116,11 +120,7 @@ def test_refused_report_keeps_its_reason_in_the_page_language(
 def test_offline_report_is_sent_once_when_back_online(
     live: LiveServer, new_page: PageFactory, running_job: str
 ) -> None:
-    page = new_page("tablet", "en")
-    enroll_and_sign_in(page, live)
-    number = page.locator("#job").get_attribute("data-number")
-    assert number
-    before = len(_reports(live, number))
+    page, number, before = _tablet_on_the_job(live, new_page, "en")
     page.context.set_offline(True)
     _report(page, 7, 0, None)
     expect(page.locator("#pending")).to_be_visible()
@@ -139,11 +139,7 @@ def test_lost_answer_is_retried_with_the_same_key_and_survives_reload(
     live: LiveServer, new_page: PageFactory, running_job: str
 ) -> None:
     """The server stores the report but the answer is lost; the page reloads; the retry is a no-op."""
-    page = new_page("tablet", "en")
-    enroll_and_sign_in(page, live)
-    number = page.locator("#job").get_attribute("data-number")
-    assert number
-    before = len(_reports(live, number))
+    page, number, before = _tablet_on_the_job(live, new_page, "en")
     keys: list[str] = []
 
     def lose_answer(route: Route) -> None:
@@ -264,11 +260,7 @@ def test_offline_downtime_check_and_report_survive_a_reload_and_apply_once(
     plan_id = ok(
         live.http.post("/api/v1/inspection-plans", json=plan, headers=live.plant.as_("inspector")), 201
     )["id"]
-    page = new_page("tablet", "en")
-    enroll_and_sign_in(page, live)
-    number = page.locator("#job").get_attribute("data-number")
-    assert number
-    before = len(_reports(live, number))
+    page, number, before = _tablet_on_the_job(live, new_page, "en")
     live.edge().send("lathe-1", state=2, running=1)
     expect(page.locator("#machine-state")).to_have_attribute("data-state", "running", timeout=10_000)
     live.edge().send("lathe-1", state=3, running=0)
@@ -327,11 +319,7 @@ def test_report_queued_by_the_previous_script_is_still_sent(
     live: LiveServer, new_page: PageFactory, running_job: str
 ) -> None:
     """An outbox item from before items had a kind (the tablet updated while reports waited) is a report."""
-    page = new_page("tablet", "en")
-    enroll_and_sign_in(page, live)
-    number = page.locator("#job").get_attribute("data-number")
-    assert number
-    before = len(_reports(live, number))
+    page, number, before = _tablet_on_the_job(live, new_page, "en")
     page.route("**/reports", lambda route: route.abort("internetdisconnected"))
     page.evaluate(
         """(n) => {
