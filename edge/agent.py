@@ -139,7 +139,7 @@ class Agent:
             return
         self.acking = True
         try:
-            while self.ack_target > self.outbox.outbox.acked_seq:
+            while self.ack_target > self.outbox.outbox.acked_seq and not self.outbox.closed:
                 await self.outbox.ack(self.ack_target)
         finally:
             self.acking = False

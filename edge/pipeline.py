@@ -30,6 +30,7 @@ class AsyncOutbox:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self.closed = False
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -42,6 +43,10 @@ class AsyncOutbox:
         return await self.call(self.outbox.pending, after, limit)
 
     async def ack(self, seq: int) -> None:
+        """Delete what the server acked. An ack that arrives while the agent stops, after `close`, is left:
+        the server's ack is retained, so the next start gets it again."""
+        if self.closed:
+            return
         try:
             await self.call(self.outbox.ack, seq)
         except OutboxError as err:
@@ -49,6 +54,7 @@ class AsyncOutbox:
             await asyncio.sleep(1)  # e.g. disk full: retried with the next ack
 
     def close(self) -> None:
+        self.closed = True
         self.executor.submit(self.outbox.close).result()
         self.executor.shutdown()
 
