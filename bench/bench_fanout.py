@@ -10,7 +10,7 @@ import time
 from sqlalchemy import make_url
 
 from bench.table import Table
-from server.ingest.events import EventBus, MachineStateChanged
+from server.core.events import EventBus, MachineStateChanged
 from server.ingest.fanout import Fanout, conninfo_of
 from tests.support.postgres import fresh_database
 

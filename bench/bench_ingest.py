@@ -21,8 +21,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bench.table import Table
-from server.config import Settings
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
 from server.historian.base import Point
 from server.ingest import IngestOptions, Ingestor
 from server.models.ingest import CountEvent, HistorianPoint

@@ -16,14 +16,14 @@ import httpx
 from sqlmodel import Session
 
 from bench.table import Table
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.domain import sharelinks
+from server.domain.security import token_hash
 from server.models.auth import ApiToken, User
 from server.models.catalog import Product, RoutingStep
 from server.models.plant import Line, Machine, Site
 from server.models.production import Operation, WorkOrder, WorkReport
 from server.models.types import now_ms
-from server.services import sharelinks
-from server.services.security import token_hash
 
 CLIENTS, REQUESTS, ORDERS = 50, 3000, 50
 SESSION = "bench-boss-session-token-0123456789"

@@ -17,13 +17,13 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from bench.table import Table
-from server.config import Settings
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
+from server.domain import oee
 from server.main import create_app
 from server.models.ingest import MachineStateSegment
 from server.models.plant import Machine, Site
 from server.models.shifts import Shift, ShiftBreak
-from server.services import oee
 
 MACHINES = 50
 DAYS = 30

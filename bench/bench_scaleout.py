@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from bench.bench_ingest import ANALOGS
 from bench.bench_ingest import ROLES as TAGS
 from bench.table import Table
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 from server.models.ingest import EdgeCursor
 from server.models.plant import Machine, Site, Tag
 from shared import topics

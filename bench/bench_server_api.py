@@ -20,15 +20,15 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from bench.table import Table
-from server.config import Settings
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
+from server.domain.security import token_hash
 from server.main import create_app
 from server.models.auth import ApiToken, User
 from server.models.catalog import Product, RoutingStep
 from server.models.plant import Line, Machine, Site
 from server.models.production import Operation, OperationRun, WorkOrder, WorkReport
 from server.models.types import now_ms
-from server.services.security import token_hash
 
 ORDERS, STEPS, REPORTS, REQUESTS = 200, 5, 20_000, 300
 TOKEN = "bench-admin-token-0123456789abcdef"

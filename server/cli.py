@@ -7,8 +7,8 @@ import sys
 
 from pydantic import ValidationError
 
-from server.config import Settings, describe_invalid
-from server.errors import ConfigError, ServerError
+from server.core.errors import ConfigError, ServerError
+from server.core.settings import Settings, describe_invalid
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
     import uvicorn
 
-    from server import logs
+    from server.core import logs
     from server.main import create_app
 
     app = create_app(settings)
@@ -40,7 +40,7 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
 
 
 def _migrate(settings: Settings) -> int:
-    from server.db import init_db, make_engine
+    from server.core.db import init_db, make_engine
 
     engine = make_engine(settings.database_url)
     init_db(engine)
@@ -52,8 +52,8 @@ def _migrate(settings: Settings) -> int:
 def _import_edge(settings: Settings, path: str) -> int:
     from pathlib import Path
 
-    from server.db import init_db, make_engine
-    from server.services.edge_import import import_edge
+    from server.core.db import init_db, make_engine
+    from server.domain.edge_import import import_edge
 
     engine = make_engine(settings.database_url)
     try:

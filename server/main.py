@@ -3,48 +3,33 @@ starts the live events' fan-out across replicas on PostgreSQL (`server.ingest.fa
 (`server.ingest.Ingestor`) when MQTT is enabled."""
 
 import asyncio
-import importlib
-import importlib.util
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DataError
 
 from server.api import ROUTERS
-from server.config import Settings, get_settings
-from server.db import init_db, make_engine
-from server.errors import ServerError
-from server.ingest import events
+from server.core import events
+from server.core.db import init_db, make_engine
+from server.core.errors import ServerError
+from server.core.i18n import request_error_text
+from server.core.settings import Settings, get_settings
+from server.domain import security
+from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
 from server.middleware import BodyLimitMiddleware
-from server.services import security
-from server.web.i18n import request_error_text
+from server.web.pages import PAGE_ROUTERS
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-# Other engineers' API routers, included under /api/v1 when their modules exist.
-OPTIONAL_API = ("server.api.ingest", "server.api.reports")
 STATIC = Path(__file__).resolve().parent / "web" / "static"
-
-
-def _optional(module: str) -> Any | None:
-    """Import `module` if it exists (another engineer's part); real import errors still raise."""
-    if importlib.util.find_spec(module) is None:
-        return None
-    return importlib.import_module(module)
-
-
-async def _call(result: Any) -> None:
-    if inspect.isawaitable(result):
-        await result
 
 
 @asynccontextmanager
@@ -58,14 +43,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     fanout = _start_fanout(settings, engine)
     app.state.fanout = fanout
     try:
-        ingestor = await _start_ingestor(settings, engine)
+        ingestor = _start_ingestor(settings, engine)
         app.state.ingestor = ingestor
         log.info("takt server ready (site %s, database %s)", settings.site, engine.dialect.name)
         try:
             yield
         finally:
             if ingestor is not None:
-                await _call(ingestor.stop())
+                ingestor.stop()
     finally:
         if fanout is not None:  # after ingestion: its last events are still sent
             await asyncio.to_thread(fanout.stop)
@@ -82,12 +67,11 @@ def _start_fanout(settings: Settings, engine: Engine) -> Fanout | None:
     return fanout
 
 
-async def _start_ingestor(settings: Settings, engine: Engine) -> Any | None:
-    ingest = _optional("server.ingest") if settings.mqtt_enabled else None
-    if ingest is None or not hasattr(ingest, "Ingestor"):
+def _start_ingestor(settings: Settings, engine: Engine) -> Ingestor | None:
+    if not settings.mqtt_enabled:
         return None
-    ingestor = ingest.Ingestor(settings, engine)
-    await _call(ingestor.start())
+    ingestor = Ingestor(settings, engine)
+    ingestor.start()
     return ingestor
 
 
@@ -119,32 +103,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    _include_optional(app)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def _include_optional(app: FastAPI) -> None:
-    for name in OPTIONAL_API:
-        module = _optional(name)
-        router = getattr(module, "router", None)
-        if isinstance(router, APIRouter) and router not in ROUTERS:
-            app.include_router(router, prefix=API_PREFIX)
-    web_router = _web_router()
-    if web_router is not None:
-        app.include_router(web_router)
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-
-def _web_router() -> APIRouter | None:
-    """`server.web.router`: an attribute of the package, or a module holding `router`."""
-    if _optional("server.web") is None:
-        return None
-    web = importlib.import_module("server.web")
-    candidate = getattr(web, "router", None)
-    if candidate is None and _optional("server.web.router") is not None:
-        candidate = getattr(importlib.import_module("server.web.router"), "router", None)
-    return candidate if isinstance(candidate, APIRouter) else None
 
 
 async def _healthz(request: Request) -> dict[str, Any]:

@@ -18,7 +18,10 @@ import yaml
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
-from server.errors import ServerError
+from server.core.errors import ServerError
+from server.domain import audit, catalog, operations, quality
+from server.domain import workorders as wo
+from server.domain.security import hash_secret, token_hash
 from server.models.auth import ShareLink, Tablet, User
 from server.models.catalog import Customer, Product, ProductCreate, ReasonCode, RoutingStepCreate
 from server.models.orders import OperationAction, WorkOrderCreate
@@ -26,9 +29,6 @@ from server.models.plant import Line, Machine, Site, Station
 from server.models.production import WorkOrder
 from server.models.quality import CharacteristicCreate, InspectionPlan, InspectionPlanCreate, InspectionRecord
 from server.models.types import utcnow
-from server.services import audit, catalog, operations, quality
-from server.services import workorders as wo
-from server.services.security import hash_secret, token_hash
 
 log = logging.getLogger(__name__)
 ACTOR = "demo-seed"
@@ -198,7 +198,7 @@ def seed_plant(
 
 def seed_tags(engine: Engine, result: SeedResult, edge_config: Path) -> None:
     """Bind the machines to the edge and create their tags: `takt server import-edge FILE`'s function."""
-    from server.services.edge_import import import_edge
+    from server.domain.edge_import import import_edge
 
     imported = import_edge(engine, edge_config)
     result.tags = imported.tags_created + imported.tags_updated

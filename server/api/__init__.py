@@ -1,7 +1,4 @@
-"""JSON routers under /api/v1, one per resource. `ROUTERS` is what `create_app` includes.
-
-INGEST's `server/api/ingest.py` is not listed here: `create_app` includes it when present.
-"""
+"""JSON routers under /api/v1, one per resource. `ROUTERS` is what `create_app` includes."""
 
 from fastapi import APIRouter
 
@@ -11,6 +8,7 @@ from server.api import (
     catalog,
     downtime,
     importexport,
+    ingest,
     lots,
     plant,
     quality,
@@ -36,4 +34,5 @@ ROUTERS: list[APIRouter] = [
     lots.router,
     audit.router,
     reports.router,
+    ingest.router,
 ]

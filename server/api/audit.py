@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from server.api.deps import Page, PagingDep, Supervisor, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import crud
 from server.models.audit import AuditLog, AuditPublic
-from server.services import crud
 
 router = APIRouter(tags=["audit"])
 

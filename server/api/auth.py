@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Header, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from server.api.deps import Admin, CurrentPrincipal, SettingsDep, bearer
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import signin
 from server.models.auth import UserPublic
 from server.models.people import BadgeSignIn, PasswordSignIn, TokenOut
-from server.services import signin
 
 router = APIRouter(tags=["auth"])
 

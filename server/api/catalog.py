@@ -4,7 +4,8 @@ from fastapi import APIRouter, status
 from sqlmodel import col, select
 
 from server.api.deps import Admin, AnyRole, Page, PagingDep, Planner, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import catalog, crud
 from server.models.catalog import (
     Customer,
     CustomerCreate,
@@ -19,7 +20,6 @@ from server.models.catalog import (
     ReasonCodePublic,
     ReasonCodeUpdate,
 )
-from server.services import catalog, crud
 
 router = APIRouter(tags=["catalog"])
 

@@ -7,9 +7,9 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from server.config import Settings
-from server.db import SessionDep
-from server.services.principals import Principal, authenticate
+from server.core.db import SessionDep
+from server.core.settings import Settings
+from server.domain.principals import Principal, authenticate
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="API token, operator session token or TAKT_ADMIN_TOKEN")

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Query, status
 from sqlmodel import Field, SQLModel, col, select
 
 from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, Supervisor, make_page
-from server.db import SessionDep
-from server.errors import InvalidInput
+from server.core.db import SessionDep
+from server.core.errors import InvalidInput
+from server.domain import audit, crud
 from server.models.catalog import ReasonCode
 from server.models.plant import Machine
 from server.models.production import DowntimeEvent
 from server.models.types import now_ms
-from server.services import audit, crud
 
 router = APIRouter(prefix="/downtime", tags=["downtime"])
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from server.api.deps import AnyRole, Planner
-from server.db import SessionDep
-from server.errors import InvalidInput
-from server.services import importexport
-from server.services import workorders as wo
+from server.core.db import SessionDep
+from server.core.errors import InvalidInput
+from server.domain import importexport
+from server.domain import workorders as wo
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -9,8 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.api.deps import Admin, AnyRole, Page, PagingDep, Supervisor, make_page
-from server.db import SessionDep
-from server.errors import NotFound
+from server.core.db import SessionDep
+from server.core.errors import NotFound
 from server.historian import Aggregate, Historian, make_historian
 from server.ingest import apply as applier
 from server.ingest.live import MachineLive, machine_live

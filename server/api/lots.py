@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query, status
 from sqlmodel import col, select
 
 from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import crud, trace
 from server.models.materials import LotConsumption, MaterialLot, MaterialLotCreate, MaterialLotPublic
-from server.services import crud, trace
 
 router = APIRouter(tags=["lots"])
 

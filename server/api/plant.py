@@ -4,7 +4,8 @@ from fastapi import APIRouter, status
 from sqlmodel import col, select
 
 from server.api.deps import Admin, AnyRole, Page, PagingDep, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import crud
 from server.models.plant import (
     Line,
     LineCreate,
@@ -26,7 +27,6 @@ from server.models.plant import (
     TagCreate,
     TagPublic,
 )
-from server.services import crud
 
 router = APIRouter(tags=["plant"])
 

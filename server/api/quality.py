@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.api.deps import AnyRole, Inspector, Page, PagingDep, QualityLead, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import crud, idempotency, quality
 from server.models.catalog import Product
 from server.models.production import WorkOrder
 from server.models.quality import (
@@ -21,7 +22,6 @@ from server.models.quality import (
     NonconformanceCreate,
     NonconformancePublic,
 )
-from server.services import crud, idempotency, quality
 
 router = APIRouter(tags=["quality"])
 

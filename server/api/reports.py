@@ -8,24 +8,24 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from server.api.deps import require
-from server.db import SessionDep
-from server.errors import InvalidInput
+from server.core.db import SessionDep
+from server.core.errors import InvalidInput
+from server.domain import certificates, oee, spc
+from server.domain import report_views as views
+from server.domain import workorders as wo
+from server.domain.principals import Principal
+from server.domain.report_tables import Table, to_csv, to_xlsx
 from server.models.plant import Site
-from server.services import certificates, oee, spc
-from server.services import report_views as views
-from server.services import workorders as wo
-from server.services.principals import Principal
-from server.services.report_tables import Table, to_csv, to_xlsx
 
 
 def get_locale(request: Request) -> str:
-    from server.web.i18n import get_locale as page_locale  # lazy: the pages import the API
+    from server.core.i18n import get_locale as page_locale  # lazy: the pages import the API
 
     return page_locale(request)
 
 
 def labeller(locale: str) -> views.Label:
-    from server.web.i18n import gettext
+    from server.core.i18n import gettext
 
     def label(msg: str) -> str:
         return gettext(locale, msg)

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request, status
 from sqlmodel import Field, SQLModel
 
 from server.api.deps import SettingsDep, Sharer
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import crud, sharelinks
+from server.domain import workorders as wo
 from server.models.auth import ShareLink
-from server.services import crud, sharelinks
-from server.services import workorders as wo
 from server.web.share import forget_rendered_shares
 
 router = APIRouter(tags=["share links"])

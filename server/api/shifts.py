@@ -6,8 +6,9 @@ from fastapi import APIRouter, status
 from sqlmodel import Session, col, select
 
 from server.api.deps import AnyRole, Supervisor
-from server.db import SessionDep
-from server.errors import InvalidInput
+from server.core.db import SessionDep
+from server.core.errors import InvalidInput
+from server.domain import audit, crud
 from server.models.shifts import (
     Shift,
     ShiftBreak,
@@ -17,7 +18,6 @@ from server.models.shifts import (
     ShiftPublic,
     ShiftUpdate,
 )
-from server.services import audit, crud
 
 router = APIRouter(prefix="/shifts", tags=["shifts"])
 

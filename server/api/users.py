@@ -4,12 +4,12 @@ from fastapi import APIRouter, status
 from sqlmodel import col, select
 
 from server.api.deps import Admin, Page, PagingDep, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import audit, crud
+from server.domain.security import hash_secret, new_token, token_hash
 from server.models.auth import Tablet, User, UserCreate, UserPublic, UserUpdate
 from server.models.people import TabletCreate, TabletEnrolled, TabletPublic
 from server.models.plant import Station
-from server.services import audit, crud
-from server.services.security import hash_secret, new_token, token_hash
 
 router = APIRouter(tags=["users"])
 

@@ -7,7 +7,10 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.domain import crud, idempotency, operations, progress, reports
+from server.domain import workorders as wo
+from server.domain.principals import Principal
 from server.models.orders import (
     OperationAction,
     WorkOrderCreate,
@@ -19,9 +22,6 @@ from server.models.orders import (
     WorkReportPublic,
 )
 from server.models.plant import Site
-from server.services import crud, idempotency, operations, progress, reports
-from server.services import workorders as wo
-from server.services.principals import Principal
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 StatusFilter = Annotated[str | None, Query(max_length=200)]

@@ -7,8 +7,8 @@ victoriametrics  VictoriaMetrics: server.historian.victoria.VictoriaHistorian
 
 from sqlalchemy import Engine
 
-from server.config import Settings
-from server.errors import ConfigError
+from server.core.errors import ConfigError
+from server.core.settings import Settings
 from server.historian.base import Aggregate, Historian, Point
 from server.historian.errors import HistorianError, HistorianQueryError
 

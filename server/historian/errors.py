@@ -1,11 +1,11 @@
 """Errors of the historian.
 
-ServerError (server.errors)
+ServerError (server.core.errors)
 └── HistorianError          a backend could not write or read (network, HTTP status, bad answer)
     └── HistorianQueryError a query that cannot be answered (bad range, step or aggregate)
 """
 
-from server.errors import ServerError
+from server.core.errors import ServerError
 
 
 class HistorianError(ServerError):

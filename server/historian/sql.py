@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 
-from server.db import SQLITE_BEGIN
+from server.core.db import SQLITE_BEGIN
 from server.historian.base import AGGREGATES, Aggregate, Point
 from server.historian.errors import HistorianQueryError
 

@@ -1,10 +1,10 @@
 """Ingestion (DESIGN §3-4): MQTT -> durable inbox -> exactly-once counts, machine states, historian.
 
 `Ingestor(settings, engine)` with `start()`/`stop()` (server/ingest/service.py); live events for pages
-in `server.ingest.events.bus`. See docs/ingest.md.
+in `server.core.events.bus`. See docs/ingest.md.
 """
 
-from server.ingest.events import bus
+from server.core.events import bus
 from server.ingest.options import IngestOptions
 from server.ingest.service import Ingestor
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, col, select
 
-from server.db import lock_for_write
+from server.core.db import lock_for_write
+from server.core.events import Event
 from server.historian.base import Historian, Point
 from server.ingest.clock import ClockWatch
 from server.ingest.effects import Effects
 from server.ingest.errors import GapSkipError
-from server.ingest.events import Event
 from server.ingest.metrics import Metrics
 from server.ingest.options import IngestOptions
 from server.ingest.registry import Registry

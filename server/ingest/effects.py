@@ -16,14 +16,14 @@ from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from server.core.events import CountsChanged, Event, MachineStateChanged
+from server.domain import counting, machine_state
 from server.historian.base import Historian, Point
-from server.ingest.events import CountsChanged, Event, MachineStateChanged
 from server.ingest.metrics import Metrics
 from server.ingest.options import IngestOptions
 from server.ingest.registry import COUNTER_ROLES, STATE_ROLES, MachineInfo, Registry, TagInfo
 from server.models.ingest import CounterAnomaly, CountEvent, SignalState
 from server.models.production import OperationRun
-from server.services import counting, machine_state
 from shared.messages import DataBatch, Sample
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
 """Errors of ingestion.
 
-ServerError (server.errors)
+ServerError (server.core.errors)
 └── IngestError             ingestion could not do something it must retry or report
     └── GapSkipError        an operator's gap skip that does not match a held gap (API: 409)
 """
 
-from server.errors import ServerError
+from server.core.errors import ServerError
 
 
 class IngestError(ServerError):

@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import URL
 
-from server.ingest.events import Event, EventBus, event_from_dict
+from server.core.events import Event, EventBus, event_from_dict
 
 log = logging.getLogger(__name__)
 CHANNEL = "takt_events"

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from server.db import lock_for_write
+from server.core.db import lock_for_write
 from server.models.ingest import DeadLetter, EdgeCursor, InboxBatch
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from server.domain.oee import site_shifts
+from server.domain.oee_calc import shift_windows
 from server.models.ingest import CountEvent, MachineStateSegment, SignalState
 from server.models.plant import Machine, Site
 from server.models.production import DowntimeEvent, Operation, OperationRun, WorkOrder
-from server.services.oee import site_shifts
-from server.services.oee_calc import shift_windows
 
 
 class LiveOperation(BaseModel):

@@ -19,7 +19,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from server.config import Settings
+from server.core.settings import Settings
 from server.ingest.options import IngestOptions
 from shared import topics
 

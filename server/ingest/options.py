@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from server.config import Settings
-from server.services.counting import Limits
+from server.core.settings import Settings
+from server.domain.counting import Limits
 
 
 @dataclass(frozen=True)

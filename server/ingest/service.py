@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from server.config import Settings
+from server.core.events import Event, bus
+from server.core.settings import Settings
 from server.historian import Historian, make_historian
 from server.ingest import apply as applier
 from server.ingest.clock import ClockWatch
-from server.ingest.events import Event, bus
 from server.ingest.historian_buffer import HistorianBuffer
 from server.ingest.inbox import Rejected, StoredBatch, prune_dead_letters, store
 from server.ingest.metrics import Metrics

@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from server.db import lock_for_write
-from server.ingest.events import EdgeChanged, Event, MachineStateChanged
+from server.core.db import lock_for_write
+from server.core.events import EdgeChanged, Event, MachineStateChanged
+from server.domain import machine_state
 from server.ingest.registry import Registry
 from server.models.ingest import DataLossEpisode, EdgeStatus
 from server.models.plant import Tag
-from server.services import machine_state
 from shared.messages import Status
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from server.config import get_settings
+        from server.core.settings import get_settings
 
         url = get_settings().database_url
     engine = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool)

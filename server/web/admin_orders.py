@@ -8,18 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from sqlmodel import col, select
 
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.core.i18n import N_, get_locale
+from server.domain import crud, importexport, operations, progress, sharelinks
+from server.domain import workorders as wo
 from server.models.auth import ShareLink
 from server.models.catalog import Customer, Product
 from server.models.orders import WorkOrderCreate, WorkOrderUpdate
 from server.models.production import WorkOrder
-from server.services import crud, importexport, operations, progress, sharelinks
-from server.services import workorders as wo
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
-from server.web.i18n import N_, get_locale, templates
 from server.web.routing import PageRoute
 from server.web.share import forget_rendered_shares, qr_svg
+from server.web.templates import templates
 from server.web.validation import row_problem
 
 log = logging.getLogger(__name__)

@@ -8,20 +8,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from sqlmodel import col, select
 
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.core.i18n import N_
+from server.domain import catalog, crud, quality
+from server.domain.security import hash_secret, new_token, token_hash
 from server.models.auth import Tablet, User, UserCreate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
 from server.models.plant import Machine, Station, Tag, TagCreate
 from server.models.quality import InspectionPlan, InspectionPlanCreate
-from server.services import catalog, crud, quality
-from server.services.security import hash_secret, new_token, token_hash
 from server.web.auth import AdminUser, PlannerUser, SameOrigin
 from server.web.forms import FormInvalid, done, validated
-from server.web.i18n import N_, templates
 from server.web.instructions import list_instructions, save_instruction
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
 from server.web.share import qr_svg
+from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)

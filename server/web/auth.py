@@ -17,14 +17,14 @@ from fastapi import Depends, Request
 from sqlmodel import Session, select
 
 from server.api.deps import SettingsDep
-from server.db import SessionDep
-from server.errors import Unauthorized
+from server.core.db import SessionDep
+from server.core.errors import Unauthorized
+from server.core.i18n import N_
+from server.domain.principals import Principal, authenticate
+from server.domain.security import token_hash
 from server.models.auth import ApiToken
 from server.models.types import utcnow
-from server.services.principals import Principal, authenticate
-from server.services.security import token_hash
 from server.web.errors import CsrfRejected, LoginRequired, PageForbidden
-from server.web.i18n import N_
 from server.web.settings import WebSettings, web_settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.core.i18n import get_locale
+from server.domain import crud, progress
+from server.domain import workorders as wo
 from server.models.auth import User
 from server.models.ingest import MachineStateSegment
 from server.models.materials import LotConsumption, MaterialLot
@@ -20,13 +23,11 @@ from server.models.plant import Machine, Tag
 from server.models.production import WorkReport
 from server.models.quality import InspectionPlan, InspectionRecord
 from server.models.types import now_ms
-from server.services import crud, progress
-from server.services import workorders as wo
 from server.web.auth import BossUser
 from server.web.bossdata import boss_view
-from server.web.i18n import get_locale, templates
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
+from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from server.domain import progress, spc
+from server.domain.workorders import OPEN_STATUSES
 from server.models.catalog import Product, ReasonCode
 from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment
 from server.models.orders import WorkOrderProgress
@@ -20,8 +22,6 @@ from server.models.plant import Line, Machine, Site
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
 from server.models.quality import Nonconformance
 from server.models.types import now_ms
-from server.services import progress, spc
-from server.services.workorders import OPEN_STATUSES
 from server.web.inspections import inspections_due
 from server.web.settings import WebSettings
 
@@ -61,7 +61,7 @@ class Alert:
 class SpcFlag:
     characteristic_id: int
     name: str
-    rules: list[str]  # the Western Electric rules that fired ("1".."4", "R1"), see server/services/spc.py
+    rules: list[str]  # the Western Electric rules that fired ("1".."4", "R1"), see server/domain/spc.py
 
 
 @dataclass
@@ -157,9 +157,9 @@ def _counts_today(session: Session, since: int) -> dict[int, tuple[int, int]]:
 
 def _oee_today(session: Session, site: Site | None, today: date) -> dict[int, Any]:
     """REPORTS' OEE figures per machine for today, when that module is installed."""
-    if site is None or importlib.util.find_spec("server.services.oee") is None:
+    if site is None or importlib.util.find_spec("server.domain.oee") is None:
         return {}
-    oee = importlib.import_module("server.services.oee")
+    oee = importlib.import_module("server.domain.oee")
     rows = oee.by_day(oee.oee_rows(session, site, today, today))
     return {row.machine_id: row.figures for row in rows}
 

@@ -5,7 +5,7 @@ Extracts every `_("...")` / `gettext` / `ngettext` from the domain's templates a
 keeping existing translations. English .po files get msgstr = msgid; zh_CN entries stay empty until
 translated (a test fails on any empty zh_CN entry). Domain `web` is everything in `server/web` except
 REPORTS' files (domain `reports`). Domain `errors` holds the messages the core services raise
-(`Conflict("work order %(number)s is %(status)s", ...)`, see server/errors.py) in `ERROR_MODULES`.
+(`Conflict("work order %(number)s is %(status)s", ...)`, see server/core/errors.py) in `ERROR_MODULES`.
 """
 
 import sys
@@ -16,7 +16,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from server.web.i18n import LOCALE_DIR, LOCALES, TEMPLATE_DIR, WEB
+from server.core.i18n import LOCALE_DIR, LOCALES
+from server.web.templates import TEMPLATE_DIR, WEB
 
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,)}
 ERROR_KEYWORDS = {
@@ -25,10 +26,10 @@ ERROR_KEYWORDS = {
 SERVER = WEB.parent
 # services whose raised messages are msgids with named parameters (translated on the pages)
 ERROR_MODULES = (
-    "api/downtime.py", "services/catalog.py", "services/crud.py", "services/idempotency.py",
-    "services/importexport.py", "services/oee.py", "services/operations.py", "services/principals.py",
-    "services/quality.py", "services/report_views.py", "services/reports.py", "services/signin.py",
-    "services/spc.py", "services/trace.py", "services/workorders.py",
+    "api/downtime.py", "domain/catalog.py", "domain/crud.py", "domain/idempotency.py",
+    "domain/importexport.py", "domain/oee.py", "domain/operations.py", "domain/principals.py",
+    "domain/quality.py", "domain/report_views.py", "domain/reports.py", "domain/signin.py",
+    "domain/spc.py", "domain/trace.py", "domain/workorders.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 

@@ -8,7 +8,7 @@ PageError            base: status + message (already translated or a msgid)
   CsrfRejected       403 (cross-site POST)
 """
 
-from server.errors import Translatable
+from server.core.errors import Translatable
 
 
 class PageError(Translatable):

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
+from server.domain import workorders as wo
 from server.models.production import Operation, WorkOrder
 from server.models.quality import Characteristic, InspectionPlan, InspectionRecord
 from server.models.types import now_ms
-from server.services import workorders as wo
 
 
 @dataclass

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from sqlmodel import select
 
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.core.i18n import N_
+from server.domain.security import token_hash
 from server.models.auth import Tablet
-from server.services.security import token_hash
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageError, PageForbidden, PageNotFound
-from server.web.i18n import N_
 from server.web.routing import PageRoute
 from server.web.settings import WebSettings, web_settings
 

@@ -1,4 +1,4 @@
-"""Live updates over SSE: `/live/events[?machine=CODE]` streams the ingest events (`server.ingest.events.bus`:
+"""Live updates over SSE: `/live/events[?machine=CODE]` streams the ingest events (`server.core.events.bus`:
 machine state changes, counts, edge online/offline) to the boss page and station tablets. A comment line is
 sent every `KEEPALIVE_S` so proxies keep the stream open and a gone client is noticed. Pages also refresh on a
 timer, so a missed event only delays an update."""
@@ -14,12 +14,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import select
 
-from server.db import SessionDep
+from server.core.db import SessionDep
+from server.core.i18n import N_
+from server.domain.security import token_hash
 from server.models.auth import Tablet
-from server.services.security import token_hash
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageForbidden
-from server.web.i18n import N_
 from server.web.routing import PageRoute
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,9 @@ KEEPALIVE_S = 15.0
 
 
 def _bus() -> Any | None:
-    if importlib.util.find_spec("server.ingest.events") is None:
+    if importlib.util.find_spec("server.core.events") is None:
         return None
-    return getattr(importlib.import_module("server.ingest.events"), "bus", None)
+    return getattr(importlib.import_module("server.core.events"), "bus", None)
 
 
 def _allowed(request: Request, session: SessionDep) -> bool:

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from server.api.deps import SettingsDep
-from server.db import SessionDep
-from server.errors import Locked, Unauthorized
-from server.services import signin
+from server.core.db import SessionDep
+from server.core.errors import Locked, Unauthorized
+from server.core.i18n import N_
+from server.domain import signin
 from server.web.auth import SESSION_COOKIE, SameOrigin, WebSettingsDep, cookie_principal, expire_session_token
 from server.web.auth import revoke_token as _revoke
-from server.web.i18n import N_, templates
 from server.web.routing import PageRoute
+from server.web.templates import templates
 
 router = APIRouter(route_class=PageRoute)
 HOME = {"admin": "/admin", "planner": "/admin", "supervisor": "/boss", "inspector": "/boss"}

@@ -10,16 +10,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from server.api.reports import export, site_today, stem_of
-from server.db import SessionDep
-from server.services import certificates, oee, spc
-from server.services import report_views as views
-from server.services import workorders as wo
-from server.services.principals import Principal
-from server.services.report_tables import Table, cell_text
+from server.core.db import SessionDep
+from server.core.i18n import get_locale, gettext
+from server.domain import certificates, oee, spc
+from server.domain import report_views as views
+from server.domain import workorders as wo
+from server.domain.principals import Principal
+from server.domain.report_tables import Table, cell_text
 from server.web.auth import BossUser, page_role
 from server.web.errors import PageNotFound
-from server.web.i18n import get_locale, gettext, templates
 from server.web.routing import PageRoute
+from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/reports", route_class=PageRoute, include_in_schema=False)

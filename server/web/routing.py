@@ -13,10 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-from server.errors import ServerError
+from server.core.errors import ServerError
+from server.core.i18n import COOKIE, COOKIE_MAX_AGE, chosen_lang, request_error_text
 from server.web.errors import LoginRequired, PageError
 from server.web.forms import invalid
-from server.web.i18n import COOKIE, COOKIE_MAX_AGE, chosen_lang, request_error_text, templates
+from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

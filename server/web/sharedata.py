@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from server.domain import certificates, progress
 from server.models.auth import ShareLink
 from server.models.catalog import Product
 from server.models.plant import Site
 from server.models.production import WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord
-from server.services import certificates, progress
 
 PUBLIC_STATUS = {"draft": "planned", "released": "planned", "in_progress": "in_production",
                  "paused": "in_production", "completed": "completed", "closed": "completed",

@@ -16,21 +16,22 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import Session, select
 
 from server.api.deps import SettingsDep
-from server.db import SessionDep
-from server.errors import Locked, ServerError, Unauthorized
+from server.core.db import SessionDep
+from server.core.errors import Locked, ServerError, Unauthorized
+from server.core.i18n import N_, get_locale, request_error_text
+from server.domain import idempotency, quality, signin
+from server.domain.principals import Principal
+from server.domain.security import token_hash
 from server.models.auth import Tablet, User
 from server.models.plant import Station
 from server.models.quality import InspectionRecord
-from server.services import idempotency, quality, signin
-from server.services.principals import Principal
-from server.services.security import token_hash
 from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal, revoke_token
 from server.web.errors import PageForbidden, PageNotFound
-from server.web.i18n import N_, get_locale, request_error_text, templates
 from server.web.instructions import list_instructions
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
 from server.web.stationdata import station_view
+from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)

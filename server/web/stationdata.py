@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
+from server.domain import crud
+from server.domain.workorders import OPEN_STATUSES
 from server.models.catalog import Product, ReasonCode
 from server.models.ingest import MachineStateSegment
 from server.models.plant import Machine, Station
 from server.models.production import DowntimeEvent, Operation, WorkOrder
-from server.services import crud
-from server.services.workorders import OPEN_STATUSES
 from server.web.inspections import Due, inspections_due
 
 ACTIVE_OP = ("running", "paused")

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from pydantic_core import ErrorDetails
 
-from server.services.importexport import RowError
-from server.web.i18n import N_, error_text, gettext
+from server.core.i18n import N_, error_text, gettext
+from server.domain.importexport import RowError
 
 DATE = N_("must be a date (YYYY-MM-DD)")
 DATETIME = N_("must be a date and time (YYYY-MM-DD HH:MM)")

@@ -18,7 +18,7 @@ def last_counters(db: Path, site: str) -> dict[str, int]:
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel import Session, col, select
 
-    from server.db import make_engine
+    from server.core.db import make_engine
     from server.models.ingest import SignalState
     from server.models.plant import Machine, Site, Tag
 

@@ -23,8 +23,8 @@ class Seeded:
 
 
 def seed_demo(dirs: DataDir, accel: float, share_days: int = 30) -> Seeded:
-    from server.db import init_db, make_engine
-    from server.errors import ServerError
+    from server.core.db import init_db, make_engine
+    from server.core.errors import ServerError
     from server.seed import DemoSecrets, load_plant, seed
 
     plant = load_plant(PLANT)
@@ -46,7 +46,7 @@ def edge_online(db: Path, edge_id: str, since_ms: int) -> bool:
     """True once the server recorded a birth of `edge_id` after `since_ms` (the edge reached it)."""
     from sqlmodel import Session
 
-    from server.db import make_engine
+    from server.core.db import make_engine
     from server.models.ingest import EdgeStatus
 
     engine = make_engine(f"sqlite:///{db}")

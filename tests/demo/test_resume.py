@@ -4,7 +4,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 from server.models.ingest import SignalState
 from server.models.plant import Machine, Site, Tag
 from simulators.config import load_plant

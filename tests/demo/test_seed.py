@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, SQLModel, col, select
 
-from server.config import Settings
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
+from server.domain import sharelinks, signin
 from server.models.auth import ShareLink, Tablet, User
 from server.models.catalog import Product, ReasonCode
 from server.models.plant import Machine, Station, Tag
 from server.models.production import OperationRun, WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord
 from server.seed import ORDERS, DemoSecrets, load_plant, seed
-from server.services import sharelinks, signin
 from tests.support.processes import ROOT
 
 PLANT = ROOT / "simulators" / "plants" / "demo.yaml"

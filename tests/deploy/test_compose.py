@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from server.config import Settings
+from server.core.settings import Settings
 from tests.deploy.conftest import SlowInstalls
 from tests.deploy.installs import clean_env, dockerfile_instructions
 from tests.support.processes import ROOT

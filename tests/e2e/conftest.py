@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from server.config import Settings
+from server.core.settings import Settings
+from server.domain.edge_import import import_edge
 from server.main import create_app
 from server.models.ingest import CounterAnomaly, CountEvent, MachineStateSegment, SignalState
 from server.models.production import Operation, OperationRun
-from server.services.edge_import import import_edge
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import TaktProcess
 from tests.support.simulator import Simulator

@@ -23,10 +23,10 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from edge.buffer import Outbox
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.domain.edge_import import import_edge
 from server.models.ingest import CounterAnomaly, CountEvent, EdgeCursor, GapEvent, InboxBatch, SignalState
 from server.models.plant import Machine
-from server.services.edge_import import import_edge
 from tests.edge.support import counter_tags, modbus_device, wait_until
 from tests.support.faultproxy import FaultProxy
 from tests.support.mosquitto import Mosquitto

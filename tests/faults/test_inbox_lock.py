@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from server.db import init_db, make_engine, session_scope
+from server.core.db import init_db, make_engine, session_scope
 from server.ingest.apply import record_gap
 from server.ingest.inbox import StoredBatch, store
 from server.models.ingest import InboxBatch

@@ -37,9 +37,9 @@ from edge.config import Device
 from edge.errors import ConfigError as EdgeConfigError
 from edge.sources.base import Health, TagPoint
 from edge.sources.opcua import OpcUaSource
-from server.config import Settings
+from server.core.settings import Settings
+from server.domain.security import token_hash
 from server.main import create_app
-from server.services.security import token_hash
 from tests.faults.realserver import RealServer, enroll_tablet, real_server
 from tests.server.factory import add_user, make_order, ok
 from tests.support.ports import free_port

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 
 
 @pytest.fixture

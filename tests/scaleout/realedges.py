@@ -12,9 +12,9 @@ import msgspec
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from server.domain.edge_import import import_edge
 from server.models.ingest import SignalState
 from server.models.plant import Machine
-from server.services.edge_import import import_edge
 from tests.edge.support import counter_tags, edge_process, modbus_device, write_config
 from tests.support.processes import TaktProcess
 from tests.support.simulator import Simulator

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from server.config import Settings
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
 from server.main import create_app
 from tests.support.postgres import ADMIN_DSN, fresh_database
 

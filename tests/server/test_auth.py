@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server import cli
-from server.config import Settings
-from server.errors import ConfigError
+from server.core.errors import ConfigError
+from server.core.settings import Settings
 from server.main import create_app
 from server.models.auth import SigninThrottle
 from server.models.types import utcnow

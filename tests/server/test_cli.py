@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import Session, select
 
 from server import cli
-from server.db import make_engine
+from server.core.db import make_engine
 from server.models.plant import Machine, Tag
 
 EDGE = Path(__file__).resolve().parents[2] / "deploy" / "edge" / "demo.yaml"

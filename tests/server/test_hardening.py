@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect
 
-from server.config import Settings
+from server.core.settings import Settings
 from server.main import create_app
 from tests.server.factory import ADMIN, build_plant, make_order, ok
 
@@ -93,7 +93,7 @@ def test_oversized_body_413(small_client: TestClient) -> None:
 def test_share_tokens_redacted_from_access_logs() -> None:
     import logging
 
-    from server.logs import RedactFilter
+    from server.core.logs import RedactFilter
 
     token = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MDEyMzQ1Njc4OTA"
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',

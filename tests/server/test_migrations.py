@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
 import server.models  # noqa: F401  (registers every table)
-from server.db import alembic_config, init_db, make_engine
+from server.core.db import alembic_config, init_db, make_engine
 
 
 def _diff(engine: Engine) -> list[object]:

@@ -4,7 +4,7 @@ import asyncio
 
 from fastapi.testclient import TestClient
 
-from server.ingest.events import InspectionRecorded, bus
+from server.core.events import InspectionRecorded, bus
 from tests.server.factory import build_plant, make_order, ok, running_order
 
 

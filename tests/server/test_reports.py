@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from server.db import writer
+from server.core.db import writer
 from server.models.production import IdempotencyRecord, Operation, WorkReport
 from tests.server.factory import build_plant, ok, running_order
 from tests.support.together import together
@@ -105,8 +105,8 @@ def test_idempotency_key(client: TestClient, engine: Engine) -> None:
 
 
 def _hash_of(body: dict[str, object]) -> str:
+    from server.domain.idempotency import request_hash
     from server.models.orders import WorkReportCreate
-    from server.services.idempotency import request_hash
 
     return request_hash(
         {"number": "WO-R", "body": WorkReportCreate.model_validate(body).model_dump(mode="json")}

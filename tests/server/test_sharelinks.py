@@ -6,10 +6,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.domain.security import token_hash
+from server.domain.sharelinks import resolve_share_token
 from server.models.auth import ShareLink
 from server.models.types import utcnow
-from server.services.security import token_hash
-from server.services.sharelinks import resolve_share_token
 from tests.server.factory import build_plant, make_order, ok, running_order
 
 

@@ -7,11 +7,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from server.domain.idempotency import request_hash
+from server.domain.quality import InspectionIn
 from server.models.audit import AuditLog
 from server.models.production import IdempotencyRecord
 from server.models.quality import InspectionRecord, Nonconformance
-from server.services.idempotency import request_hash
-from server.services.quality import InspectionIn
 from tests.server.factory import Plant, build_plant, ok, running_order
 from tests.support.together import together
 

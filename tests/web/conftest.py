@@ -25,8 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import Engine
 
-from server.config import Settings
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
 from server.main import create_app
 from server.web.settings import WebSettings
 from shared import topics

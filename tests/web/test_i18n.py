@@ -5,13 +5,13 @@ import pytest
 from babel.messages.pofile import read_po
 from starlette.requests import Request
 
-from server.errors import Conflict, NotFound
+from server.core.errors import Conflict, NotFound
+from server.core.i18n import LOCALE_DIR, error_text, get_locale, translations
+from server.domain import crud
 from server.models.auth import SigninThrottle
 from server.models.catalog import Product
-from server.services import crud
 from server.web.catalog import extract
 from server.web.catalog import main as catalog_main
-from server.web.i18n import LOCALE_DIR, error_text, get_locale, translations
 from tests.web.conftest import LiveServer
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 from server.models.catalog import Product
 from server.models.production import Operation, WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 from server.main import create_app
 from tests.server.factory import build_plant, ok, running_order
 from tests.web.conftest import ADMIN, core_settings

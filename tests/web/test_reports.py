@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from server.db import lock_for_write
+from server.core.db import lock_for_write
 from server.models.audit import AuditLog
 from server.models.ingest import CountEvent, MachineStateSegment
 from server.models.plant import Machine

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from server.domain.security import token_hash
 from server.models.auth import ShareLink
 from server.models.types import utcnow
-from server.services.security import token_hash
 from tests.server.factory import make_order, ok
 from tests.web.conftest import LiveServer
 

@@ -9,10 +9,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 from sqlmodel import Session, select
 
+from server.domain import workorders as wo
 from server.models.audit import AuditLog
 from server.models.production import DowntimeEvent, WorkReport
 from server.models.quality import InspectionRecord
-from server.services import workorders as wo
 from server.web.instructions import save_instruction
 from server.web.share import qr_png
 from tests.server.factory import add_user, make_order, ok

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine
 
-from server.config import Settings
+from server.core.settings import Settings
 from server.ingest import IngestOptions, Ingestor
 from tests.server.ingest.support import Broker
 from tests.support.mosquitto import Mosquitto

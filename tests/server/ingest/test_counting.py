@@ -1,8 +1,8 @@
-"""Counter increments (server/services/counting.py): every rule of DESIGN §4, pure."""
+"""Counter increments (server/domain/counting.py): every rule of DESIGN §4, pure."""
 
 import pytest
 
-from server.services.counting import CounterState, Kind, Limits, as_count, step
+from server.domain.counting import CounterState, Kind, Limits, as_count, step
 
 T0 = 1_700_000_000_000
 LIMITS = Limits(ideal_cycle_s=1.0, factor=10.0, slack=20)  # at most 20 + 10 parts per second

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from server.core.events import CountsChanged, EdgeChanged, EventBus, MachineStateChanged, bus
 from server.historian.base import Point
 from server.historian.victoria import VictoriaHistorian
 from server.ingest import Ingestor
-from server.ingest.events import CountsChanged, EdgeChanged, EventBus, MachineStateChanged, bus
 from server.ingest.historian_buffer import HistorianBuffer
 from server.ingest.metrics import Metrics
 from server.models.ingest import HistorianPoint

@@ -19,9 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url
 
-from server.config import Settings
-from server.ingest import events
-from server.ingest.events import (
+from server.core import events
+from server.core.events import (
     CountsChanged,
     EdgeChanged,
     Event,
@@ -31,6 +30,7 @@ from server.ingest.events import (
     Subscription,
     event_from_json,
 )
+from server.core.settings import Settings
 from server.ingest.fanout import CHANNEL, Fanout, conninfo_of
 from server.main import create_app
 from tests.support.faultproxy import FaultProxy

@@ -1,11 +1,11 @@
-"""The state timeline (server/services/machine_state.py) on the database, without MQTT."""
+"""The state timeline (server/domain/machine_state.py) on the database, without MQTT."""
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from server.domain.machine_state import Timeline, Transition, apply_downtime
 from server.models.ingest import MachineStateSegment
 from server.models.production import DowntimeEvent
-from server.services.machine_state import Timeline, Transition, apply_downtime
 from tests.server.ingest.support import make_plant
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from server.db import init_db, make_engine
+from server.core.db import init_db, make_engine
 
 
 @pytest.fixture(scope="session")

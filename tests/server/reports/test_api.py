@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from server.config import Settings
+from server.core.settings import Settings
 from server.main import create_app
 from tests.server.reports import support as f
 from tests.server.reports.support import ms

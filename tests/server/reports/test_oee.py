@@ -5,8 +5,8 @@ from datetime import date, time
 import pytest
 from sqlmodel import Session
 
-from server.db import init_db, make_engine
-from server.services import oee
+from server.core.db import init_db, make_engine
+from server.domain import oee
 from tests.server.reports import support as f
 from tests.server.reports.support import HOUR, MIN, ms
 

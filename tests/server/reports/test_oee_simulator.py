@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from server.config import Settings
+from server.core.settings import Settings
+from server.domain import oee
+from server.domain.edge_import import import_edge
 from server.main import create_app
 from server.models.ingest import MachineStateSegment
 from server.models.plant import Machine, Site
-from server.services import oee
-from server.services.edge_import import import_edge
 from tests.server.reports import support as f
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import TaktProcess

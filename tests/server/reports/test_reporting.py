@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
+from server.domain import certificates, reporting
+from server.domain.report_tables import cell_text, to_csv, to_xlsx
 from server.models.auth import ShareLink, User
 from server.models.catalog import ReasonCode
 from server.models.production import DowntimeEvent, WorkOrder, WorkReport
@@ -15,8 +17,6 @@ from server.models.quality import (
     InspectionValue,
     Nonconformance,
 )
-from server.services import certificates, reporting
-from server.services.report_tables import cell_text, to_csv, to_xlsx
 from tests.server.reports import support as f
 from tests.server.reports.support import MIN, ms
 
@@ -226,8 +226,8 @@ def test_certificate_shows_role_not_name_and_share_is_whitelisted(session: Sessi
 
 
 def test_every_report_builds_on_postgresql(pg_url_fresh: str) -> None:
-    from server.db import init_db, make_engine
-    from server.services import report_views as views
+    from server.core.db import init_db, make_engine
+    from server.domain import report_views as views
 
     eng = make_engine(pg_url_fresh)
     init_db(eng)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
+from server.domain import spc
 from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
-from server.services import spc
 from tests.server.reports import support as f
 
 

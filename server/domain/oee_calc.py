@@ -1,7 +1,7 @@
 """OEE's pure arithmetic (definitions: docs/oee.md): shift windows in a site's time zone, planned intervals,
 stops and micro-stops, the time accounting of planned time from state segments, and the OEE factors.
 
-Works on plain tuples (epoch ms) so every term can be tested by hand; `server.services.oee` feeds it from the
+Works on plain tuples (epoch ms) so every term can be tested by hand; `server.domain.oee` feeds it from the
 database.
 """
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BEGIN = "takt_sqlite_begin"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from server.errors import NotFound
+from server.core.errors import NotFound
 from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """A tiny in-process event hook for live pages (SSE): ingestion and quality publish, async listeners receive.
 
-    from server.ingest.events import bus
+    from server.core.events import bus
 
     async def stream():
         async with bus.subscribe() as events:      # a bounded queue on the caller's event loop

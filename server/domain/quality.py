@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from server.errors import Conflict, InvalidInput
-from server.ingest import events
+from server.core import events
+from server.core.errors import Conflict, InvalidInput
+from server.domain import audit, crud
+from server.domain import workorders as wo
 from server.models.production import Operation
 from server.models.quality import (
     Characteristic,
@@ -22,8 +24,6 @@ from server.models.quality import (
     Nonconformance,
 )
 from server.models.types import utcnow
-from server.services import audit, crud
-from server.services import workorders as wo
 
 NC_FLOW = {"dispositioned": "open", "closed": "dispositioned"}
 DISPOSITIONS = frozenset({"rework", "scrap", "use_as_is", "return"})

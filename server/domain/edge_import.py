@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from server.db import session_scope
-from server.errors import InvalidInput
+from server.core.db import session_scope
+from server.core.errors import InvalidInput
+from server.domain import audit
 from server.models.plant import Machine, Site, Tag
-from server.services import audit
 
 log = logging.getLogger(__name__)
 ACTOR = "import-edge"

@@ -1,5 +1,6 @@
 """Translations for the pages: Babel gettext catalogs read from the .po files at start (no .mo files to keep
-in sync), merged per language across domains (`web`, `reports`, ...), installed in one Jinja2 environment.
+in sync), merged per language across domains (`web`, `reports`, ...); used by the pages
+(`server.web.templates`) and by the API's translated errors.
 
 `get_locale(request)`: `?lang=` (remembered in a cookie by `routing.PageRoute`), else the `lang` cookie, else
 Accept-Language, else zh_CN. Templates call `_()` / `ngettext()`; Python code calls `gettext(locale, msg)`.
@@ -10,19 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import jinja2
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from fastapi import Request
-from fastapi.templating import Jinja2Templates
 
-from server.errors import Msgid
+from server.core.errors import Msgid
 
 log = logging.getLogger(__name__)
 
-WEB = Path(__file__).resolve().parent
-LOCALE_DIR = WEB / "locale"
-TEMPLATE_DIR = WEB / "templates"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LOCALES: tuple[str, ...] = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 LANG_NAMES = {"zh_CN": "简体中文", "en": "English"}
@@ -147,33 +144,6 @@ def request_error_text(request: Request, err: Any, default: str | None = None) -
         or DEFAULT_LOCALE
     )
     return error_text(chosen, getattr(err, "msgid", str(err)), getattr(err, "params", None))
-
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-    autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
-    extensions=["jinja2.ext.i18n"],
-)
-_env.policies["ext.i18n.trimmed"] = True
-templates = Jinja2Templates(env=_env)
-
-
-def _install(request: Request) -> dict[str, Any]:
-    """Context processor: the request's language, installed as `_` for this render."""
-    locale = get_locale(request)
-    trans = translations(locale)
-    return {
-        "locale": locale,
-        "html_lang": "zh-CN" if locale == "zh_CN" else "en",
-        "locales": LANG_NAMES,
-        "_": trans.ugettext,
-        "gettext": trans.ugettext,
-        "ngettext": trans.ungettext,
-    }
-
-
-templates.context_processors.append(_install)
-templates.env.install_null_translations(newstyle=False)  # type: ignore[attr-defined]  # defines the i18n tags; `_` comes per request
 
 
 def chosen_lang(request: Request) -> str | None:

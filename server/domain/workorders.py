@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from server.db import lock_for_write
-from server.errors import Conflict, NotFound
+from server.core.db import lock_for_write
+from server.core.errors import Conflict, NotFound
+from server.domain import audit, crud
+from server.domain.catalog import routing_of
 from server.models.catalog import Customer, Product
 from server.models.orders import (
     OperationPublic,
@@ -24,8 +26,6 @@ from server.models.orders import (
 )
 from server.models.production import Operation, WorkOrder
 from server.models.types import utcnow
-from server.services import audit, crud
-from server.services.catalog import routing_of
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"released", "cancelled"}),

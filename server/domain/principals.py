@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from server.config import Settings
-from server.errors import Forbidden, Unauthorized
+from server.core.errors import Forbidden, Unauthorized
+from server.core.settings import Settings
+from server.domain.security import same_secret, token_hash
 from server.models.auth import ApiToken, User
 from server.models.types import utcnow
-from server.services.security import same_secret, token_hash
 
 ROLES = ("admin", "planner", "supervisor", "operator", "inspector")
 

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from server.errors import InvalidInput, NotFound
+from server.core.errors import InvalidInput, NotFound
+from server.domain import oee, reporting
+from server.domain.report_tables import Table
 from server.models.ingest import CountEvent, MachineStateSegment
 from server.models.plant import Machine, Site
 from server.models.production import Operation, WorkOrder
 from server.models.types import now_ms
-from server.services import oee, reporting
-from server.services.report_tables import Table
 
 Label = Callable[[str], str]
 TITLES = {

@@ -19,6 +19,8 @@ from sqlalchemy import and_, func, literal_column, or_, values
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from server.domain import oee
+from server.domain.report_tables import Column, Table
 from server.models.auth import User
 from server.models.catalog import Customer, Product, ReasonCode
 from server.models.ingest import CountEvent
@@ -26,8 +28,6 @@ from server.models.plant import Machine, Site
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
 from server.models.quality import Nonconformance
 from server.models.types import now_ms
-from server.services import oee
-from server.services.report_tables import Column, Table
 
 log = logging.getLogger(__name__)
 NO_SHIFT = "—"

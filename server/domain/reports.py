@@ -12,14 +12,14 @@ from collections.abc import Callable
 
 from sqlmodel import Session, select
 
-from server.errors import Conflict, InvalidInput, NotFound
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.domain import audit
+from server.domain import workorders as wo
+from server.domain.principals import Principal
 from server.models.catalog import ReasonCode
 from server.models.orders import WorkReportCreate, WorkReportPublic
 from server.models.production import Operation, WorkReport
 from server.models.types import now_ms
-from server.services import audit
-from server.services import workorders as wo
-from server.services.principals import Principal
 
 log = logging.getLogger(__name__)
 REPORTABLE = frozenset({"released", "in_progress", "paused", "completed"})

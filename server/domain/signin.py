@@ -11,14 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from server.config import Settings
-from server.db import lock_for_write
-from server.errors import Forbidden, Locked, Msgid, Unauthorized
+from server.core.db import lock_for_write
+from server.core.errors import Forbidden, Locked, Msgid, Unauthorized
+from server.core.settings import Settings
+from server.domain import audit, crud
+from server.domain.security import new_token, token_hash, verify_secret
 from server.models.auth import ApiToken, SigninThrottle, Tablet, User
 from server.models.plant import Station
 from server.models.types import utcnow
-from server.services import audit, crud
-from server.services.security import new_token, token_hash, verify_secret
 
 log = logging.getLogger(__name__)
 SCOPES = {"username": Msgid("username"), "badge": Msgid("badge"), "tablet": Msgid("tablet")}

@@ -18,11 +18,11 @@ from pydantic import PrivateAttr, ValidationError
 from pydantic_core import ErrorDetails
 from sqlmodel import Session, SQLModel, col, select
 
-from server.errors import InvalidInput, Msgid
+from server.core.errors import InvalidInput, Msgid
+from server.domain import workorders as wo
 from server.models.catalog import Customer, Product
 from server.models.orders import WorkOrderCreate, WorkOrderSummary
 from server.models.production import WorkOrder
-from server.services import workorders as wo
 
 COLUMNS = ["number", "product", "customer", "quantity", "due_date", "priority", "count_source", "notes"]
 EXPORT_COLUMNS = [*COLUMNS, "status"]

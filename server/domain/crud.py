@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from server.errors import Conflict, Msgid, NotFound
-from server.services import audit
+from server.core.errors import Conflict, Msgid, NotFound
+from server.domain import audit
 
 T = TypeVar("T", bound=SQLModel)
 MAX_LIMIT = 500

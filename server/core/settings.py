@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from server.errors import ConfigError
+from server.core.errors import ConfigError
 
 DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "admin", "secret", "password", "takt", "default"})
 

@@ -2,7 +2,8 @@
 
 from sqlmodel import Session, col, select
 
-from server.errors import InvalidInput
+from server.core.errors import InvalidInput
+from server.domain import audit, crud
 from server.models.catalog import (
     Product,
     ProductCreate,
@@ -12,7 +13,6 @@ from server.models.catalog import (
     RoutingStepCreate,
     RoutingStepPublic,
 )
-from server.services import audit, crud
 
 
 def routing_of(session: Session, product_id: int) -> list[RoutingStep]:

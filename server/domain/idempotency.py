@@ -21,8 +21,8 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from server.db import writer
-from server.errors import Conflict, InvalidInput, ServerError
+from server.core.db import writer
+from server.core.errors import Conflict, InvalidInput, ServerError
 from server.models.production import IdempotencyRecord
 from server.models.types import utcnow
 

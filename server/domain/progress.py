@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from server.domain import workorders as wo
 from server.models.orders import CountPair, OperationProgress, WorkOrderProgress
 from server.models.plant import Machine
 from server.models.production import Operation, OperationRun, WorkOrder, WorkReport
 from server.models.types import now_ms
-from server.services import workorders as wo
 
 HOUR_MS = 3_600_000
 

@@ -29,13 +29,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from server.errors import InvalidInput, NotFound
-from server.models.ingest import MachineStateSegment
-from server.models.plant import Machine, Site
-from server.models.production import Operation
-from server.models.shifts import Shift, ShiftBreak
-from server.models.types import now_ms
-from server.services.oee_calc import (
+from server.core.errors import InvalidInput, NotFound
+from server.domain.oee_calc import (
     DEFAULT_MICRO_STOP_S,
     Figures,
     Interval,
@@ -50,6 +45,11 @@ from server.services.oee_calc import (
     stops,
     subtract,
 )
+from server.models.ingest import MachineStateSegment
+from server.models.plant import Machine, Site
+from server.models.production import Operation
+from server.models.shifts import Shift, ShiftBreak
+from server.models.types import now_ms
 
 log = logging.getLogger(__name__)
 MAX_DAYS = 62

@@ -9,13 +9,13 @@ import logging
 
 from sqlmodel import Session, col, select
 
-from server.errors import Conflict, InvalidInput, NotFound
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.domain import audit, crud
+from server.domain import workorders as wo
 from server.models.orders import OperationAction
 from server.models.plant import Machine, Station
 from server.models.production import Operation, OperationRun, WorkOrder
 from server.models.types import now_ms
-from server.services import audit, crud
-from server.services import workorders as wo
 
 log = logging.getLogger(__name__)
 

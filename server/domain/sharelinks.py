@@ -6,11 +6,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from server.domain import audit
+from server.domain.security import new_token, token_hash
 from server.models.auth import ShareLink
 from server.models.production import WorkOrder
 from server.models.types import utcnow
-from server.services import audit
-from server.services.security import new_token, token_hash
 
 
 @dataclass(frozen=True)

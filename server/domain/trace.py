@@ -7,11 +7,11 @@ lots that order consumed, and on (what went into this?). Breadth-first, each lot
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from server.errors import Conflict, InvalidInput
+from server.core.errors import Conflict, InvalidInput
+from server.domain import audit, crud
+from server.domain import workorders as wo
 from server.models.materials import LotConsumption, MaterialLot
 from server.models.production import Operation, WorkOrder
-from server.services import audit, crud
-from server.services import workorders as wo
 
 MAX_DEPTH = 50
 

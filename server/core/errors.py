@@ -20,7 +20,7 @@ from shared.errors import TaktError
 class Translatable(Exception):
     """`message` is English. A message the pages translate is a gettext msgid with %-style named
     parameters: `Conflict("work order %(number)s is %(status)s", number=n, status=s)`; `msgid` and
-    `params` keep both apart so the pages can show it in their language (server/web/i18n.py)."""
+    `params` keep both apart so the pages can show it in their language (server/core/i18n.py)."""
 
     def __init__(self, message: str, **params: object) -> None:
         text = message % params if params else message

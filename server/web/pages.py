@@ -1,0 +1,17 @@
+"""Every page router, in the order `create_app` includes them."""
+
+from fastapi import APIRouter
+
+from server.web import admin_orders, admin_setup, boss, instructions, live, login, reports, share, station
+
+PAGE_ROUTERS: list[APIRouter] = [
+    login.router,
+    share.router,
+    station.router,
+    instructions.router,
+    boss.router,
+    live.router,
+    admin_orders.router,
+    admin_setup.router,
+    reports.router,
+]
