@@ -26,12 +26,13 @@ from typing import Any
 import msgspec
 
 from edge.errors import OutboxError
+from shared.messages import COUNTER_ROLES, STATE_ROLES
 
 log = logging.getLogger(__name__)
 
 SampleRow = tuple[str, str, int, Any, str]  # machine, tag, ts_ms, value, quality
-PROTECTED = frozenset({"counter", "scrap_counter", "run", "state", "fault"})
-COUNTERS = frozenset({"counter", "scrap_counter"})
+PROTECTED = COUNTER_ROLES | STATE_ROLES
+COUNTERS = COUNTER_ROLES
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (

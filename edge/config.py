@@ -16,7 +16,7 @@ import msgspec
 import yaml
 
 from edge.errors import ConfigError
-from shared.messages import Role
+from shared.messages import COUNTER_ROLES, STATE_ROLES, Role
 
 ID = r"^[a-z0-9_-]{1,64}$"
 TAG_NAME = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -27,7 +27,7 @@ Table = Literal["coil", "discrete", "holding", "input"]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 _TYPE_RE = re.compile(r"^(bool|int16|uint16|int32|uint32|int64|uint64|float32|float64|string\((\d{1,3})\))$")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")
-PROTECTED_ROLES = frozenset({"counter", "scrap_counter", "run", "state", "fault"})
+PROTECTED_ROLES = COUNTER_ROLES | STATE_ROLES
 
 
 class Tls(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -277,7 +277,7 @@ def _check_tag(file: str, where: str, device: Device, tag: Tag) -> None:
     if not _TYPE_RE.match(tag.type):
         problem = f"unknown type {tag.type!r}; use bool, int16, uint16, int32, uint32, int64, uint64, "
         raise ConfigError(file, f"{where}.type", problem + "float32, float64 or string(N)")
-    counter = tag.role in {"counter", "scrap_counter"}
+    counter = tag.role in COUNTER_ROLES
     fixed = tag.type in {"uint16", "uint32", "int16", "int32"} or device.protocol == "opcua"
     if counter and tag.width is None and not fixed:
         raise ConfigError(file, f"{where}.width", "counters need width 16 or 32")

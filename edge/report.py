@@ -1,6 +1,6 @@
 """Report by exception: which readings become samples.
 
-Counter, scrap_counter, state, run and fault tags report every change and are never deadbanded.
+Counter (any kind), state, run and fault tags report every change and are never deadbanded.
 Analog tags report when the value moves by more than the deadband (absolute, or percent of the last
 reported value), when the quality changes, and at least every `max_silence_s` so the server knows
 the tag is alive. `report: always` reports every reading (benchmarks, fast-changing data).

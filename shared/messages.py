@@ -31,7 +31,21 @@ Quality = Literal["good", "uncertain", "bad", "stale"]
 """good: read fine. uncertain: read, but the source doubts it. bad: the read failed (value is None or
 the last good value). stale: the device stopped answering; the value is the last one known."""
 
-Role = Literal["counter", "scrap_counter", "run", "state", "fault", "analog"]
+Role = Literal[
+    "counter", "scrap_counter", "total_counter", "cycle_counter", "run", "state", "fault", "analog"
+]
+"""What a tag's value means (docs/contracts.md, "Tag meaning"). Counters: `counter` good parts,
+`scrap_counter` scrap parts, `total_counter` good + scrap (good = total - scrap), `cycle_counter` machine
+cycles (parts = cycles x parts per cycle, counted as total). `state` carries one of STATE_CODES (the edge
+maps the PLC's own values), `run` and `fault` booleans, `analog` anything else."""
+COUNTER_ROLES = frozenset({"counter", "scrap_counter", "total_counter", "cycle_counter"})
+STATE_ROLES = frozenset({"run", "state", "fault"})
+STATE_CODES: dict[str, int] = {
+    "idle": 0, "setup": 1, "running": 2, "fault": 3, "blocked": 4, "starved": 5, "off": 6,
+}  # fmt: skip
+"""Takt's machine states as a `state` sample carries them; the edge maps a PLC's values to these."""
+StateName = Literal["idle", "setup", "running", "fault", "blocked", "starved", "off"]
+Direction = Literal["up", "down"]
 
 
 class Sample(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -66,9 +80,14 @@ class TagInfo(msgspec.Struct, kw_only=True, frozen=True):
     machine: MachineId
     tag: TagName
     role: Role = "analog"
-    width: int | None = None  # counter width in bits
+    width: int | None = None  # counter width in bits (16, 32 or 64): the value wraps at 2**width
     unit: str | None = None
     writable: bool = False
+    # counters only (docs/contracts.md, "Tag meaning"):
+    direction: Direction = "up"  # "down": each step down is a part; a rise is a reload or a wrap
+    reset_value: Annotated[int, msgspec.Meta(ge=0)] = 0  # what a reset lands on (a down counter's preset)
+    parts_per_cycle: Annotated[int, msgspec.Meta(ge=1)] | None = None  # cycle_counter: fixed by the edge;
+    # None: the server takes the cavities of the product, mold or work order (1 when none is set)
 
 
 class BufferStatus(msgspec.Struct, kw_only=True, frozen=True):

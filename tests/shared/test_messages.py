@@ -1,16 +1,22 @@
 import math
+from typing import get_args
 
+import msgspec
 import pytest
 
 from shared.errors import PayloadError
 from shared.messages import (
+    COUNTER_ROLES,
+    STATE_CODES,
     Ack,
     BufferStatus,
     Command,
     CommandResult,
     DataBatch,
     DeviceStatus,
+    Role,
     Sample,
+    StateName,
     Status,
     TagInfo,
     decode,
@@ -96,3 +102,31 @@ def test_non_finite_values_refused_on_encode() -> None:
 def test_unknown_command_refused() -> None:
     with pytest.raises(PayloadError):
         decode(Command, b'{"v":1,"id":"x","name":"format_disk"}')
+
+
+def test_tag_meaning_round_trips_and_defaults_for_old_births() -> None:
+    counter = TagInfo(machine="m1", tag="Shots", role="cycle_counter", width=32, direction="down",
+                      reset_value=1000, parts_per_cycle=4)  # fmt: skip
+    status = Status(edge_id="e1", online=True, ts_ms=1, tags=[counter])
+    assert decode(Status, encode(status)).tags == [counter]
+    old = b'{"edge_id":"e1","online":true,"ts_ms":1,"tags":[{"machine":"m1","tag":"good","role":"counter"}]}'
+    tag = decode(Status, old).tags[0]
+    assert (tag.direction, tag.reset_value, tag.parts_per_cycle) == ("up", 0, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("role", "shots"), ("direction", "sideways"), ("reset_value", -1), ("parts_per_cycle", 0)],
+)
+def test_tag_meaning_is_validated(field: str, value: object) -> None:
+    tag: dict[str, object] = {"machine": "m1", "tag": "t", "role": "total_counter", field: value}
+    raw = msgspec.json.encode({"edge_id": "e1", "online": True, "ts_ms": 1, "tags": [tag]})
+    with pytest.raises(PayloadError, match=field):
+        decode(Status, raw)
+
+
+def test_state_codes_are_the_documented_enum() -> None:
+    assert STATE_CODES == {"idle": 0, "setup": 1, "running": 2, "fault": 3, "blocked": 4, "starved": 5,
+                           "off": 6}  # fmt: skip
+    assert set(STATE_CODES) == set(get_args(StateName))
+    assert {"total_counter", "cycle_counter"} <= COUNTER_ROLES <= set(get_args(Role))
