@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from server.api.deps import require
 from server.core.db import SessionDep
 from server.core.errors import InvalidInput
-from server.domain import certificates, oee, spc
-from server.domain import report_views as views
+from server.domain import certificates, named_reports, oee, spc
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.domain.report_tables import Table, to_csv, to_xlsx
@@ -24,7 +23,7 @@ def get_locale(request: Request) -> str:
     return page_locale(request)
 
 
-def labeller(locale: str) -> views.Label:
+def labeller(locale: str) -> named_reports.Label:
     from server.core.i18n import gettext
 
     def label(msg: str) -> str:
@@ -53,7 +52,7 @@ def make_query(
     machine: str | None = None,
     micro_stop_s: Annotated[float, Query(ge=0, le=3600)] = oee.DEFAULT_MICRO_STOP_S,
     site_id: int | None = None,
-) -> views.Query:
+) -> named_reports.Query:
     """`day` (daily report) or `start`..`end`; default today, or the 30 days to `end`, in the site's zone."""
     site = oee.site_of(session, site_id)
     today = site_today(site)
@@ -63,13 +62,13 @@ def make_query(
     start = start or (end - timedelta(days=29))
     if end < start:
         raise InvalidInput("end is before start")
-    return views.Query(site, start, end, today, machine, micro_stop_s, get_locale(request))
+    return named_reports.Query(site, start, end, today, machine, micro_stop_s, get_locale(request))
 
 
-QueryDep = Annotated[views.Query, Depends(make_query)]
+QueryDep = Annotated[named_reports.Query, Depends(make_query)]
 
 
-def table_json(table: Table, label: views.Label) -> dict[str, Any]:
+def table_json(table: Table, label: named_reports.Label) -> dict[str, Any]:
     return {
         "name": table.name, "title": label(table.title), "note": table.note, "links": table.links,
         "columns": [{"key": c.key, "label": label(c.label), "kind": c.kind} for c in table.columns],
@@ -87,11 +86,11 @@ def export(name: str, tables: list[Table], fmt: Format, locale: str, stem: str) 
     if fmt == "xlsx":
         return Response(to_xlsx(tables, label), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})  # fmt: skip
-    return {"report": name, "title": label(views.TITLES.get(name, name)),
+    return {"report": name, "title": label(named_reports.TITLES.get(name, name)),
             "tables": [table_json(t, label) for t in tables]}  # fmt: skip
 
 
-def stem_of(name: str, q: views.Query) -> str:
+def stem_of(name: str, q: named_reports.Query) -> str:
     return f"{name}-{q.start.isoformat()}" + ("" if q.end == q.start else f"-{q.end.isoformat()}")
 
 
@@ -102,7 +101,7 @@ def oee_breakdown(
     """Planned windows, state segments, counts and every OEE term of one machine's shift (or day)."""
     if q.machine is None:
         raise InvalidInput("machine is required")
-    return views.breakdown(session, q.site, q.machine, day, shift, q.micro_stop_s)
+    return named_reports.breakdown(session, q.site, q.machine, day, shift, q.micro_stop_s)
 
 
 @router.get("/spc")
@@ -137,5 +136,5 @@ def certificate(number: str, session: SessionDep, _: Quality) -> dict[str, Any]:
 @router.get("/{name}")
 def report(name: str, session: SessionDep, _: Boss, q: QueryDep, format: Format = "json") -> Any:
     """A named report (daily, oee, oee-trend, scrap, downtime, on-time) as JSON, CSV or XLSX."""
-    tables = views.build(session, name, q, labeller(q.locale))
+    tables = named_reports.build(session, name, q, labeller(q.locale))
     return export(name, tables, format, q.locale, stem_of(name, q))

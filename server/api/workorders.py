@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
 from server.core.db import SessionDep
-from server.domain import crud, idempotency, operations, progress, reports
+from server.domain import crud, idempotency, operations, progress, work_reports
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.models.orders import (
@@ -125,7 +125,7 @@ def create_report(
 ) -> Any:
     tolerance = settings.report_tolerance
     if idempotency_key is None:
-        return reports.create_report(session, who, number, body, tolerance)
+        return work_reports.create_report(session, who, number, body, tolerance)
     return _idempotent_report(request, session, who, number, body, tolerance, idempotency_key)
 
 
@@ -139,7 +139,9 @@ def _idempotent_report(
         def stored(tx: Session, result: WorkReportPublic) -> None:
             store(tx, status.HTTP_201_CREATED, result.model_dump(mode="json"))
 
-        return reports.create_report(session, who, number, body, tolerance, key=key, before_commit=stored)
+        return work_reports.create_report(
+            session, who, number, body, tolerance, key=key, before_commit=stored
+        )
 
     done = idempotency.once(request.app.state.engine, session, f"work-report:{number}", key, payload, work)
     if isinstance(done, idempotency.Replay):

@@ -1,5 +1,5 @@
 """Report pages: the boss's reports (page, CSV, XLSX, printable A4), the OEE breakdown behind every OEE
-figure, SPC charts (inline SVG) and inspection certificates. Tables come from `report_views.build`, the same
+figure, SPC charts (inline SVG) and inspection certificates. Tables come from `named_reports.build`, the same
 as the API's, so page, CSV and XLSX show the same numbers."""
 
 import logging
@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from server.api.reports import export, site_today, stem_of
 from server.core.db import SessionDep
 from server.core.i18n import get_locale, gettext
-from server.domain import certificates, oee, spc
-from server.domain import report_views as views
+from server.domain import certificates, named_reports, oee, spc
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.domain.report_tables import Table, cell_text
@@ -57,7 +56,7 @@ def page_query(
     end: date | None = None,
     machine: str | None = None,
     micro_stop_s: Annotated[float, Query(ge=0, le=3600)] = oee.DEFAULT_MICRO_STOP_S,
-) -> views.Query:
+) -> named_reports.Query:
     site = oee.site_of(session, None)
     today = site_today(site)
     if day is not None:
@@ -66,10 +65,10 @@ def page_query(
     start = start or (end - timedelta(days=29))
     if end < start:
         start, end = end, start
-    return views.Query(site, start, end, today, machine or None, micro_stop_s, get_locale(request))
+    return named_reports.Query(site, start, end, today, machine or None, micro_stop_s, get_locale(request))
 
 
-PageQuery = Annotated[views.Query, Depends(page_query)]
+PageQuery = Annotated[named_reports.Query, Depends(page_query)]
 
 
 def view_table(table: Table, locale: str) -> dict[str, Any]:
@@ -91,7 +90,7 @@ def view_table(table: Table, locale: str) -> dict[str, Any]:
             "rows": rows}  # fmt: skip
 
 
-def _query_string(q: views.Query, name: str) -> str:
+def _query_string(q: named_reports.Query, name: str) -> str:
     if name == "daily":
         base = f"day={q.end.isoformat()}"
     else:
@@ -101,7 +100,7 @@ def _query_string(q: views.Query, name: str) -> str:
 
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, _user: BossUser) -> Response:
-    return templates.TemplateResponse(request, "reports/index.html", {"reports": views.TITLES})
+    return templates.TemplateResponse(request, "reports/index.html", {"reports": named_reports.TITLES})
 
 
 @router.get("/oee/breakdown", response_model=None)
@@ -111,7 +110,7 @@ def breakdown_page(
 ) -> Response:  # fmt: skip
     if q.machine is None:
         raise PageNotFound("machine is required")
-    data = views.breakdown(session, q.site, q.machine, day, shift, q.micro_stop_s)
+    data = named_reports.breakdown(session, q.site, q.machine, day, shift, q.micro_stop_s)
     if format == "json":
         return JSONResponse(data)
     return templates.TemplateResponse(request, "reports/breakdown.html", {"b": data})
@@ -141,9 +140,9 @@ def certificate_page(request: Request, number: str, session: SessionDep, _user: 
 
 @router.get("/{name}.{fmt}", response_model=None)
 def report_file(name: str, fmt: str, session: SessionDep, _user: BossUser, q: PageQuery) -> Response:
-    if fmt not in ("csv", "xlsx") or name not in views.TITLES:
+    if fmt not in ("csv", "xlsx") or name not in named_reports.TITLES:
         raise PageNotFound("no such report file")
-    result: Response = export(name, views.build(session, name, q, _labeller(q.locale)), fmt, q.locale,  # type: ignore[arg-type]
+    result: Response = export(name, named_reports.build(session, name, q, _labeller(q.locale)), fmt, q.locale,  # type: ignore[arg-type]
                               stem_of(name, q))  # fmt: skip
     return result
 
@@ -152,19 +151,20 @@ def report_file(name: str, fmt: str, session: SessionDep, _user: BossUser, q: Pa
 def report_page(
     request: Request, name: str, session: SessionDep, _user: BossUser, q: PageQuery, print: bool = False
 ) -> Response:
-    if name not in views.TITLES:
+    if name not in named_reports.TITLES:
         raise PageNotFound("no such report")
-    tables = views.build(session, name, q, _labeller(q.locale))
+    tables = named_reports.build(session, name, q, _labeller(q.locale))
     context = {
-        "name": name, "title": gettext(q.locale, views.TITLES[name]), "q": q, "printing": print,
-        "ranged": name in views.RANGED, "qs": _query_string(q, name), "spc_flags": _spc_count(session, name),
+        "name": name, "title": gettext(q.locale, named_reports.TITLES[name]), "q": q, "printing": print,
+        "ranged": name in named_reports.RANGED, "qs": _query_string(q, name),
+        "spc_flags": _spc_count(session, name),
         "tables": [view_table(t, q.locale) for t in tables],
         "trend": trend_svg(tables[0]) if name == "oee-trend" else None,
     }  # fmt: skip
     return templates.TemplateResponse(request, "reports/report.html", context)
 
 
-def _labeller(locale: str) -> views.Label:
+def _labeller(locale: str) -> named_reports.Label:
     def label(msg: str) -> str:
         return gettext(locale, msg)
 

@@ -2,7 +2,7 @@
 `takt server` process spoken to over raw sockets and HTTP, and the real `takt` commands as subprocesses.
 
 Cases proven elsewhere and marked `faults` there: tests/server/ingest/test_ingestor.py (11),
-tests/server/test_hardening.py (12, 14), tests/server/test_reports.py (13), tests/web/test_security.py
+tests/server/test_hardening.py (12, 14), tests/server/test_work_reports.py (13), tests/web/test_security.py
 (14: upload names), tests/edge/test_config.py and tests/simulators/test_config.py (15).
 """
 

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from server.domain import certificates, reporting
+from server.domain import certificates, report_queries
 from server.domain.report_tables import cell_text, to_csv, to_xlsx
 from server.models.auth import ShareLink, User
 from server.models.catalog import ReasonCode
@@ -66,7 +66,7 @@ def test_daily_production_by_shift_order_machine_operator(session: Session) -> N
     f.count(session, m, ms("2026-11-23 23:00"), 3)  # after the late shift, no operation
     f.count(session, m, ms("2026-11-24 06:00"), 99, 0, op)  # next day
     _report(session, op, "2026-11-23 07:00", 8, 2, "burr")
-    table = reporting.production(session, s, DAY)
+    table = report_queries.production(session, s, DAY)
     assert [c.key for c in table.columns][-2:] == ["good", "scrap"]
     assert table.rows == [
         ["early", "WO-1", "P-WO-1", "10", "m1", "—", "machine", 14, 1],
@@ -82,7 +82,7 @@ def test_scrap_pareto_sorted_with_cumulative_share(session: Session) -> None:
     _report(session, op, "2026-11-23 08:00", 0, 3, "burr")
     _report(session, op, "2026-11-23 09:00", 0, 1, "dent")
     _report(session, op, "2026-11-22 09:00", 0, 7, "dent")  # the day before
-    table = reporting.scrap_pareto(session, s, DAY, DAY, "zh_CN", "未分类")
+    table = report_queries.scrap_pareto(session, s, DAY, DAY, "zh_CN", "未分类")
     assert [r[:4] for r in table.rows] == [["burr", "毛刺", 2, 5], ["dent", "凹痕", 1, 1]]
     assert table.rows[0][4] == pytest.approx(5 / 6) and table.rows[1][5] == pytest.approx(1.0)
 
@@ -109,7 +109,7 @@ def test_downtime_pareto_clips_to_the_days(session: Session) -> None:
         )
     )
     session.commit()
-    table = reporting.downtime_pareto(session, s, DAY, DAY, "en", "unclassified")
+    table = report_queries.downtime_pareto(session, s, DAY, DAY, "en", "unclassified")
     assert [r[:4] for r in table.rows] == [
         ["tool_change", "tool change", 2, 45 * MIN],
         ["", "unclassified", 1, 10 * MIN],
@@ -138,7 +138,7 @@ def test_on_time_delivery(session: Session) -> None:
             )
         )
     session.commit()
-    table = reporting.on_time(session, s, date(2026, 11, 1), date(2026, 11, 30), today=DAY)
+    table = report_queries.on_time(session, s, date(2026, 11, 1), date(2026, 11, 30), today=DAY)
     assert [(r[0], r[-1]) for r in table.rows] == [
         ("C", "late"),
         ("A", "on_time"),
@@ -155,7 +155,7 @@ def test_open_nonconformances_and_exports(session: Session) -> None:
         Nonconformance(work_order_id=1, quantity=1, description="fixed", opened_by="qc1", status="closed")
     )
     session.commit()
-    table = reporting.open_nonconformances(session)
+    table = report_queries.open_nonconformances(session)
     assert [(r[1], r[3], r[5]) for r in table.rows] == [("WO-1", 12, "burr on edge")]
     text = to_csv([table], str)
     assert text.splitlines()[1].startswith("1,WO-1,—,12,open,burr on edge")
@@ -227,7 +227,7 @@ def test_certificate_shows_role_not_name_and_share_is_whitelisted(session: Sessi
 
 def test_every_report_builds_on_postgresql(pg_url_fresh: str) -> None:
     from server.core.db import init_db, make_engine
-    from server.domain import report_views as views
+    from server.domain import named_reports
 
     eng = make_engine(pg_url_fresh)
     init_db(eng)
@@ -241,12 +241,12 @@ def test_every_report_builds_on_postgresql(pg_url_fresh: str) -> None:
             )
         )
         session.commit()
-        q = views.Query(s, DAY, DAY, DAY)
-        built = {name: views.build(session, name, q, str) for name in views.TITLES}
+        q = named_reports.Query(s, DAY, DAY, DAY)
+        built = {name: named_reports.build(session, name, q, str) for name in named_reports.TITLES}
         assert built["daily"][0].rows[0][-2:] == [10, 1]
         assert built["scrap"][0].rows[0][:4] == ["burr", "毛刺", 1, 2]
         assert built["downtime"][0].rows[0][3] == 30 * MIN
-        assert views.breakdown(session, s, "m1", DAY, "early", 120)["figures"]["good"] == 10
+        assert named_reports.breakdown(session, s, "m1", DAY, "early", 120)["figures"]["good"] == 10
     eng.dispose()
 
 
@@ -260,7 +260,7 @@ def test_short_unclassified_downtime_counts_as_micro_stops(session: Session) -> 
         session.add(DowntimeEvent(machine_id=m.id or 0, start_ms=ms(f"2026-11-23 {start}"),
                                   end_ms=ms(f"2026-11-23 {end}"), reason_code=reason))  # fmt: skip
     session.commit()
-    table = reporting.downtime_pareto(session, s, DAY, DAY, "zh_CN", "未分类", 120_000, "短暂停机")
+    table = report_queries.downtime_pareto(session, s, DAY, DAY, "zh_CN", "未分类", 120_000, "短暂停机")
     assert [r[:4] for r in table.rows] == [
         ["", "未分类", 1, 5 * MIN],
         ["micro_stop", "短暂停机", 1, 1 * MIN],

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from server.core.errors import InvalidInput, NotFound
-from server.domain import oee, reporting
+from server.domain import oee, report_queries
 from server.domain.report_tables import Table
 from server.models.ingest import CountEvent, MachineStateSegment
 from server.models.plant import Machine, Site
@@ -48,22 +48,24 @@ def build(session: Session, name: str, q: Query, label: Label) -> list[Table]:
     if name == "daily":
         day = q.end
         return [
-            reporting.production(session, q.site, day),
-            reporting.oee_by_shift(session, q.site, day, day, q.micro_stop_s),
-            reporting.scrap_pareto(session, q.site, day, day, q.locale, unclassified),
-            reporting.downtime_pareto(session, q.site, day, day, q.locale, unclassified, *micro),
-            reporting.open_nonconformances(session),
+            report_queries.production(session, q.site, day),
+            report_queries.oee_by_shift(session, q.site, day, day, q.micro_stop_s),
+            report_queries.scrap_pareto(session, q.site, day, day, q.locale, unclassified),
+            report_queries.downtime_pareto(session, q.site, day, day, q.locale, unclassified, *micro),
+            report_queries.open_nonconformances(session),
         ]
     if name == "oee":
-        return [reporting.oee_by_shift(session, q.site, q.start, q.end, q.micro_stop_s)]
+        return [report_queries.oee_by_shift(session, q.site, q.start, q.end, q.micro_stop_s)]
     if name == "oee-trend":
-        return [reporting.oee_trend(session, q.site, q.start, q.end, q.machine, q.micro_stop_s)]
+        return [report_queries.oee_trend(session, q.site, q.start, q.end, q.machine, q.micro_stop_s)]
     if name == "scrap":
-        return [reporting.scrap_pareto(session, q.site, q.start, q.end, q.locale, unclassified)]
+        return [report_queries.scrap_pareto(session, q.site, q.start, q.end, q.locale, unclassified)]
     if name == "downtime":
-        return [reporting.downtime_pareto(session, q.site, q.start, q.end, q.locale, unclassified, *micro)]
+        return [
+            report_queries.downtime_pareto(session, q.site, q.start, q.end, q.locale, unclassified, *micro)
+        ]
     if name == "on-time":
-        return [reporting.on_time(session, q.site, q.start, q.end, q.today)]
+        return [report_queries.on_time(session, q.site, q.start, q.end, q.today)]
     raise NotFound("no report %(name)r; reports: %(reports)s", name=name, reports=", ".join(TITLES))
 
 
