@@ -16,7 +16,7 @@ from edge.config import Device, EdgeConfig
 from edge.errors import CommandError, ConfigError, EdgeError
 from edge.pipeline import AsyncOutbox, Batcher, role_map
 from edge.publisher import Publisher
-from edge.sources.base import Health, Source, TagPoint
+from edge.sources.base import Health, Source, TagPoint, make_points
 from shared import messages
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,16 @@ def build_source(device: Device, points: list[TagPoint], health: Health, lines: 
         if line is None:
             line = lines[device.serial.port] = make_line(device)
     return ModbusSource(device, points, health, line)
+
+
+def tag_info(point: TagPoint) -> messages.TagInfo:
+    """A tag as the birth announces it: its meaning for the server (docs/contracts.md, "Tag meaning")."""
+    tag = point.tag
+    return messages.TagInfo(
+        machine=point.machine, tag=point.name, role=tag.role, width=point.width, unit=tag.unit,
+        writable=tag.writable, direction=tag.direction, reset_value=tag.reset_value,
+        parts_per_cycle=tag.parts_per_cycle,
+    )  # fmt: skip
 
 
 class Agent:
@@ -102,8 +112,8 @@ class Agent:
             if not device.enabled:
                 continue
             health = Health(device.name, self.status_dirty.set)
-            points = [TagPoint(device, tag, self.batcher.add) for tag in device.tags]
-            source = build_source(device, points, health, lines)
+            points, read = make_points(device, self.batcher.add)
+            source = build_source(device, read, health, lines)
             self.sources[device.name] = source
             for point in points:
                 self.points[(point.machine, point.name)] = (point, source)
@@ -163,11 +173,7 @@ class Agent:
                                   since_ms=s.health.since_ms)
             for name, s in self.sources.items()
         ]  # fmt: skip
-        tags = [
-            messages.TagInfo(machine=p.machine, tag=p.name, role=p.tag.role, width=p.tag.width,
-                             unit=p.tag.unit, writable=p.tag.writable)
-            for p, _ in self.points.values()
-        ]  # fmt: skip
+        tags = [tag_info(p) for p, _ in self.points.values()]
         buffer = messages.BufferStatus(
             depth=outbox.depth,
             bytes=outbox.bytes,

@@ -10,24 +10,31 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import yaml
 
 from edge.errors import ConfigError
-from shared.messages import COUNTER_ROLES, STATE_ROLES, Role
+from shared.messages import COUNTER_ROLES, STATE_ROLES, Direction, Role, StateName
 
 ID = r"^[a-z0-9_-]{1,64}$"
 TAG_NAME = r"^[A-Za-z0-9_.:-]{1,128}$"
 Id = Annotated[str, msgspec.Meta(pattern=ID)]
 Order = Literal["big", "little"]
+Layout = Literal["ABCD", "CDAB", "BADC", "DCBA"]  # shorthand for word_order + byte_order
+LAYOUTS: dict[str, tuple[Order, Order]] = {
+    "ABCD": ("big", "big"), "CDAB": ("little", "big"),  # high word first / low word first
+    "BADC": ("big", "little"), "DCBA": ("little", "little"),  # the same with each register's bytes swapped
+}  # fmt: skip
 Protocol = Literal["modbus_tcp", "modbus_rtu", "opcua"]
 Table = Literal["coil", "discrete", "holding", "input"]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 _TYPE_RE = re.compile(r"^(bool|int16|uint16|int32|uint32|int64|uint64|float32|float64|string\((\d{1,3})\))$")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")
 PROTECTED_ROLES = COUNTER_ROLES | STATE_ROLES
+PRODUCTION_COUNTERS = frozenset({"counter", "total_counter", "cycle_counter"})  # at most one per machine
+_TYPE_BITS = {"int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "int64": 64, "uint64": 64}
 
 
 class Tls(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -87,20 +94,39 @@ class Trust(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
     crls: list[str] = []  # files or folders, DER or PEM; each must be signed by a trusted certificate
 
 
+class StateRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """One line of a state derived from booleans: `state` when every named tag has the given value."""
+
+    state: StateName
+    when: Annotated[dict[str, bool], msgspec.Meta(min_length=1)]  # tag name (same device) -> value
+
+
 class Tag(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     name: Annotated[str, msgspec.Meta(pattern=TAG_NAME)]
     machine: Id | None = None  # default: the device's machine
-    address: int | str  # Modbus: register/bit number; OPC UA: node id ("ns=2;s=x") or browse path
+    # Modbus: register/bit number; OPC UA: node id ("ns=2;s=x", "nsu=urn:x;s=y") or browse path;
+    # none for a state derived from other tags (`derive`)
+    address: int | str | None = None
     table: Table | None = None  # Modbus only
     type: str = "uint16"
     bit: Annotated[int, msgspec.Meta(ge=0, le=15)] | None = None  # a bit of a holding/input register
+    order: Layout | None = None  # ABCD, CDAB, BADC or DCBA (instead of word_order + byte_order)
     word_order: Order | None = None
     byte_order: Order | None = None
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
     role: Role = "analog"
-    width: Literal[16, 32] | None = None  # counters: wraps at 2**width
+    # counters (docs/contracts.md, "Tag meaning"): the raw value wraps at 2**width
+    width: Literal[16, 32, 64] | None = None  # default: the integer type's bits
+    direction: Direction = "up"
+    reset_value: Annotated[int, msgspec.Meta(ge=0)] = 0
+    parts_per_cycle: Annotated[int, msgspec.Meta(ge=1)] | None = None  # cycle_counter: cavities
+    # states: the PLC's values -> Takt's states (keys: numbers, true/false or strings)
+    states: dict[str, StateName] | None = None
+    state_bits: dict[int, StateName] | None = None  # bit number -> state; the first set bit listed wins
+    derive: list[StateRule] | None = None  # the first rule whose booleans all match wins
+    default: StateName | None = None  # a value no map knows, no bit set, no rule matched
     poll_ms: Annotated[int, msgspec.Meta(ge=10)] | None = None
     deadband: float | str | None = None  # absolute (0.5) or percent of the last value ("2%")
     max_silence_s: PositiveFloat | None = None  # report at least this often even if unchanged
@@ -125,6 +151,7 @@ class Device(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     max_registers: Annotated[int, msgspec.Meta(ge=1, le=125)] = 125
     max_bits: Annotated[int, msgspec.Meta(ge=1, le=2000)] = 2000
     max_gap: Annotated[int, msgspec.Meta(ge=0, le=124)] = 10
+    order: Layout | None = None  # ABCD, CDAB, BADC or DCBA (instead of word_order + byte_order)
     word_order: Order = "big"
     byte_order: Order = "big"
     bad_recheck_s: PositiveFloat = 300.0
@@ -197,6 +224,7 @@ def parse(text: str, file: str = "<config>") -> EdgeConfig:
         raise ConfigError(file, where, f"invalid YAML: {getattr(err, 'problem', None) or err}") from err
     if not isinstance(raw, dict):
         raise ConfigError(file, "", "expected a mapping at the top level")
+    _normalise_state_keys(raw)
     try:
         config = msgspec.convert({**raw, "source": file}, EdgeConfig, strict=False)
     except msgspec.ValidationError as err:
@@ -205,9 +233,49 @@ def parse(text: str, file: str = "<config>") -> EdgeConfig:
     return config
 
 
+def state_key(value: object) -> str:
+    """A PLC value as a key of a `states` map: true/false, a whole number, or the string itself."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip() if isinstance(value, str) else str(value)
+
+
+def _normalise_state_keys(raw: dict[str, Any]) -> None:
+    """YAML reads `0:`, `true:` and `RUN:` as int, bool and str keys: make them the strings `state_key`
+    gives, so a map is looked up the same way whatever the PLC's value type. YAML also reads the state
+    `off` unquoted as false: read it back as "off" wherever a state name goes."""
+    devices = raw.get("devices")
+    for device in devices if isinstance(devices, list) else []:
+        tags = device.get("tags") if isinstance(device, dict) else None
+        for tag in tags if isinstance(tags, list) else []:
+            if not isinstance(tag, dict):
+                continue
+            if isinstance(tag.get("states"), dict):
+                tag["states"] = {state_key(k): _off(v) for k, v in tag["states"].items()}
+            if isinstance(tag.get("state_bits"), dict):
+                tag["state_bits"] = {k: _off(v) for k, v in tag["state_bits"].items()}
+            tag["default"] = _off(tag.get("default"))
+            rules = tag.get("derive")
+            for rule in rules if isinstance(rules, list) else []:
+                if isinstance(rule, dict) and "state" in rule:
+                    rule["state"] = _off(rule["state"])
+            if tag["default"] is None:
+                del tag["default"]
+
+
+def _off(value: object) -> object:
+    return "off" if value is False else value
+
+
 def _validation_error(file: str, message: str) -> ConfigError:
     problem, _, where = message.partition(" - at `")
     field = where.rstrip("`").removeprefix("$").lstrip(".") if where else ""
+    if problem.startswith("Invalid enum value") and re.search(
+        r"(states|state_bits|default|state)(\[|$)", field
+    ):
+        problem += f"; Takt's states are {', '.join(get_args(StateName))}"
     return ConfigError(file, field or "(top level)", problem)
 
 
@@ -215,6 +283,7 @@ def check(config: EdgeConfig) -> None:
     """Cross-field rules a struct cannot express."""
     seen_devices: set[str] = set()
     seen_tags: dict[tuple[str, str], str] = {}
+    counters: dict[tuple[str, str], str] = {}  # (machine, production|scrap) -> where
     for i, device in enumerate(config.devices):
         where = f"devices[{i}]"
         if device.name in seen_devices:
@@ -232,9 +301,43 @@ def check(config: EdgeConfig) -> None:
                     f"{key[0]}/{key[1]} already defined at {seen_tags[key]}",
                 )
             seen_tags[key] = tag_where
+            _check_one_counter(config.source, tag_where, key[0], tag, counters)
+        _check_derive(config.source, where, device)
+
+
+def _check_one_counter(
+    file: str, where: str, machine: str, tag: Tag, counters: dict[tuple[str, str], str]
+) -> None:
+    """A machine counts parts from one production counter (good, total or cycles) and one scrap counter."""
+    if tag.role not in COUNTER_ROLES:
+        return
+    kind = "scrap" if tag.role == "scrap_counter" else "production"
+    other = counters.setdefault((machine, kind), where)
+    if other != where:
+        what = (
+            "scrap counter"
+            if kind == "scrap"
+            else "production counter (counter, total_counter or cycle_counter)"
+        )
+        raise ConfigError(file, f"{where}.role", f"machine {machine} already has a {what} at {other}")
+
+
+def _check_derive(file: str, where: str, device: Device) -> None:
+    """A derived state reads booleans of the same device (they arrive together)."""
+    names = {t.name for t in device.tags}
+    for j, tag in enumerate(device.tags):
+        for k, rule in enumerate(tag.derive or []):
+            for name in rule.when:
+                if name not in names or name == tag.name:
+                    problem = f"{name!r} is not another tag of device {device.name}"
+                    raise ConfigError(file, f"{where}.tags[{j}].derive[{k}].when", problem)
 
 
 def _check_device(file: str, where: str, device: Device) -> None:
+    if device.order is not None and (device.word_order != "big" or device.byte_order != "big"):
+        raise ConfigError(
+            file, f"{where}.order", "give order (ABCD, CDAB, BADC, DCBA) or word_order/byte_order"
+        )
     if device.protocol == "modbus_tcp" and not device.host:
         raise ConfigError(file, f"{where}.host", "required for protocol modbus_tcp")
     if device.protocol == "modbus_rtu" and device.serial is None:
@@ -277,19 +380,114 @@ def _check_tag(file: str, where: str, device: Device, tag: Tag) -> None:
     if not _TYPE_RE.match(tag.type):
         problem = f"unknown type {tag.type!r}; use bool, int16, uint16, int32, uint32, int64, uint64, "
         raise ConfigError(file, f"{where}.type", problem + "float32, float64 or string(N)")
-    counter = tag.role in COUNTER_ROLES
-    fixed = tag.type in {"uint16", "uint32", "int16", "int32"} or device.protocol == "opcua"
-    if counter and tag.width is None and not fixed:
-        raise ConfigError(file, f"{where}.width", "counters need width 16 or 32")
+    if tag.role in COUNTER_ROLES:
+        _check_counter(file, where, device, tag)
+    else:
+        _check_not_counter(file, where, tag)
+    _check_state(file, where, tag)
     if tag.role in PROTECTED_ROLES and tag.deadband is not None:
         raise ConfigError(file, f"{where}.deadband", f"a {tag.role} tag reports every change: no deadband")
     if tag.deadband is not None:
         _check_deadband(file, f"{where}.deadband", tag.deadband)
+    if tag.order is not None and (tag.word_order or tag.byte_order):
+        raise ConfigError(
+            file, f"{where}.order", "give order (ABCD, CDAB, BADC, DCBA) or word_order/byte_order"
+        )
+    if tag.derive is not None:
+        if tag.address is not None:
+            raise ConfigError(
+                file, f"{where}.address", "a derived state has no address (it reads other tags)"
+            )
+        return
+    if tag.address is None or tag.address == "":
+        raise ConfigError(file, f"{where}.address", "required (a register, a node id or a browse path)")
     if device.protocol == "opcua":
         if not isinstance(tag.address, str) or not tag.address:
             raise ConfigError(file, f"{where}.address", "an OPC UA node id (ns=2;s=...) or browse path")
         return
     _check_modbus_tag(file, where, tag)
+
+
+def _check_counter(file: str, where: str, device: Device, tag: Tag) -> None:
+    if tag.type == "bool" or tag.type.startswith(("float", "string")):
+        raise ConfigError(
+            file, f"{where}.type", f"a counter is a whole number: int16 .. uint64, not {tag.type}"
+        )
+    if tag.scale != 1.0 or tag.offset != 0.0:
+        problem = (
+            "a counter is sent raw (the server counts its steps): no scale/offset; cavities: parts_per_cycle"
+        )
+        raise ConfigError(file, f"{where}.scale", problem)
+    type_bits = _TYPE_BITS.get(tag.type, 64)
+    width = counter_width(device, tag)
+    if width is None and device.protocol != "opcua":
+        raise ConfigError(file, f"{where}.width", "counters need width 16, 32 or 64")
+    if tag.width is not None and device.protocol != "opcua" and tag.width > type_bits:
+        raise ConfigError(file, f"{where}.width", f"{tag.width} bits do not fit a {tag.type}")
+    if width is not None and tag.reset_value >= 2**width:
+        raise ConfigError(file, f"{where}.reset_value", f"{tag.reset_value} does not fit {width} bits")
+    if tag.parts_per_cycle is not None and tag.role != "cycle_counter":
+        raise ConfigError(file, f"{where}.parts_per_cycle", "only for role cycle_counter (parts per cycle)")
+    if tag.direction == "down" and tag.reset_value == 0:
+        problem = "a counter that counts down needs the preset it reloads to (reset_value)"
+        raise ConfigError(file, f"{where}.reset_value", problem)
+
+
+def _check_not_counter(file: str, where: str, tag: Tag) -> None:
+    for field, value, default in (
+        ("width", tag.width, None), ("direction", tag.direction, "up"), ("reset_value", tag.reset_value, 0),
+        ("parts_per_cycle", tag.parts_per_cycle, None),
+    ):  # fmt: skip
+        if value != default:
+            raise ConfigError(file, f"{where}.{field}", f"only for counters, not role {tag.role}")
+
+
+def _check_state(file: str, where: str, tag: Tag) -> None:
+    """`states`, `state_bits`, `derive` and `default` turn a PLC's values into Takt's states."""
+    given = [k for k in ("states", "state_bits", "derive") if getattr(tag, k) is not None]
+    if tag.role != "state":
+        if given or tag.default is not None:
+            field = (given or ["default"])[0]
+            raise ConfigError(file, f"{where}.{field}", "maps values to Takt's states: only for role: state")
+        return
+    if len(given) > 1:
+        raise ConfigError(
+            file, f"{where}.{given[1]}", f"give one of states, state_bits or derive, not {given}"
+        )
+    if tag.scale != 1.0 or tag.offset != 0.0:
+        raise ConfigError(file, f"{where}.scale", "a state is not scaled (map its values with states)")
+    if tag.state_bits is not None:
+        bits = _TYPE_BITS.get(tag.type)
+        if bits is None or tag.bit is not None:
+            raise ConfigError(
+                file, f"{where}.state_bits", "reads bits of a whole word: an integer type, no bit"
+            )
+        for bit in tag.state_bits:
+            if not 0 <= bit < bits:
+                raise ConfigError(
+                    file, f"{where}.state_bits", f"bit {bit} is not in a {tag.type} (0..{bits - 1})"
+                )
+    if tag.states is not None and not tag.states:
+        raise ConfigError(
+            file, f"{where}.states", "empty: map at least one value, like {0: idle, 1: running}"
+        )
+
+
+def counter_width(device: Device, tag: Tag) -> int | None:
+    """A counter's width: as configured, else its integer type's (Modbus; OPC UA reads the server's type)."""
+    if tag.width is not None:
+        return tag.width
+    return None if device.protocol == "opcua" else _TYPE_BITS.get(tag.type)
+
+
+def orders(device: Device, tag: Tag) -> tuple[Order, Order, bool]:
+    """(word order, byte order, byte-swap single registers) of a Modbus tag: the tag's, else the device's.
+    A single register is byte-swapped only when the tag itself says so (docs/edge.md)."""
+    base = LAYOUTS[device.order] if device.order else (device.word_order, device.byte_order)
+    if tag.order is not None:
+        word, byte = LAYOUTS[tag.order]
+        return word, byte, byte == "little"
+    return tag.word_order or base[0], tag.byte_order or base[1], tag.byte_order == "little"
 
 
 def _check_deadband(file: str, where: str, deadband: float | str) -> None:

@@ -22,7 +22,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
 from edge.codec import Codec, Value, encode_bool, make_codec
-from edge.config import Device
+from edge.config import Device, orders
 from edge.errors import CodecError, CommandError, SourceError, TagError
 from edge.planner import Block, Item, plan, split
 from edge.sources.base import Backoff, Health, TagPoint, now_ms
@@ -116,10 +116,8 @@ class ModbusSource:
         tag, device = point.tag, self.device
         if tag.table in {"coil", "discrete"}:
             return None
-        return make_codec(
-            tag.type, tag.word_order or device.word_order, tag.byte_order or device.byte_order, tag.bit,
-            tag.scale, tag.offset, swap_single=tag.byte_order == "little",
-        )  # fmt: skip
+        word_order, byte_order, swap_single = orders(device, tag)
+        return make_codec(tag.type, word_order, byte_order, tag.bit, tag.scale, tag.offset, swap_single)
 
     def _count(self, index: int) -> int:
         codec = self.codecs[index]
@@ -138,7 +136,9 @@ class ModbusSource:
     def _plan(self, group: Group) -> None:
         for table, keys in group.keys.items():
             items = [
-                Item(k, int(self.points[k].tag.address), self._count(k)) for k in keys if k not in self.bad
+                Item(k, int(self.points[k].tag.address or 0), self._count(k))
+                for k in keys
+                if k not in self.bad
             ]
             limit = self.device.max_bits if table in {"coil", "discrete"} else self.device.max_registers
             gap = 0 if table in group.no_gap else self.device.max_gap
@@ -233,7 +233,7 @@ class ModbusSource:
         for table, keys in group.keys.items():
             for key in keys:
                 if key in self.bad and self.bad[key] <= now:
-                    item = Item(key, int(self.points[key].tag.address), self._count(key))
+                    item = Item(key, int(self.points[key].tag.address or 0), self._count(key))
                     try:
                         values = await self._read(table, item.address, item.count)
                     except TagError:
@@ -274,15 +274,19 @@ class ModbusSource:
         try:
             if tag.table == "coil":
                 await self._call(
-                    "write_coil", int(tag.address), encode_bool(value), device_id=self.device.unit_id
+                    "write_coil", int(tag.address or 0), encode_bool(value), device_id=self.device.unit_id
                 )
                 return
             assert codec is not None
             words = codec.encode(value)
             if len(words) == 1:  # FC06: what every device supports for one register
-                await self._call("write_register", int(tag.address), words[0], device_id=self.device.unit_id)
+                await self._call(
+                    "write_register", int(tag.address or 0), words[0], device_id=self.device.unit_id
+                )
             else:
-                await self._call("write_registers", int(tag.address), words, device_id=self.device.unit_id)
+                await self._call(
+                    "write_registers", int(tag.address or 0), words, device_id=self.device.unit_id
+                )
         except (CodecError, SourceError) as err:
             raise CommandError(f"cannot write {point.machine}/{point.name}: {err}") from err
 
@@ -306,7 +310,7 @@ class ModbusSource:
         point = self.points[index]
         table = point.tag.table or "holding"
         try:
-            values = await self._read(table, int(point.tag.address), self._count(index))
+            values = await self._read(table, int(point.tag.address or 0), self._count(index))
         except SourceError as err:
             return None, "bad", str(err)
         codec = self.codecs[index]
