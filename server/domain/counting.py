@@ -124,6 +124,18 @@ def step(
     return Step(Kind.QUARANTINE, 0, CounterState(state.value, state.ts_ms, new, ts_ms), reason)
 
 
+def clock_stepped_back(old: CounterState, ts_ms: int) -> CounterState:
+    """The reference for a counter sample at `ts_ms` not newer than the last reading `old`, at or above its
+    value. Batches of an edge are applied once, in seq order (a resend never gets here), so this is the
+    edge's clock stepped back: the sample is the newer reading and counts. The last reading is moved to just
+    before it (the plausibility limit then allows the slack only: a few polls' worth of parts). A lower value
+    with an older time stays ignored as stale (it could be an old reading from another edge); if it was a
+    reset or wrap, the next sample newer than the last reading counts it."""
+    moved = ts_ms - 1
+    suspect_ts = None if old.suspect_ts_ms is None else min(old.suspect_ts_ms, moved)
+    return CounterState(old.value, moved, old.suspect_value, suspect_ts)
+
+
 def _change(
     old: int, old_ts: int, new: int, ts_ms: int, width: int | None, limits: Limits
 ) -> tuple[Kind, int, int]:

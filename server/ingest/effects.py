@@ -12,12 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from server.core.events import CountsChanged, Event, MachineStateChanged
-from server.domain import counting, machine_state
+from server.domain import counting, counts, machine_state
 from server.historian.base import Historian, Point
 from server.ingest.metrics import Metrics
 from server.ingest.options import IngestOptions
@@ -29,9 +29,6 @@ from shared.messages import DataBatch, Sample
 log = logging.getLogger(__name__)
 
 HISTORIAN_QUALITIES = frozenset({"good", "uncertain"})
-_ADD_COUNTS = (
-    "UPDATE operation SET machine_good = machine_good + :g, machine_scrap = machine_scrap + :s WHERE id = :id"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +133,8 @@ class Effects:
         if old is not None and sample.ts_ms <= old.ts_ms and sample.quality == "good":
             value = counting.as_count(sample.value, tag.width)
             if value is not None and value >= old.value:
-                old = self._clock_stepped_back(old, sample)
+                self.metrics.add("clock_steps_back")
+                old = counting.clock_stepped_back(old, sample.ts_ms)
         step = counting.step(old, sample.value, sample.ts_ms, sample.quality, tag.width, limits)
         if step.state is not None and step.state is not old:
             states[tag.name] = step.state
@@ -149,18 +147,6 @@ class Effects:
                 Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq, received_ms)
             )
             self._span(machine.id, sample.ts_ms)
-
-    def _clock_stepped_back(self, old: counting.CounterState, sample: Sample) -> counting.CounterState:
-        """A counter sample not newer than the last one, at or above its value. Batches of an edge are
-        applied once, in seq order (a resend never gets here), so this is the edge's clock stepped back:
-        the sample is the newer reading and counts. The last reading is moved to just before it (the
-        plausibility limit then allows the slack only: a few polls' worth of parts). A lower value with
-        an older time stays ignored as stale (it could be an old reading from another edge); if it was a
-        reset or wrap, the next sample newer than the last reading counts it."""
-        self.metrics.add("clock_steps_back")
-        moved = sample.ts_ms - 1
-        suspect_ts = None if old.suspect_ts_ms is None else min(old.suspect_ts_ms, moved)
-        return counting.CounterState(old.value, moved, old.suspect_value, suspect_ts)
 
     def _quarantine(
         self, machine: MachineInfo, tag: TagInfo, sample: Sample, old: counting.CounterState | None,
@@ -235,11 +221,7 @@ class Effects:
                 code = incs[0].machine.code
                 self.events.append(CountsChanged(machine_id, code, op, good, scrap, incs[-1].ts_ms))
         self.session.execute(insert(CountEvent), ledger)
-        for op, (good, scrap) in totals.items():
-            self.session.execute(
-                text(_ADD_COUNTS),
-                {"g": good, "s": scrap, "id": op},
-            )
+        counts.add_to_operations(self.session, totals)
         self._increments.clear()
 
     def _runs(self, machine_id: int) -> list[tuple[int, int, int | None]]:
