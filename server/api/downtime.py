@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel, col, select
 from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, Supervisor, make_page
 from server.core.db import SessionDep
 from server.core.errors import InvalidInput
-from server.domain import audit, crud
+from server.domain import audit, crud, station_scope
 from server.models.catalog import ReasonCode
 from server.models.plant import Machine
 from server.models.production import DowntimeEvent
@@ -84,6 +84,7 @@ def record_downtime(body: DowntimeCreate, session: SessionDep, who: Supervisor) 
 @router.post("/{event_id}/classify", response_model=DowntimePublic)
 def classify(event_id: int, body: Classify, session: SessionDep, who: ShopFloor) -> DowntimeEvent:
     event = crud.get_by(session, DowntimeEvent, id=event_id)
+    station_scope.check_machine(session, who, event.machine_id)
     if event.reason_code == body.reason_code:
         return event  # the same again (a tablet's retry after a lost answer): nothing changes
     _check_reason(session, body.reason_code)

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 
 from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, make_page
 from server.core.db import SessionDep
-from server.domain import crud, trace
+from server.domain import crud, station_scope, trace
 from server.models.materials import LotConsumption, MaterialLot, MaterialLotCreate, MaterialLotPublic
 
 router = APIRouter(tags=["lots"])
@@ -43,11 +43,11 @@ def trace_lot(
 
 @router.post("/work-orders/{number}/consume", status_code=status.HTTP_201_CREATED)
 def consume(number: str, body: trace.LotMove, session: SessionDep, who: ShopFloor) -> LotConsumption:
-    return trace.consume(session, who.username, number, body)
+    return trace.consume(session, who.username, number, station_scope.bind_step(session, who, number, body))
 
 
 @router.post(
     "/work-orders/{number}/produce", response_model=MaterialLotPublic, status_code=status.HTTP_201_CREATED
 )
 def produce(number: str, body: trace.LotMove, session: SessionDep, who: ShopFloor) -> MaterialLot:
-    return trace.produce(session, who.username, number, body)
+    return trace.produce(session, who.username, number, station_scope.bind_step(session, who, number, body))

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
 from server.core.db import SessionDep
-from server.domain import crud, idempotency, operations, progress, work_reports
+from server.domain import crud, idempotency, operations, progress, station_scope, work_reports
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.models.orders import (
@@ -67,28 +67,32 @@ def release(number: str, session: SessionDep, who: Planner) -> WorkOrderPublic:
 def start(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    return wo.public(session, operations.start(session, who.username, number, body or OperationAction()))
+    action = station_scope.bind_step(session, who, number, body or OperationAction())
+    return wo.public(session, operations.start(session, who.username, number, action))
 
 
 @router.post("/{number}/pause", response_model=WorkOrderPublic)
 def pause(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    return wo.public(session, operations.pause(session, who.username, number, body or OperationAction()))
+    action = station_scope.bind_step(session, who, number, body or OperationAction())
+    return wo.public(session, operations.pause(session, who.username, number, action))
 
 
 @router.post("/{number}/resume", response_model=WorkOrderPublic)
 def resume(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    return wo.public(session, operations.resume(session, who.username, number, body or OperationAction()))
+    action = station_scope.bind_step(session, who, number, body or OperationAction())
+    return wo.public(session, operations.resume(session, who.username, number, action))
 
 
 @router.post("/{number}/complete", response_model=WorkOrderPublic)
 def complete(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    return wo.public(session, operations.complete(session, who.username, number, body or OperationAction()))
+    action = station_scope.bind_step(session, who, number, body or OperationAction())
+    return wo.public(session, operations.complete(session, who.username, number, action))
 
 
 @router.post("/{number}/close", response_model=WorkOrderPublic)
@@ -124,6 +128,7 @@ def create_report(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     tolerance = settings.report_tolerance
+    body = station_scope.bind_step(session, who, number, body)
     if idempotency_key is None:
         return work_reports.create_report(session, who, number, body, tolerance)
     return _idempotent_report(request, session, who, number, body, tolerance, idempotency_key)

@@ -19,7 +19,7 @@ from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.errors import Locked, ServerError, Unauthorized
 from server.core.i18n import N_, get_locale, request_error_text
-from server.domain import idempotency, quality, signin
+from server.domain import idempotency, quality, signin, station_scope
 from server.domain.principals import Principal
 from server.domain.security import token_hash
 from server.models.auth import Tablet, User
@@ -169,6 +169,7 @@ def station_inspection(
     (`detail` in English, `message` in the page's language) for the outbox to show."""
     try:
         _station, principal = _signed_in(session, request, code)
+        body = station_scope.bind_step(session, principal, body.work_order, body)
         if idempotency_key is None:
             record = quality.record_inspection(session, principal.username, body)
             return JSONResponse({"passed": record.passed}, status_code=201)
