@@ -1,4 +1,4 @@
-"""Typed MQTT payloads (DESIGN §3), JSON via msgspec (about 5x faster than stdlib json on a batch).
+"""Typed MQTT payloads (docs/ingest.md), JSON via msgspec (about 5x faster than stdlib json on a batch).
 
 Every payload carries `v` (the contract version). Decoding validates types, ranges and ids; anything
 else raises PayloadError with a reason fit for a dead-letter record. Samples travel as compact arrays:

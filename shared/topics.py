@@ -1,4 +1,4 @@
-"""MQTT topic names (DESIGN §3). The only place topics are built or parsed.
+"""MQTT topic names (docs/ingest.md). The only place topics are built or parsed.
 
 takt/v1/{site}/{edge_id}/data        edge -> server   sample batches (QoS 1)
 takt/v1/{site}/{edge_id}/status      edge -> server   retained birth; last will "offline"

@@ -5,7 +5,7 @@
   messages, persistent sessions (clean_session false) that queue QoS 1 messages while the client is
   offline. Limits, all amqtt 0.12's: an in-flight QoS 1 message whose PUBACK has not come within 5 s,
   or whose client went away before acking it, is discarded, not redelivered (so a server that acks
-  manually after its commit, DESIGN §3, can lose a message when it crashes or is slow); state lives in
+  manually after its commit, docs/ingest.md, can lose a message when it crashes or is slow); state lives in
   memory only (a broker restart forgets sessions and queues); no shared subscriptions (`$share/...`).
 - `BrokerProcess`: the system's mosquitto with a generated config in a folder of ours: unacked messages
   redelivered, sessions and queues persisted to disk, shared subscriptions. The demo prefers it whenever

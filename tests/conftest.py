@@ -1,4 +1,4 @@
-"""Fixtures that start real things on free loopback ports and stop them afterwards (DESIGN §8)."""
+"""Fixtures that start real things on free loopback ports and stop them afterwards (docs/reliability.md)."""
 
 import logging
 from collections.abc import Callable, Iterator

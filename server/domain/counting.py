@@ -1,4 +1,4 @@
-"""Counter increments (DESIGN §4): pure functions, no database.
+"""Counter increments (docs/ingest.md, "Counting"): pure functions, no database.
 
 A PLC part counter is a number that rises by one per part, wraps at its width (16 or 32 bits) and may be
 zeroed by an operator. Given the last good reading `(old, old_ts)` and a new sample `(new, ts, quality)`,

@@ -1,4 +1,4 @@
-"""Machine state timeline (DESIGN §4): run/state/fault tags -> `MachineStateSegment` rows and automatic
+"""Machine state timeline (docs/ingest.md): run/state/fault tags -> `MachineStateSegment` rows and automatic
 `DowntimeEvent(source="auto")`.
 
 States: running, idle, setup, fault, blocked, starved, offline. `derive()` is pure: the `state` tag (enum

@@ -5,16 +5,14 @@ The rate is parts per hour of run time over the last hour (runs overlapping it),
 operation's runs when it did not run in the last hour. ETA = now + remaining / rate.
 """
 
-import importlib
-import importlib.util
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.domain import workorders as wo
+from server.models.ingest import CountEvent
 from server.models.orders import CountPair, OperationProgress, WorkOrderProgress
 from server.models.plant import Machine
 from server.models.production import Operation, OperationRun, WorkOrder, WorkReport
@@ -23,28 +21,18 @@ from server.models.types import now_ms
 HOUR_MS = 3_600_000
 
 
-def _count_event_model() -> Any | None:
-    """INGEST's count ledger (`CountEvent`), when that part is installed."""
-    if importlib.util.find_spec("server.models.ingest") is None:
-        return None
-    return getattr(importlib.import_module("server.models.ingest"), "CountEvent", None)
-
-
 def _run_ms(runs: list[OperationRun], since: int, now: int) -> int:
     return sum(max(0, min(r.end_ms or now, now) - max(r.start_ms, since)) for r in runs)
 
 
-def _good_since(session: Session, op: Operation, source: str, since: int) -> int | None:
+def _good_since(session: Session, op: Operation, source: str, since: int) -> int:
     if source == "manual":
         stmt = select(func.coalesce(func.sum(WorkReport.good), 0)).where(
             WorkReport.operation_id == op.id, col(WorkReport.ts_ms) >= since
         )
         return int(session.exec(stmt).one())
-    model = _count_event_model()
-    if model is None:
-        return None
-    stmt = select(func.coalesce(func.sum(model.good), 0)).where(
-        model.operation_id == op.id, model.ts_ms >= since
+    stmt = select(func.coalesce(func.sum(CountEvent.good), 0)).where(
+        CountEvent.operation_id == op.id, col(CountEvent.ts_ms) >= since
     )
     return int(session.exec(stmt).one())
 
@@ -52,9 +40,8 @@ def _good_since(session: Session, op: Operation, source: str, since: int) -> int
 def rate_per_hour(session: Session, op: Operation, source: str, good: int, now: int) -> float | None:
     runs = list(session.exec(select(OperationRun).where(OperationRun.operation_id == op.id)).all())
     recent_ms = _run_ms(runs, now - HOUR_MS, now)
-    recent_good = _good_since(session, op, source, now - HOUR_MS) if recent_ms > 0 else None
-    if recent_ms > 0 and recent_good is not None:
-        return recent_good * HOUR_MS / recent_ms
+    if recent_ms > 0:
+        return _good_since(session, op, source, now - HOUR_MS) * HOUR_MS / recent_ms
     total_ms = _run_ms(runs, 0, now)
     return good * HOUR_MS / total_ms if total_ms > 0 else None
 

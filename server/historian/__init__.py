@@ -1,4 +1,5 @@
-"""Historian backends (DESIGN §5): `make_historian(settings, engine)` picks one by `settings.historian`.
+"""Historian backends (docs/historian.md):
+`make_historian(settings, engine)` picks one by `settings.historian`.
 
 sql              the server's own database (default): server.historian.sql.SqlHistorian
 influxdb         InfluxDB 2.x: server.historian.influx.InfluxHistorian

@@ -1,4 +1,4 @@
-"""The historian interface (DESIGN §5): time series of machine tags behind one small protocol."""
+"""The historian interface (docs/historian.md): time series of machine tags behind one small protocol."""
 
 from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol

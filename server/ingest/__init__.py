@@ -1,4 +1,4 @@
-"""Ingestion (DESIGN §3-4): MQTT -> durable inbox -> exactly-once counts, machine states, historian.
+"""Ingestion (docs/ingest.md): MQTT -> durable inbox -> exactly-once counts, machine states, historian.
 
 `Ingestor(settings, engine)` with `start()`/`stop()` (server/ingest/service.py); live events for pages
 in `server.core.events.bus`. See docs/ingest.md.

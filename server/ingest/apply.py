@@ -1,4 +1,4 @@
-"""Applying stored batches strictly in seq order per edge, exactly once (DESIGN §3).
+"""Applying stored batches strictly in seq order per edge, exactly once (docs/ingest.md).
 
 Each transaction first takes the edge's lock: `BEGIN IMMEDIATE` on SQLite (single writer) and
 `SELECT ... FOR UPDATE` of the edge's cursor row on PostgreSQL, so any number of server processes may

@@ -1,4 +1,4 @@
-"""The durable inbox (DESIGN §3): store first, ack the MQTT message after the commit, apply later.
+"""The durable inbox (docs/ingest.md): store first, ack the MQTT message after the commit, apply later.
 
 `store()` writes in ONE transaction the data batches (INSERT .. ON CONFLICT (edge_id, seq) DO NOTHING:
 a duplicate is a no-op), the cursor rows of edges never seen before, and dead letters. Only after it

@@ -1,6 +1,6 @@
 """Admin pages for the plant's master data: products and routings (with work instructions), machines and
-tags, reason codes, inspection plans, users, tablets (enrollment link + QR). Simple forms over CORE's
-services and models; every POST passes the same-origin check."""
+tags, reason codes, inspection plans, users, tablets (enrollment link + QR). Simple forms over
+`server/domain/`; every POST passes the same-origin check."""
 
 import logging
 from typing import Annotated, Any

@@ -1,9 +1,9 @@
 """Sign-in for the pages.
 
-- Boss/admin pages: `/login` (username + password, CORE's `password_sign_in`) sets the `takt_session` cookie
+- Boss/admin pages: `/login` (username + password, `signin.password_sign_in`) sets the `takt_session` cookie
   (httponly, SameSite=Strict, expiring after `session_hours`); `/logout` revokes the token.
 - Station tablets: the `takt_device` cookie (set by the enrollment link) and, after badge + PIN, the
-  `takt_op` cookie holding the operator's station-bound session token (CORE's `badge_sign_in`).
+  `takt_op` cookie holding the operator's station-bound session token (`signin.badge_sign_in`).
 - CSRF: every cookie-authenticated POST passes `check_origin` (Origin, else Referer, must be this server),
   on top of SameSite=Strict session cookies. JSON API calls use `Authorization: Bearer` (not CSRF-able).
 """
@@ -83,7 +83,7 @@ PlannerUser = Annotated[Principal, page_role("planner")]
 
 
 def expire_session_token(session: Session, token: str, hours: int) -> None:
-    """Give a web session's API token the cookie's lifetime (CORE issues API tokens without expiry)."""
+    """Give a web session's API token the cookie's lifetime (`signin` issues API tokens without expiry)."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
     if row is not None:
         row.expires_at = utcnow() + timedelta(hours=hours)

@@ -4,7 +4,7 @@ Extracts every `_("...")` / `gettext` / `ngettext` from the domain's templates a
 `tr(locale, "...")` in Python) and adds the missing msgids to `locale/{zh_CN,en}/LC_MESSAGES/{domain}.po`,
 keeping existing translations. English .po files get msgstr = msgid; zh_CN entries stay empty until
 translated (a test fails on any empty zh_CN entry). Domain `web` is everything in `server/web` except
-REPORTS' files (domain `reports`). Domain `errors` holds the messages the core services raise
+the reports' files (domain `reports`). Domain `errors` holds the messages the domain modules raise
 (`Conflict("work order %(number)s is %(status)s", ...)`, see server/core/errors.py) in `ERROR_MODULES`.
 """
 

@@ -1,8 +1,8 @@
 """The station tablet: `/station/{code}`.
 
 A tablet must be enrolled (`/station/enroll?token=...`, opened once on the tablet from the admin's link, sets
-the `takt_device` cookie). Operators then sign in with badge + PIN (CORE's `badge_sign_in`: throttled and
-locked after repeated failures) and get the `takt_op` cookie. The page's script calls CORE's JSON API with the
+the `takt_device` cookie). Operators then sign in with badge + PIN (`signin.badge_sign_in`: throttled and
+locked after repeated failures) and get the `takt_op` cookie. The page's script calls the JSON API with the
 operator's bearer token (start/pause/complete, work reports with an Idempotency-Key, downtime reasons) and
 this module's `state.json` / `inspection` (also with an Idempotency-Key) endpoints.
 """

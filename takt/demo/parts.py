@@ -42,7 +42,7 @@ def _has_attr(module: str, attr: str) -> bool:
         return False
     try:
         return hasattr(importlib.import_module(module), attr)
-    except Exception:  # another engineer's module that does not import yet
+    except Exception:  # a module that does not import (a broken install)
         return False
 
 

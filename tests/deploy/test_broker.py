@@ -2,7 +2,7 @@
 
 The same behaviour is required of both: QoS 1 both ways, retained messages, a persistent session that
 gets the messages queued while it was offline, and redelivery of a message the client never acked
-(the server acks manually, only after its commit: DESIGN §3).
+(the server acks manually, only after its commit: docs/ingest.md).
 """
 
 from collections.abc import Iterator

@@ -227,7 +227,7 @@ def login(page: Page, live: LiveServer, username: str, next_path: str = "") -> N
 
 
 def start_order(live: LiveServer, number: str, quantity: int = 100, **extra: object) -> None:
-    """A released order whose first step runs on lathe-1 (via CORE's API, as the planner and an operator)."""
+    """A released order whose first step runs on lathe-1 (via the API, as the planner and an operator)."""
     make_order(live.plant, number, quantity, **extra)
     ok(live.http.post(f"/api/v1/work-orders/{number}/release", headers=live.plant.as_("planner")))
     body = {"step_no": 10, "machine": "lathe-1"}

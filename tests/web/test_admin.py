@@ -1,4 +1,4 @@
-"""Admin and planner pages over HTTP against the live server: each form does its job through CORE's services
+"""Admin and planner pages over HTTP against the live server: each form does its job through the domain
 (work orders, CSV import, release, priority, traveler QR, share links with QR, products, instructions,
 machines and tags, reason codes, inspection plans, users, tablet enrollment)."""
 
@@ -56,7 +56,7 @@ def test_work_order_create_release_priority_traveler(live: LiveServer, admin: ht
     traveler = admin.get("/admin/orders/WO-ADM-1/traveler")
     assert traveler.status_code == 200 and "<svg" in traveler.text and "/station/go/WO-ADM-1" in traveler.text
     unknown = admin.post("/admin/orders", data={"number": "WO-ADM-X", "product": "NOPE", "quantity": "1"})
-    assert unknown.status_code == 404 and "NOPE" in unknown.text  # CORE's error, shown as a page
+    assert unknown.status_code == 404 and "NOPE" in unknown.text  # the domain's NotFound, shown as a page
     assert live.http.get("/api/v1/work-orders/WO-ADM-X", headers=live.plant.as_("admin")).status_code == 404
 
 

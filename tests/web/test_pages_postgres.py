@@ -56,7 +56,7 @@ def test_pages_render_on_postgresql(client: TestClient) -> None:
     ok(client.post("/api/v1/shifts", json=day, headers=ADMIN), 201)
     boss = client.get("/boss", headers=origin)
     tile = boss.text.split('data-machine="lathe-1"', 1)[1].split("</a>", 1)[0]
-    assert "<strong data-oee>—</strong>" not in tile and "%</strong>" in tile  # REPORTS' OEE so far today
+    assert "<strong data-oee>—</strong>" not in tile and "%</strong>" in tile  # the OEE so far today
     assert client.get("/boss/orders/WO-PG-1").status_code == 200
     assert client.get("/boss/machines/lathe-1").status_code == 200
     share = ok(client.get(f"/s/{link['token']}.json"))

@@ -72,7 +72,7 @@ def test_operator_signs_in_starts_and_reports(
     edge.send("lathe-1", state=2, running=1, good_count=500, scrap_count=0)  # baseline
     edge.send(
         "lathe-1", state=2, running=1, good_count=512, scrap_count=1
-    )  # plausible (CORE quarantines jumps)
+    )  # plausible (counting quarantines jumps)
     expect(page.locator("#count-good")).to_have_text("12", timeout=10_000)
     expect(page.locator("#queue-current-good")).to_have_text("12")
     expect(page.locator("#machine-state")).to_have_attribute("data-state", "running")
@@ -105,7 +105,7 @@ def test_report_needs_a_scrap_reason(live: LiveServer, new_page: PageFactory, ru
 def test_refused_report_keeps_its_reason_in_the_page_language(
     live: LiveServer, new_page: PageFactory, running_job: str
 ) -> None:
-    """Over quantity (CORE's Conflict, a gettext msgid with parameters) shows in Chinese on a zh tablet."""
+    """Over quantity (a Conflict, a gettext msgid with parameters) shows in Chinese on a zh tablet."""
     page, number, before = _tablet_on_the_job(live, new_page, "zh-CN")
     _report(page, 100_000, 0, None)
     item = page.locator("#pending-list li")

@@ -1,4 +1,4 @@
-"""Counter increments (server/domain/counting.py): every rule of DESIGN §4, pure."""
+"""Counter increments (server/domain/counting.py): every rule of its module docstring, pure."""
 
 import pytest
 
