@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from server.core.errors import InvalidInput, Msgid
 from server.domain import workorders as wo
+from server.domain.sheets import csv_row, xlsx_append
 from server.models.catalog import Customer, Product
 from server.models.orders import WorkOrderCreate, WorkOrderSummary
 from server.models.production import WorkOrder
@@ -165,9 +166,11 @@ def export_rows(summaries: list[WorkOrderSummary]) -> list[list[Any]]:
 def to_csv(summaries: list[WorkOrderSummary]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(csv_row(EXPORT_COLUMNS))
     for row in export_rows(summaries):
-        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, date) else v for v in row])
+        writer.writerow(
+            csv_row("" if v is None else v.isoformat() if isinstance(v, date) else v for v in row)
+        )
     return buffer.getvalue().encode("utf-8")
 
 
@@ -175,9 +178,9 @@ def to_xlsx(summaries: list[WorkOrderSummary]) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "work orders"
-    sheet.append(EXPORT_COLUMNS)
+    xlsx_append(sheet, EXPORT_COLUMNS)
     for row in export_rows(summaries):
-        sheet.append(row)
+        xlsx_append(sheet, row)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

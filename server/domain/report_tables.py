@@ -10,6 +10,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from server.domain.sheets import csv_row, xlsx_append
+
 Label = Callable[[str], str]
 KINDS = ("text", "label", "int", "hours", "minutes", "pct", "num")  # label: a msgid value, translated
 
@@ -78,11 +80,11 @@ def to_csv(tables: Sequence[Table], label: Label) -> str:
         if i:
             writer.writerow([])
         if len(tables) > 1:
-            writer.writerow([label(table.title)])
-        writer.writerow([label(c.label) for c in table.columns])
+            writer.writerow(csv_row([label(table.title)]))
+        writer.writerow(csv_row(label(c.label) for c in table.columns))
         for row in table.rows:
             cells = [exported(c.kind, x, label) for c, x in zip(table.columns, row, strict=True)]
-            writer.writerow(["" if v is None else v for v in cells])
+            writer.writerow(csv_row("" if v is None else v for v in cells))
     return out.getvalue()
 
 
@@ -92,9 +94,9 @@ def to_xlsx(tables: Sequence[Table], label: Label) -> bytes:
     wb.remove(wb.active) if wb.active is not None else None
     for table in tables:
         ws = wb.create_sheet(title=table.name[:31])
-        ws.append([label(c.label) for c in table.columns])
+        xlsx_append(ws, [label(c.label) for c in table.columns])
         for row in table.rows:
-            ws.append([exported(c.kind, x, label) for c, x in zip(table.columns, row, strict=True)])
+            xlsx_append(ws, [exported(c.kind, x, label) for c, x in zip(table.columns, row, strict=True)])
         for j, col in enumerate(table.columns, start=1):
             letter = get_column_letter(j)
             ws.column_dimensions[letter].width = max(10, len(label(col.label)) * 2)
