@@ -37,6 +37,10 @@ class MachineConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     mtbf_s: float = 0.0  # random faults: mean running time between them (plant seconds); 0 = none
     mttr_s: float = 300.0  # mean length of a random fault
     fault_codes: list[int] = msgspec.field(default_factory=lambda: [1])  # drawn from for random faults
+    # PLC conventions (docs/simulator.md, "PLC profiles"): parts per cycle (an injection mold's cavities;
+    # `shot_count` counts cycles, the other counters parts) and how OPC UA node ids are spelled
+    cavities: int = 1
+    opcua_ids: Literal["takt", "siemens"] = "takt"  # siemens: ns=N;s="{id}"."{tag}" (quoted DB names)
 
 
 class PlantConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -48,6 +52,9 @@ class PlantConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     tick_ms: int = 50
     seed: int = 1
     scenario: str | None = None  # path relative to the plant file; --scenario overrides it
+    # OPC UA namespaces registered before the simulator's own, so its index is not 2 (as on a real PLC,
+    # whose index may change at a restart: clients should name it by URI, nsu=urn:takt:simulator)
+    opcua_namespaces_before: list[str] = msgspec.field(default_factory=list)
 
 
 def field_of(err: msgspec.ValidationError) -> tuple[str, str]:
@@ -132,6 +139,7 @@ def validate_machine(m: MachineConfig, file: str, at: str) -> None:
     _check(0 <= m.modbus_scratch_registers <= 2000, file, f"{at}.modbus_scratch_registers", "must be 0..2000")
     _check(m.mtbf_s >= 0, file, f"{at}.mtbf_s", "must be >= 0 (0 = no random faults)")
     _check(m.mttr_s > 0, file, f"{at}.mttr_s", "must be greater than 0")
+    _check(1 <= m.cavities <= 256, file, f"{at}.cavities", "must be 1..256 (parts per cycle)")
     _check(bool(m.fault_codes) and all(1 <= c <= 65535 for c in m.fault_codes), file, f"{at}.fault_codes",
            "a non-empty list of codes 1..65535")  # fmt: skip
     if m.protocol == "modbus":

@@ -27,7 +27,7 @@ class FaultRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     duration_s: Duration | None = None  # plant seconds (divided by --accel); "30s", "5m", "1h30m" work too
     fault_code: int = 0
     program: str | None = None
-    counter: Literal["good", "scrap", "both"] = "good"
+    counter: Literal["good", "scrap", "total", "shots", "both", "all"] = "good"  # both: good and scrap
     value: int | None = None
     tag: str | None = None  # for freeze/unfreeze; omitted = every tag of the machine
     code: int | None = None  # Modbus exception code; 0 clears
@@ -77,7 +77,8 @@ def check(req: FaultRequest, machines: Mapping[str, str], units: Mapping[int, st
         _need(req.state in STATES, f"state: one of {', '.join(STATES)} is required")
     if req.action == "set_counter":
         _need(
-            req.value is not None and req.counter != "both", "set_counter needs value and counter good|scrap"
+            req.value is not None and req.counter not in ("both", "all"),
+            "set_counter needs value and counter good|scrap|total|shots",
         )
     if req.action == "modbus_exception":
         _need(req.machine is not None or req.unit_id is not None, "machine or unit_id: required")

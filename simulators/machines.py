@@ -12,11 +12,17 @@ from simulators.config import MachineConfig
 
 STATES: dict[str, int] = {"idle": 0, "setup": 1, "running": 2, "fault": 3, "blocked": 4, "starved": 5}
 STATE_NAMES = {v: k for k, v in STATES.items()}
+# a PLC's own state numbering and texts (not Takt's): the `plc_state` and `plc_mode` tags
+PLC_STATES: dict[str, int] = {"idle": 0, "running": 1, "fault": 2, "setup": 3, "blocked": 4, "starved": 5}
+PLC_MODES: dict[str, str] = {"idle": "STOP", "running": "RUN", "fault": "ALARM", "setup": "SETUP",
+                             "blocked": "BLOCKED", "starved": "WAIT"}  # fmt: skip
+COUNTERS = ("good", "scrap", "total", "shots")
 WRITABLE = ("work_order", "setpoint")
 # every machine's canonical tags (docs/contracts.md), in the order `Machine.tags()` gives them
 TAG_NAMES = (
     "good_count", "scrap_count", "state", "running", "fault", "fault_code", "status_bits", "ambient",
     "total_cycles", "temperature", "pressure", "power", "energy", "program", "work_order", "setpoint",
+    "part_count", "shot_count", "plc_state", "plc_mode",
 )  # fmt: skip
 
 # kind -> (running temperature °C, running pressure bar, rated power kW)
@@ -60,6 +66,8 @@ class Machine:
         self.good_total = self.scrap_total = 0
         self.good_counter = cfg.counter_start
         self.scrap_counter = 0
+        self.part_counter = cfg.counter_start  # good + scrap: a PLC's total PartCount
+        self.shot_counter = cfg.counter_start  # cycles (shots of the mold): parts / cavities
         self.total_cycles = cfg.total_cycles_start
         self.fault_code = 0
         self.program = cfg.program
@@ -108,15 +116,19 @@ class Machine:
     def _produce(self, t: float) -> None:
         if self.state != "running":
             return
+        mask = self._mask
         while self.next_part_at <= t:
-            if self._parts_rng.random() < self.cfg.scrap_probability:
-                self.scrap_total += 1
-                self.scrap_counter = (self.scrap_counter + 1) & self._mask
-                self._pending.scrap += 1
-            else:
-                self.good_total += 1
-                self.good_counter = (self.good_counter + 1) & self._mask
-                self._pending.good += 1
+            for _ in range(self.cfg.cavities):
+                if self._parts_rng.random() < self.cfg.scrap_probability:
+                    self.scrap_total += 1
+                    self.scrap_counter = (self.scrap_counter + 1) & mask
+                    self._pending.scrap += 1
+                else:
+                    self.good_total += 1
+                    self.good_counter = (self.good_counter + 1) & mask
+                    self._pending.good += 1
+                self.part_counter = (self.part_counter + 1) & mask
+            self.shot_counter = (self.shot_counter + 1) & mask
             self.total_cycles += 1
             self.next_part_at += self._cycle()
 
@@ -145,15 +157,13 @@ class Machine:
         return [self.set_counter(name, 0) for name in _counters(which)]
 
     def set_counter(self, which: str, value: int) -> tuple[str, int, int]:
-        if which not in ("good", "scrap"):
-            raise ValueError("counter must be good or scrap")
+        if which not in COUNTERS:
+            raise ValueError(f"counter must be one of {', '.join(COUNTERS)}")
         if not 0 <= value <= self._mask:
             raise ValueError(f"{value} does not fit a {self.cfg.counter_width}-bit counter")
-        before = self.good_counter if which == "good" else self.scrap_counter
-        if which == "good":
-            self.good_counter = value
-        else:
-            self.scrap_counter = value
+        attribute = f"{'part' if which == 'total' else 'shot' if which == 'shots' else which}_counter"
+        before = getattr(self, attribute)
+        setattr(self, attribute, value)
         return which, before, value
 
     def write(self, tag: str, value: Any) -> None:
@@ -189,13 +199,17 @@ class Machine:
             "fault_code": self.fault_code, "status_bits": bits, "ambient": round(self.ambient * 10),
             "total_cycles": self.total_cycles, "temperature": self.temperature, "pressure": self.pressure,
             "power": self.power, "energy": self.energy, "program": self.program,
-            "work_order": self.work_order, "setpoint": self.setpoint,
+            "work_order": self.work_order, "setpoint": self.setpoint, "part_count": self.part_counter,
+            "shot_count": self.shot_counter, "plc_state": PLC_STATES[self.state],
+            "plc_mode": PLC_MODES[self.state],
         }  # fmt: skip
 
 
 def _counters(which: str) -> tuple[str, ...]:
     if which == "both":
         return ("good", "scrap")
-    if which in ("good", "scrap"):
+    if which == "all":
+        return COUNTERS
+    if which in COUNTERS:
         return (which,)
-    raise ValueError("counter must be good, scrap or both")
+    raise ValueError(f"counter must be {', '.join(COUNTERS)}, both or all")

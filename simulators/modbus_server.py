@@ -21,9 +21,9 @@ from simulators.registers import decode_string, encode, encode_string
 log = logging.getLogger(__name__)
 WriteHandler = Callable[[str, str, Any], None]  # (machine_id, tag, value)
 
-HOLDING_SIZE = 51
+HOLDING_SIZE = 65
 SCRATCH_START = 100
-_HOLDING_MAPPED = [*range(0, 12), *range(20, 36), *range(40, 51)]
+_HOLDING_MAPPED = [*range(0, 12), *range(20, 36), *range(40, 51), *range(60, 65)]
 _WRITABLE = range(40, 51)
 _TABLE = {1: "c", 5: "c", 15: "c", 2: "d", 4: "i", 3: "h", 6: "h", 16: "h", 22: "h", 23: "h"}
 
@@ -61,6 +61,12 @@ class UnitImage:
         h[20:36] = encode_string(tags["program"], 16, bo)
         h[40:50] = encode_string(tags["work_order"], 10, bo)
         h[50] = tags["setpoint"]
+        if n == 1:  # a PLC's own conventions: total parts, shots, its state numbering
+            h[60], h[61], h[62], h[63] = tags["part_count"], 0, tags["shot_count"], 0
+        else:
+            h[60:62] = encode("uint", tags["part_count"], 2, wo, bo)
+            h[62:64] = encode("uint", tags["shot_count"], 2, wo, bo)
+        h[64] = tags["plc_state"]
         ir = self.input
         ir[0:2] = encode("float", tags["temperature"], 2, wo, bo)
         ir[2:4] = encode("float", tags["pressure"], 2, wo, bo)

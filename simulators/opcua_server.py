@@ -31,14 +31,27 @@ _TYPES: dict[str, ua.VariantType] = {
     "state": VT.Int32, "running": VT.Boolean, "fault": VT.Boolean, "fault_code": VT.UInt16,
     "status_bits": VT.UInt16, "ambient": VT.Int16, "total_cycles": VT.Int64, "temperature": VT.Double,
     "pressure": VT.Double, "power": VT.Double, "energy": VT.Double, "program": VT.String,
-    "work_order": VT.String, "setpoint": VT.Double,
+    "work_order": VT.String, "setpoint": VT.Double, "plc_state": VT.Int16, "plc_mode": VT.String,
 }  # fmt: skip
 WRITABLE = ("work_order", "setpoint")
 
 
 def variant_types(cfg: MachineConfig) -> dict[str, ua.VariantType]:
     counter = VT.UInt16 if cfg.counter_width == 16 else VT.UInt32
-    return {"good_count": counter, "scrap_count": counter, **_TYPES}
+    return {
+        "good_count": counter,
+        "scrap_count": counter,
+        "part_count": counter,
+        "shot_count": counter,
+        **_TYPES,
+    }
+
+
+def node_name(cfg: MachineConfig, tag: str | None = None) -> str:
+    """The string id of a machine's object or tag: `m1.tag`, or Siemens-style `"m1"."tag"`."""
+    if cfg.opcua_ids == "siemens":
+        return f'"{cfg.id}"' if tag is None else f'"{cfg.id}"."{tag}"'
+    return cfg.id if tag is None else f"{cfg.id}.{tag}"
 
 
 async def ensure_certificate(state_dir: Path) -> tuple[Path, Path]:
@@ -56,8 +69,9 @@ async def ensure_certificate(state_dir: Path) -> tuple[Path, Path]:
 
 class OpcuaPlant:
     def __init__(self, machines: list[MachineConfig], port: int, host: str, state_dir: Path,
-                 on_write: WriteHandler) -> None:  # fmt: skip
+                 on_write: WriteHandler, namespaces_before: list[str] | None = None) -> None:  # fmt: skip
         self.machines = [m for m in machines if m.protocol == "opcua"]
+        self.namespaces_before = namespaces_before or []
         self.port, self.host, self.state_dir = port, host, state_dir
         self.on_write = on_write
         self.server: Server | None = None
@@ -82,6 +96,8 @@ class OpcuaPlant:
                                     ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])  # fmt: skip
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
+        for uri in self.namespaces_before:
+            await server.register_namespace(uri)
         self.idx = await server.register_namespace(NAMESPACE)
         await self._build(server)
         try:
@@ -96,10 +112,10 @@ class OpcuaPlant:
         folder = await server.nodes.objects.add_folder(_nid("Machines", self.idx), f"{self.idx}:Machines")
         self.nodes, self.last = {}, {}
         for cfg in self.machines:
-            obj = await folder.add_object(_nid(cfg.id, self.idx), f"{self.idx}:{cfg.id}")
+            obj = await folder.add_object(_nid(node_name(cfg), self.idx), f"{self.idx}:{cfg.id}")
             nodes: dict[str, tuple[ua.NodeId, ua.VariantType]] = {}
             for tag, vtype in variant_types(cfg).items():
-                nid = _nid(f"{cfg.id}.{tag}", self.idx)
+                nid = _nid(node_name(cfg, tag), self.idx)
                 var = await obj.add_variable(nid, f"{self.idx}:{tag}", _initial(vtype), varianttype=vtype)
                 if tag in WRITABLE:
                     await var.set_writable()

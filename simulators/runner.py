@@ -42,7 +42,8 @@ class Runner:
         self.protocols = {m.id: m.protocol for m in plant.machines}
         self.units = {m.unit_id: m.id for m in plant.machines if m.unit_id is not None}
         self.modbus = ModbusPlant(plant.machines, opts.modbus_port, opts.host, self.on_write)
-        self.opcua = OpcuaPlant(plant.machines, opts.opcua_port, opts.host, opts.state_dir, self.on_write)
+        self.opcua = OpcuaPlant(plant.machines, opts.opcua_port, opts.host, opts.state_dir, self.on_write,
+                                plant.opcua_namespaces_before)  # fmt: skip
         self.rtu = RtuLink(self.modbus.context, opts.rtu_path) if opts.rtu_path else None
         self.events = list(opts.scenario.events) if opts.scenario else []
         self.repeat = opts.scenario.repeat_every_s if opts.scenario else None

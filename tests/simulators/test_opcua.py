@@ -34,6 +34,10 @@ TAGS = {
     "program",
     "work_order",
     "setpoint",
+    "part_count",
+    "shot_count",
+    "plc_state",
+    "plc_mode",
 }
 
 
