@@ -69,6 +69,7 @@ class Publisher:
         self.resend_after = config.publishing.ack_timeout_s
         self.published = 0
         self.unreachable_logged = False
+        self.stopping = False  # a clean stop's disconnect is news, not a problem: logged at INFO
         self.loop = asyncio.get_running_loop()
         publishing = config.publishing
         self.bucket = TokenBucket(publishing.replay_rate, max(1.0, min(publishing.max_inflight, 50)))
@@ -105,6 +106,7 @@ class Publisher:
 
     def stop(self) -> None:
         """Clean stop: the retained status says offline (a crash leaves that to the last will)."""
+        self.stopping = True
         if self.connected.is_set():
             offline = messages.Status(
                 edge_id=self.config.edge_id, online=False, ts_ms=int(time.time() * 1000)
@@ -151,7 +153,9 @@ class Publisher:
         self.wake.set()
 
     def _disconnected(self, reason: str) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and self.stopping:
+            log.info("MQTT disconnected: the agent stops")
+        elif self.connected.is_set():
             log.warning("MQTT disconnected: %s (buffering, reconnecting)", reason)
             self.unreachable_logged = True
         self.connected.clear()

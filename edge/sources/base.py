@@ -39,7 +39,7 @@ class TagPoint:
     is recomputed once per loop turn after any of them reports."""
 
     __slots__ = ("followers", "inputs", "machine", "mapper", "name", "pending", "raw", "reporter", "sink",
-                 "tag", "unmapped", "value", "width")  # fmt: skip
+                 "tag", "unmapped", "value", "width", "wire")  # fmt: skip
 
     def __init__(self, device: Device, tag: Tag, sink: Sink) -> None:
         self.tag = tag
@@ -49,7 +49,8 @@ class TagPoint:
         self.reporter = Reporter(tag)
         self.sink = sink
         self.value: Value = None
-        self.raw: Value = None
+        self.raw: Value = None  # the reading before a state map
+        self.wire = ""  # what came over the wire, for `takt edge check` (registers, an OPC UA variant)
         self.mapper = StateMap(tag) if tag.role == "state" else None
         self.unmapped: set[str] = set()  # raw values already logged as unmapped
         self.followers: list[TagPoint] = []
@@ -57,8 +58,9 @@ class TagPoint:
         self.pending = 0  # a derived point's newest trigger time, 0 when none is due
 
     def report(self, value: Value, quality: str, ts_ms: int) -> None:
-        if self.mapper is not None and value is not None:
+        if quality != "bad" or value is not None:
             self.raw = value
+        if self.mapper is not None and value is not None:
             mapped = self.mapper(value)
             if mapped is None:
                 self._unmapped(value)

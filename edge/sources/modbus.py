@@ -313,5 +313,6 @@ class ModbusSource:
             values = await self._read(table, int(point.tag.address or 0), self._count(index))
         except SourceError as err:
             return None, "bad", str(err)
+        point.wire = " ".join(str(int(v)) if isinstance(v, bool) else f"{v:04X}" for v in values)
         codec = self.codecs[index]
         return (codec.decode(values, 0) if codec else bool(values[0])), "good", None

@@ -317,6 +317,8 @@ class OpcUaSource:
             values = await self._guarded(client.read_attributes(nodes))
             for index, data_value in zip(chunk, values, strict=True):
                 inner = data_value.Value.Value if data_value.Value is not None else None
+                if data_value.Value is not None:
+                    self.points[index].wire = f"{data_value.Value.VariantType.name} {inner!r}"[:60]
                 status = data_value.StatusCode
                 if status is not None and not status.is_good():
                     self.errors[index] = f"status {status.name}"
@@ -353,7 +355,7 @@ class OpcUaSource:
             return {name: (None, "bad", str(err)) for name in names}
         for index, (name, point) in enumerate(zip(names, self.points, strict=True)):
             error = self.errors.get(index) if self.nodes[index] is not None else "node not found"
-            results[name] = (point.value, point.reporter.last_quality or "bad", error)
+            results[name] = (point.raw, point.reporter.last_quality or "bad", error)
         return results
 
 

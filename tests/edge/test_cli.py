@@ -46,3 +46,36 @@ def test_browse_cli_prints_yaml(sim: Simulator, capsys: pytest.CaptureFixture[st
     assert {"machine": "mold", "name": "good_count", "address": "nsu=urn:takt:simulator;s=mold.good_count",
             "role": "counter", "width": 32} in device["tags"]  # fmt: skip
     assert main(["browse", f"opc.tcp://127.0.0.1:{free_port()}"]) == 1
+
+
+def test_check_shows_raw_decoded_and_what_it_means(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tags = [
+        {"name": "PartCount", "table": "holding", "address": 60, "type": "uint32", "order": "CDAB",
+         "role": "total_counter"},
+        {"name": "State", "table": "holding", "address": 64, "role": "state",
+         "states": {0: "idle", 1: "running", 2: "fault"}},
+        {"name": "Mode", "table": "holding", "address": 64, "role": "state", "states": {0: "idle"}},
+        {"name": "Run", "table": "coil", "address": 0, "type": "bool", "role": "run"},
+        {"name": "Fault", "table": "coil", "address": 1, "type": "bool"},
+        {"name": "Derived", "role": "state", "default": "idle",
+         "derive": [{"state": "fault", "when": {"Fault": True}},
+                    {"state": "running", "when": {"Run": True}}]},
+    ]  # fmt: skip
+    config = write_config(
+        tmp_path / "edge.yaml", free_port(), [modbus_device("m-lb", sim.modbus_port, 2, tags)]
+    )
+    assert main(["check", "--config", str(config), "--timeout", "5"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].split() == ["device", "tag", "raw", "value", "means", "quality", "error"]
+    rows = {
+        line.split()[1]: line.split(maxsplit=2)[2] for line in out.splitlines() if line.startswith("m-lb ")
+    }
+    # 70001 = 0x0001_1171, low word first on the wire
+    assert rows["m-lb/PartCount"].split()[:7] == ["1171", "0001", "70001", "good", "+", "scrap,", "32"]
+    assert rows["m-lb/State"].split()[:4] == ["0001", "1", "running", "good"]  # the PLC's 1 is running
+    assert rows["m-lb/Mode"].split()[:3] == ["0001", "1", "?"] and "maps to no state" in rows["m-lb/Mode"]
+    assert rows["m-lb/Run"].split()[:4] == ["1", "True", "running", "good"]
+    assert rows["m-lb/Derived"].split()[:4] == ["Fault=False", "Run=True", "2", "running"]
+    assert "5 good, 1 with problems" in out
