@@ -17,9 +17,11 @@ from edge.errors import CommandError, ConfigError, EdgeError
 from edge.pipeline import AsyncOutbox, Batcher, role_map
 from edge.publisher import Publisher
 from edge.sources.base import Health, Source, TagPoint, make_points
+from edge.supervisor import DeviceLoop
 from shared import messages
 
 log = logging.getLogger(__name__)
+COMMANDS_STOP_WAIT_S = 5.0  # commands in flight at a stop get this long to finish and report
 
 
 def build_source(device: Device, points: list[TagPoint], health: Health, lines: dict[str, Any]) -> Source:
@@ -54,7 +56,9 @@ class Agent:
         self.stopping = asyncio.Event()
         self.status_dirty = asyncio.Event()
         self.sources: dict[str, Source] = {}
-        self.device_tasks: dict[str, asyncio.Task[None]] = {}
+        self.device_loops: dict[str, DeviceLoop] = {}
+        self.device_tasks: dict[str, asyncio.Task[None]] = {}  # named device-{name}, each a DeviceLoop's run
+        self.command_tasks: set[asyncio.Task[None]] = set()  # in flight; finished (or cancelled) on stop
         self.points: dict[tuple[str, str], tuple[TagPoint, Source]] = {}
         self.outbox = AsyncOutbox(
             Outbox(config.buffer.path, config.buffer.max_bytes, config.buffer.max_age_s, config.buffer.fsync)
@@ -97,6 +101,7 @@ class Agent:
         self.stopping.set()
 
     async def _shutdown(self) -> None:
+        await self._finish_commands()
         async with self.devices_lock:
             await self._stop_devices()
         with contextlib.suppress(EdgeError):
@@ -117,7 +122,8 @@ class Agent:
             self.sources[device.name] = source
             for point in points:
                 self.points[(point.machine, point.name)] = (point, source)
-            self.device_tasks[device.name] = asyncio.create_task(source.run(), name=f"device-{device.name}")
+            loop = self.device_loops[device.name] = DeviceLoop(source, cap_s=device.backoff_max_s)
+            self.device_tasks[device.name] = asyncio.create_task(loop.run(), name=f"device-{device.name}")
         roles = role_map(point for point, _ in self.points.values())
         self.outbox.outbox.roles = {**self.outbox.outbox.roles, **roles}
         self.status_dirty.set()
@@ -133,6 +139,7 @@ class Agent:
             if client is not None:
                 client.close()
         self.device_tasks.clear()
+        self.device_loops.clear()
         self.sources.clear()
         self.points.clear()
 
@@ -207,7 +214,21 @@ class Agent:
     # -- commands ---------------------------------------------------------------------------------------
 
     def _command(self, command: messages.Command) -> None:
-        asyncio.get_running_loop().create_task(self._run_command(command), name=f"cmd-{command.id}")
+        task = asyncio.get_running_loop().create_task(self._run_command(command), name=f"cmd-{command.id}")
+        self.command_tasks.add(task)
+        task.add_done_callback(self.command_tasks.discard)
+
+    async def _finish_commands(self) -> None:
+        """Commands in flight finish and publish their result before the devices stop; late ones are
+        cancelled."""
+        while self.command_tasks:
+            _, late = await asyncio.wait(set(self.command_tasks), timeout=COMMANDS_STOP_WAIT_S)
+            for task in late:
+                log.warning("command %s still running at the stop: cancelled", task.get_name())
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+                return
 
     async def _run_command(self, command: messages.Command) -> None:
         error: str | None = None
@@ -219,6 +240,9 @@ class Agent:
         except (CommandError, ConfigError) as err:
             error = str(err)
             log.error("command %s (%s) failed: %s", command.id, command.name, error)
+        except Exception as err:  # a bug must still answer the command, and not end silently
+            error = f"unexpected error: {err!r}"
+            log.exception("command %s (%s) failed", command.id, command.name)
         result = messages.CommandResult(
             id=command.id,
             edge_id=self.config.edge_id,
