@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(ServerError, _server_error)
     app.add_exception_handler(DataError, _bad_data)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/readyz", _readyz, methods=["GET"], tags=["health"])
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for page_router in PAGE_ROUTERS:
@@ -109,5 +110,41 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-async def _healthz(request: Request) -> dict[str, Any]:
-    return {"ok": True, "site": request.app.state.settings.site}
+async def _healthz(request: Request) -> JSONResponse:
+    """Alive: 503 with the reasons when ingestion is stuck or lags beyond `TAKT_INGEST_MAX_LAG_S`."""
+    body = _health(request)
+    return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+
+async def _readyz(request: Request) -> JSONResponse:
+    """Ready for traffic: healthy, the database answers and (with MQTT on) the broker subscription holds."""
+    body = _health(request)
+    try:
+        await asyncio.to_thread(_ping, request.app.state.engine)
+    except Exception as err:
+        body["reasons"].append(f"the database does not answer: {type(err).__name__}")
+    ingest = body.get("ingest")
+    if ingest is not None and not ingest["connected"]:
+        body["reasons"].append("not subscribed at the MQTT broker")
+    body["ok"] = not body["reasons"]
+    return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+
+def _health(request: Request) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": True, "site": request.app.state.settings.site, "reasons": []}
+    ingestor: Ingestor | None = getattr(request.app.state, "ingestor", None)
+    if ingestor is not None:
+        health = ingestor.health()
+        body["ingest"] = {
+            "connected": health.connected,
+            "lag_s": health.lag_s,
+            "store_failing_s": health.store_failing_s,
+        }
+        body["reasons"] = list(health.reasons)
+        body["ok"] = health.ok
+    return body
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")

@@ -3,6 +3,11 @@
 Every payload carries `v` (the contract version). Decoding validates types, ranges and ids; anything
 else raises PayloadError with a reason fit for a dead-letter record. Samples travel as compact arrays:
 `[machine, tag, ts_ms, value, quality]`.
+
+Every field is bounded here, at the codec, so that nothing a publisher sends can fail later in the
+database (an integer beyond 64 bits, a text longer than its column) or exhaust memory: seqs up to
+2^53 - 1 (exact in JSON everywhere, 285,000 years at 1,000 messages a second), timestamps and counts
+within int64, numbers within +-9.2e18, strings and lists of a fixed maximum length (docs/reliability.md).
 """
 
 import math
@@ -15,6 +20,11 @@ from shared.topics import ID_PATTERN
 
 VERSION = 1
 MAX_SAMPLES_PER_BATCH = 10_000
+MAX_SEQ = (1 << 53) - 1
+MAX_INT64 = (1 << 63) - 1
+MAX_TEXT = 1000  # free text: versions, errors, device names
+MAX_DEVICES = 1000
+MAX_TAGS = 10_000
 
 EdgeId = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
 MachineId = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
@@ -22,9 +32,18 @@ TagName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 # Inside a batch only lengths are checked: a regex per sample costs 6x the decode time, and the server
 # looks every (machine, tag) up in its registry anyway (unknown ones are counted and logged once).
 SampleName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Seq = Annotated[int, msgspec.Meta(ge=1)]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
 TimestampMs = Annotated[int, msgspec.Meta(ge=0, le=32_503_680_000_000)]  # up to year 3000
-Value = int | float | bool | str | None
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
+Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+# a value fits the database's BIGINT and DOUBLE, and a float that is a whole number stays within int64
+Value = (
+    Annotated[int, msgspec.Meta(ge=-MAX_INT64 - 1, le=MAX_INT64)]
+    | Annotated[float, msgspec.Meta(ge=-9.2e18, le=9.2e18)]
+    | bool
+    | Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+    | None
+)
 Version = Literal[1]
 
 Quality = Literal["good", "uncertain", "bad", "stale"]
@@ -68,10 +87,10 @@ class DataBatch(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class DeviceStatus(msgspec.Struct, kw_only=True, frozen=True):
-    name: str
+    name: Annotated[str, msgspec.Meta(max_length=128)]
     connected: bool
-    error: str | None = None
-    since_ms: int | None = None
+    error: Text | None = None
+    since_ms: TimestampMs | None = None
 
 
 class TagInfo(msgspec.Struct, kw_only=True, frozen=True):
@@ -80,25 +99,33 @@ class TagInfo(msgspec.Struct, kw_only=True, frozen=True):
     machine: MachineId
     tag: TagName
     role: Role = "analog"
-    width: int | None = None  # counter width in bits (16, 32 or 64): the value wraps at 2**width
-    unit: str | None = None
+    # counter width in bits (16, 32 or 64): the value wraps at 2**width
+    width: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
+    unit: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     writable: bool = False
     # counters only (docs/contracts.md, "Tag meaning"):
     direction: Direction = "up"  # "down": each step down is a part; a rise is a reload or a wrap
-    reset_value: Annotated[int, msgspec.Meta(ge=0)] = 0  # what a reset lands on (a down counter's preset)
-    parts_per_cycle: Annotated[int, msgspec.Meta(ge=1)] | None = None  # cycle_counter: fixed by the edge;
+    reset_value: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)] = (
+        0  # what a reset lands on (a down counter's preset)
+    )
+    parts_per_cycle: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = (
+        None  # cycle_counter: fixed by the edge;
+    )
     # None: the server takes the cavities of the product, mold or work order (1 when none is set)
 
 
 class BufferStatus(msgspec.Struct, kw_only=True, frozen=True):
-    depth: int = 0  # batches waiting for the server's ack
-    bytes: int = 0
-    oldest_ms: int | None = None
-    dropped_samples: dict[str, int] = {}  # by role: what the drop policy removed, never silently
+    depth: Count = 0  # batches waiting for the server's ack
+    bytes: Count = 0
+    oldest_ms: TimestampMs | None = None
+    # by role: what the drop policy removed, never silently
+    dropped_samples: Annotated[
+        dict[Annotated[str, msgspec.Meta(max_length=32)], Count], msgspec.Meta(max_length=16)
+    ] = {}
     # sample times of what was dropped since the outbox was last empty: where the trends have holes
-    dropped_from_ms: int | None = None
-    dropped_to_ms: int | None = None
-    disk_full_errors: int = 0  # outbox writes refused by a full disk since the agent started
+    dropped_from_ms: TimestampMs | None = None
+    dropped_to_ms: TimestampMs | None = None
+    disk_full_errors: Count = 0  # outbox writes refused by a full disk since the agent started
 
 
 class Status(msgspec.Struct, kw_only=True, frozen=True):
@@ -108,11 +135,11 @@ class Status(msgspec.Struct, kw_only=True, frozen=True):
     edge_id: EdgeId
     online: bool
     ts_ms: TimestampMs
-    version: str = ""
-    next_seq: int | None = None
-    devices: list[DeviceStatus] = []
+    version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    next_seq: Seq | None = None
+    devices: Annotated[list[DeviceStatus], msgspec.Meta(max_length=MAX_DEVICES)] = []
     buffer: BufferStatus | None = None
-    tags: list[TagInfo] = []
+    tags: Annotated[list[TagInfo], msgspec.Meta(max_length=MAX_TAGS)] = []
 
 
 class Ack(msgspec.Struct, kw_only=True, frozen=True):
@@ -120,7 +147,7 @@ class Ack(msgspec.Struct, kw_only=True, frozen=True):
 
     v: Version = 1
     edge_id: EdgeId
-    seq: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 
 
 class Command(msgspec.Struct, kw_only=True, frozen=True):
@@ -136,10 +163,10 @@ class Command(msgspec.Struct, kw_only=True, frozen=True):
 
 class CommandResult(msgspec.Struct, kw_only=True, frozen=True):
     v: Version = 1
-    id: str
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     edge_id: EdgeId
     ok: bool
-    error: str | None = None
+    error: Text | None = None
     ts_ms: TimestampMs
 
 

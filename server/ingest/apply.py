@@ -5,6 +5,10 @@ Each transaction first takes the edge's lock: `BEGIN IMMEDIATE` on SQLite (singl
 call `apply_edge` for the same edge at once. Inside it: read `last_applied_seq`, take the stored batches
 that follow it without a hole, apply their effects, advance the cursor and delete the applied batches,
 all in the SAME transaction. A hole in seq stops the run: later batches stay in the inbox (held).
+
+A batch that fails for the data's sake (server/ingest/errors.py: a value the database refuses) is found
+by applying one batch per transaction, then moved to the dead letters with its reason, and the cursor
+passes it: one bad batch never stops its edge. Any other error keeps the batches for a later retry.
 """
 
 import logging
@@ -20,11 +24,12 @@ from server.core.events import Event
 from server.historian.base import Historian, Point
 from server.ingest.clock import ClockWatch
 from server.ingest.effects import Effects
-from server.ingest.errors import GapSkipError
+from server.ingest.errors import GapSkipError, is_bad_data
 from server.ingest.metrics import Metrics
 from server.ingest.options import IngestOptions
 from server.ingest.registry import Registry
-from server.models.ingest import EdgeCursor, GapEvent, InboxBatch
+from server.models.ingest import DeadLetter, EdgeCursor, GapEvent, InboxBatch
+from shared import topics
 from shared.messages import DataBatch, decode
 
 log = logging.getLogger(__name__)
@@ -64,19 +69,59 @@ def _locked_cursor(session: Session, edge_id: str) -> EdgeCursor | None:
 def apply_edge(ctx: ApplyContext, edge_id: str) -> Applied:
     """Apply every contiguous stored batch of `edge_id`; errors are returned, not raised."""
     result = Applied(edge_id)
-    try:
-        while _apply_some(ctx, edge_id, result):
-            pass
-    except Exception as err:  # a database or programming error: keep the batches, report, retry later
-        getattr(ctx.historian, "forget", lambda: None)()
-        ctx.metrics.add("apply_errors")
-        result.error = f"{type(err).__name__}: {err}"
-    return result
+    limit, isolated = ctx.options.batches_per_apply, 0
+    while True:
+        try:
+            while _apply_some(ctx, edge_id, result, limit):
+                pass
+            return result
+        except Exception as err:
+            getattr(ctx.historian, "forget", lambda: None)()
+            if not is_bad_data(err) or isolated >= MAX_DEAD_PER_CALL:
+                # the database or a bug: keep the batches, report, retry later
+                ctx.metrics.add("apply_errors")
+                result.error = f"{type(err).__name__}: {err}"
+                return result
+            if limit > 1:
+                limit = 1  # find the batch: one per transaction
+                continue
+            _dead_letter_next(ctx, edge_id, f"{type(err).__name__}: {err}")
+            isolated += 1
+            limit = ctx.options.batches_per_apply
 
 
-def _apply_some(ctx: ApplyContext, edge_id: str, result: Applied) -> bool:
-    """One transaction of up to `batches_per_apply` batches; True if there may be more."""
-    limit = ctx.options.batches_per_apply
+MAX_DEAD_PER_CALL = 100  # batches dead-lettered by one apply_edge call before it reports an error
+
+
+def _dead_letter_next(ctx: ApplyContext, edge_id: str, error: str) -> None:
+    """Move the batch after the cursor to the dead letters (the database refused its effects), and
+    advance the cursor past it, in one transaction."""
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        cursor = _locked_cursor(session, edge_id)
+        if cursor is None:
+            return
+        seq = cursor.last_applied_seq + 1
+        row = session.get(InboxBatch, (edge_id, seq))
+        if row is None:  # another replica moved on meanwhile
+            return
+        session.add(
+            DeadLetter(
+                received_ms=row.received_ms,
+                topic=topics.data(cursor.site, edge_id),
+                reason=f"applying seq {seq} failed: {error}"[:1000],
+                size=len(row.payload),
+                payload=row.payload,
+            )
+        )
+        _advance(session, cursor, seq, 1, row.samples)
+        session.commit()
+    ctx.decoded.pop((edge_id, seq), None)
+    ctx.metrics.add("dead_letters")
+    log.error("edge %s: seq %d moved to the dead letters, its effects refused: %s", edge_id, seq, error[:300])
+
+
+def _apply_some(ctx: ApplyContext, edge_id: str, result: Applied, limit: int) -> bool:
+    """One transaction of up to `limit` batches; True if there may be more."""
     with Session(ctx.engine, expire_on_commit=False) as session:
         cursor = _locked_cursor(session, edge_id)
         if cursor is None:

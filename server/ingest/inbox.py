@@ -2,7 +2,9 @@
 
 `store()` writes in ONE transaction the data batches (INSERT .. ON CONFLICT (edge_id, seq) DO NOTHING:
 a duplicate is a no-op), the cursor rows of edges never seen before, and dead letters. Only after it
-returns may the caller ack the MQTT messages.
+returns may the caller ack the MQTT messages. When the database refuses a pass for the data's sake
+(server/ingest/errors.py), `store_each()` stores its messages one by one: the ones refused become dead
+letters with the database's reason, the others are stored; the whole pass can then be acked.
 """
 
 import logging
@@ -14,7 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from server.core.db import lock_for_write
+from server.ingest.errors import is_bad_data
 from server.models.ingest import DeadLetter, EdgeCursor, InboxBatch
+from shared import topics
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,10 @@ class StoredBatch:
     seq: int
     samples: int
     payload: bytes
+
+    @property
+    def topic(self) -> str:
+        return topics.data(self.site, self.edge_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +73,52 @@ def store(
             session.execute(
                 insert(DeadLetter),
                 [
-                    {"received_ms": now_ms, "topic": r.topic[:255], "reason": r.reason[:1000], "size": r.size,
-                     "payload": r.payload}
+                    {"received_ms": now_ms, "topic": _text(r.topic, 255), "reason": _text(r.reason, 1000),
+                     "size": r.size, "payload": r.payload}
                     for r in rejected
                 ],
             )  # fmt: skip
         session.commit()
     known_edges.update(e for e, _ in edges)
     return new
+
+
+def store_each(
+    engine: Engine,
+    batches: Sequence[StoredBatch],
+    rejected: Sequence[Rejected],
+    known_edges: set[str],
+    now_ms: int,
+) -> tuple[int, dict[tuple[str, int], Rejected]]:
+    """`store()` message by message, after a pass failed for the data's sake: a batch the database
+    refuses is dead-lettered with its reason. Returns (new batches, dead letters by (edge, seq) of the
+    batches refused). A database error (not the data's fault) propagates: the caller retries the pass,
+    nothing is acked."""
+    new, refused = 0, {}
+    for batch in batches:
+        try:
+            new += store(engine, [batch], [], known_edges, now_ms)
+        except Exception as err:
+            if not is_bad_data(err):
+                raise
+            reason = f"the database refused seq {batch.seq}: {type(err).__name__}: {err}"
+            refused[(batch.edge_id, batch.seq)] = Rejected(
+                batch.topic, reason, batch.payload, len(batch.payload)
+            )
+    for letter in [*rejected, *refused.values()]:
+        try:
+            store(engine, [], [letter], known_edges, now_ms)
+        except Exception as err:
+            if not is_bad_data(err):
+                raise
+            log.error("dead letter from %s could not be stored either (%s); dropped", letter.topic, err)
+    return new, refused
+
+
+def _text(value: str, limit: int) -> str:
+    """Text fit for any database column: valid UTF-8, no NUL, at most `limit` characters."""
+    clean = value.encode("utf-8", "replace").decode("utf-8")
+    return clean.replace("\x00", "\\0")[:limit]
 
 
 def _insert_batches(session: Session, batches: Sequence[StoredBatch], now_ms: int) -> int:

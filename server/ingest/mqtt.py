@@ -13,7 +13,8 @@ import logging
 import queue
 import ssl
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -33,6 +34,7 @@ class Incoming:
     payload: bytes
     mid: int
     qos: int
+    received: float = field(default_factory=time.monotonic)  # for the lag /healthz reports
 
 
 class MqttLink:
@@ -41,6 +43,7 @@ class MqttLink:
         self.options = options
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self.connected = threading.Event()
+        self.disconnected_since: float | None = time.monotonic()  # None while subscribed
         self._was_connected = False
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -65,6 +68,11 @@ class MqttLink:
     def start(self) -> None:
         self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, self.options.keepalive_s)
         self.client.loop_start()
+
+    def oldest_waiting(self) -> float | None:
+        """When the oldest message still in the queue was received (monotonic), or None."""
+        with self.inbox.mutex:
+            return self.inbox.queue[0].received if self.inbox.queue else None
 
     def stop(self) -> None:
         self.connected.clear()
@@ -104,12 +112,14 @@ class MqttLink:
             log.error("MQTT subscription refused: %s", ", ".join(failed))
             return
         self.connected.set()  # `connected` means subscribed: nothing published from now on is missed
+        self.disconnected_since = None
 
     def _on_disconnect(
         self, _client: paho.Client, _userdata: object, _flags: object, reason: ReasonCode, _props: object
     ) -> None:
         if self.connected.is_set():
             log.warning("MQTT connection lost (%s); reconnecting", reason)
+            self.disconnected_since = time.monotonic()
         self.connected.clear()
 
     def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:

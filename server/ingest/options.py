@@ -1,4 +1,4 @@
-"""Tuning knobs of ingestion: two come from `Settings` (a site may change them), tests shorten the rest."""
+"""Tuning knobs of ingestion: a few come from `Settings` (a site may change them), tests shorten the rest."""
 
 from dataclasses import dataclass, field
 
@@ -21,7 +21,15 @@ class IngestOptions:
     counter_limits: Limits = field(default_factory=Limits)
     keepalive_s: int = 30
     reconnect_max_s: float = 10.0
+    retry_min_s: float = 0.5  # a database error: the pass is retried after this, doubling up to retry_max_s
+    retry_max_s: float = 5.0
+    max_lag_s: float = 60.0  # /healthz is unhealthy when ingestion is stuck or behind longer than this
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "IngestOptions":
-        return cls(max_payload_bytes=settings.mqtt_max_payload_bytes, gap_grace_s=settings.ingest_gap_grace_s)
+        return cls(
+            max_payload_bytes=settings.mqtt_max_payload_bytes,
+            gap_grace_s=settings.ingest_gap_grace_s,
+            retry_max_s=settings.ingest_retry_max_s,
+            max_lag_s=settings.ingest_max_lag_s,
+        )

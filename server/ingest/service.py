@@ -3,11 +3,15 @@
 One worker thread takes what paho received, in passes of up to `max_messages_per_pass` messages:
   1. decode and validate; bad ones become dead letters (oversized ones undecoded);
   2. commit batches (UNIQUE(edge_id, seq)) and dead letters in one transaction, then ack every message;
+     if the database refuses the pass for the data's sake, the messages are stored one by one and the
+     refused ones dead-lettered (server/ingest/errors.py); a database error keeps the pass unacked and
+     retries it with a backoff capped at `retry_max_s`;
   3. handle status and command-result messages;
   4. apply the touched edges (server/ingest/apply.py), publish each edge's highest contiguous stored seq
      on its retained `ack` topic, write external historians, publish live events.
 Between passes a tick records gaps held longer than `gap_grace_s`, retries edges with held or failed
 batches (other replicas, operator skips), retries historian writes and applies retention.
+`health()` says why ingestion is stuck or late (GET /healthz, /readyz; docs/reliability.md).
 """
 
 import gc
@@ -16,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -25,8 +30,9 @@ from server.core.settings import Settings
 from server.historian import Historian, make_historian
 from server.ingest import apply as applier
 from server.ingest.clock import ClockWatch
+from server.ingest.errors import is_bad_data
 from server.ingest.historian_buffer import HistorianBuffer
-from server.ingest.inbox import Rejected, StoredBatch, prune_dead_letters, store
+from server.ingest.inbox import Rejected, StoredBatch, prune_dead_letters, store, store_each
 from server.ingest.metrics import Metrics
 from server.ingest.mqtt import Incoming, MqttLink
 from server.ingest.options import IngestOptions
@@ -38,6 +44,17 @@ from shared.errors import PayloadError, TopicError
 from shared.messages import Ack, CommandResult, DataBatch, Status, decode, encode
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Health:
+    """Ingestion's health as /healthz and /readyz report it; `reasons` is empty when healthy."""
+
+    ok: bool
+    connected: bool
+    lag_s: float  # age of the oldest message received and not yet stored
+    store_failing_s: float | None  # how long storing has failed (database errors), None when it works
+    reasons: list[str] = field(default_factory=list)
 
 
 class Ingestor:
@@ -70,7 +87,10 @@ class Ingestor:
         self._kick_lock = threading.Lock()
         self._next_retention = time.monotonic() + 60.0
         self._dead_logged: set[str] = set()
-        self._store_failing = False
+        self._store_failing_since: float | None = None
+        self._store_error = ""
+        self._oldest_pending: float | None = None
+        self._error_since: dict[str, float] = {}  # edge -> when applying started failing
 
     # lifecycle
 
@@ -100,25 +120,53 @@ class Ingestor:
 
     # the worker
 
+    def health(self) -> Health:
+        """Healthy unless the worker died, messages wait longer than `max_lag_s` (the database is down,
+        or ingestion cannot keep up) or an edge's batches fail to apply for that long."""
+        now, bound = time.monotonic(), self.options.max_lag_s
+        waiting = [t for t in (self._oldest_pending, self.link.oldest_waiting()) if t is not None]
+        lag = now - min(waiting) if waiting else 0.0
+        failing = None if self._store_failing_since is None else now - self._store_failing_since
+        reasons = []
+        if self._thread is None or not self._thread.is_alive():
+            reasons.append("the ingestion worker is not running")
+        if lag > bound:
+            why = f": storing fails ({self._store_error})" if failing is not None else ""
+            reasons.append(f"ingestion is {lag:.0f} s behind (bound {bound:.0f} s){why}")
+        for edge_id, since in sorted(self._error_since.items()):
+            if now - since > bound:
+                reasons.append(f"edge {edge_id}: applying fails for {now - since:.0f} s: "
+                               f"{self._errors.get(edge_id, '')[:300]}")  # fmt: skip
+        connected = self.link.connected.is_set()
+        return Health(not reasons, connected, round(lag, 3), failing, reasons)
+
     def _run(self) -> None:
         pending: list[Incoming] = []
         next_tick = 0.0
+        wait = self.options.retry_min_s
         while not self._stop.is_set():
             pending.extend(self._drain(pending))
             if pending:
+                self._oldest_pending = min(m.received for m in pending)
                 try:
                     self._process(pending)
                     pending = []
-                except Exception:  # database down: keep the messages unacked, retry
+                    self._oldest_pending = None
+                except Exception as err:  # the database (or a bug), never the data: keep unacked, retry
                     self.metrics.add("store_errors")
-                    if not self._store_failing:
-                        log.exception("storing %d messages failed; retrying every second", len(pending))
-                    self._store_failing = True
-                    self._stop.wait(1.0)
+                    self._store_error = f"{type(err).__name__}: {str(err)[:300]}"
+                    if self._store_failing_since is None:
+                        self._store_failing_since = time.monotonic()
+                        log.exception("storing %d messages failed; retrying with backoff up to %.0f s",
+                                      len(pending), self.options.retry_max_s)  # fmt: skip
+                    self._stop.wait(wait)
+                    wait = min(wait * 2, self.options.retry_max_s)
                     continue
-                if self._store_failing:
-                    log.info("storing messages works again")
-                    self._store_failing = False
+                wait = self.options.retry_min_s
+                if self._store_failing_since is not None:
+                    log.info("storing messages works again (after %.1f s)",
+                             time.monotonic() - self._store_failing_since)  # fmt: skip
+                    self._store_failing_since = None
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.options.tick_s
                 self._tick()
@@ -146,7 +194,19 @@ class Ingestor:
         statuses: list[tuple[str, Status]] = []
         for message in messages:
             self._classify(message, batches, rejected, statuses)
-        new = store(self.engine, batches, rejected, self._known_edges, now)
+        try:
+            new = store(self.engine, batches, rejected, self._known_edges, now)
+        except Exception as err:
+            if not is_bad_data(err):
+                raise
+            log.warning("the database refused a pass of %d messages (%s): storing them one by one",
+                        len(messages), err)  # fmt: skip
+            new, refused = store_each(self.engine, batches, rejected, self._known_edges, now)
+            for key, letter in refused.items():
+                self._reject(letter.topic, letter.reason, letter.payload, letter.size)
+                self.ctx.decoded.pop(key, None)
+            batches = [b for b in batches if (b.edge_id, b.seq) not in refused]
+            rejected = [*rejected, *refused.values()]
         for message in messages:
             self.link.ack(message)
         self.metrics.add("messages", len(messages))
@@ -219,7 +279,9 @@ class Ingestor:
                 log.error("edge %s: applying batches after seq %d failed: %s", edge_id, result.last_applied,
                           result.error)  # fmt: skip
             self._errors[edge_id] = result.error
+            self._error_since.setdefault(edge_id, time.monotonic())
         elif self._errors.pop(edge_id, None) is not None:
+            self._error_since.pop(edge_id, None)
             log.info("edge %s: applying batches works again", edge_id)
         self.buffer.write(result.points)
         self._emit(result.events)

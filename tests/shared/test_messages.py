@@ -130,3 +130,65 @@ def test_state_codes_are_the_documented_enum() -> None:
                            "off": 6}  # fmt: skip
     assert set(STATE_CODES) == set(get_args(StateName))
     assert {"total_counter", "cycle_counter"} <= COUNTER_ROLES <= set(get_args(Role))
+
+
+_DATA = b'{"v":1,"edge_id":"e1","seq":%s,"sent_ms":%s,"samples":[%s]}'
+_STATUS = b'{"v":1,"edge_id":"e1","online":true,"ts_ms":1,%s}'
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "where"),
+    [
+        (DataBatch, _DATA % (b"9223372036854775808", b"1", b""), "$.seq"),
+        (DataBatch, _DATA % (b"9007199254740992", b"1", b""), "$.seq"),
+        (DataBatch, _DATA % (b"1", b"-1", b""), "$.sent_ms"),
+        (DataBatch, _DATA % (b"1", b"99999999999999999", b""), "$.sent_ms"),
+        (DataBatch, _DATA % (b"1", b"1", b'["m","t",1,18446744073709551616,"good"]'), "$.samples[0][3]"),
+        (DataBatch, _DATA % (b"1", b"1", b'["m","t",1,1e19,"good"]'), "$.samples[0][3]"),
+        (DataBatch, _DATA % (b"1", b"1", b'["m","t",1,"' + b"x" * 1001 + b'","good"]'), "$.samples[0][3]"),
+        (DataBatch, _DATA % (b"1", b"1", b'["' + b"m" * 129 + b'","t",1,1,"good"]'), "$.samples[0][0]"),
+        (Status, _STATUS % b'"version":"' + b"v" * 65 + b'"', "$.version"),
+        (Status, _STATUS % b'"next_seq":9223372036854775808', "$.next_seq"),
+        (
+            Status,
+            _STATUS % b'"devices":[{"name":"d","connected":true,"since_ms":-5}]',
+            "$.devices[0].since_ms",
+        ),
+        (
+            Status,
+            _STATUS % b'"devices":[{"name":"d","connected":true,"error":"' + b"e" * 1001 + b'"}]',
+            "$.devices[0].error",
+        ),
+        (Status, _STATUS % b'"tags":[{"machine":"m","tag":"t","width":65}]', "$.tags[0].width"),
+        (
+            Status,
+            _STATUS % b'"tags":[{"machine":"m","tag":"t","unit":"' + b"u" * 33 + b'"}]',
+            "$.tags[0].unit",
+        ),
+        (Status, _STATUS % b'"buffer":{"depth":-1}', "$.buffer.depth"),
+        (Status, _STATUS % b'"buffer":{"bytes":9223372036854775808}', "$.buffer.bytes"),
+        (
+            Status,
+            _STATUS
+            % (b'"buffer":{"dropped_samples":{' + b",".join(b'"r%d":1' % i for i in range(17)) + b"}}"),
+            "$.buffer.dropped_samples",
+        ),
+        (CommandResult, b'{"v":1,"id":"' + b"i" * 65 + b'","edge_id":"e1","ok":true,"ts_ms":1}', "$.id"),
+        (Ack, b'{"v":1,"edge_id":"e1","seq":9223372036854775808}', "$.seq"),
+    ],
+)
+def test_every_field_is_bounded(kind: type, raw: bytes, where: str) -> None:
+    """Nothing a publisher sends may fail later in the database or exhaust memory (issue 18, case 1)."""
+    with pytest.raises(PayloadError) as err:
+        decode(kind, raw)
+    assert where in err.value.reason
+
+
+def test_the_bounds_keep_what_an_edge_sends() -> None:
+    biggest = _DATA % (b"9007199254740991", b"32503680000000", b'["m","t",1,9223372036854775807,"good"]')
+    decoded = decode(DataBatch, biggest)
+    assert decoded.seq == (1 << 53) - 1 and decoded.samples[0].value == (1 << 63) - 1
+    status = decode(
+        Status, _STATUS % b'"next_seq":9007199254740991,"buffer":{"dropped_samples":{"analog":5}}'
+    )
+    assert status.next_seq == (1 << 53) - 1
