@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 async def _healthz(request: Request) -> JSONResponse:
     """Alive: 503 with the reasons when ingestion is stuck or lags beyond `TAKT_INGEST_MAX_LAG_S`."""
     body = _health(request)
-    return JSONResponse(body, status_code=200 if body["ok"] else 503)
+    return _answer(body)
 
 
 async def _readyz(request: Request) -> JSONResponse:
@@ -127,6 +127,13 @@ async def _readyz(request: Request) -> JSONResponse:
     if ingest is not None and not ingest["connected"]:
         body["reasons"].append("not subscribed at the MQTT broker")
     body["ok"] = not body["reasons"]
+    return _answer(body)
+
+
+def _answer(body: dict[str, Any]) -> JSONResponse:
+    """200 when ok, else 503 with the reasons (`reasons` appears only then)."""
+    if body["ok"]:
+        del body["reasons"]
     return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
 
