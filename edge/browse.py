@@ -9,6 +9,7 @@ survives a server that renumbers its namespaces.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import sys
@@ -146,9 +147,15 @@ def make_certificate(folder: str | Path, uri: str = "urn:takt:edge") -> tuple[Pa
     out.mkdir(parents=True, exist_ok=True)
     certificate, key = out / "edge-cert.der", out / "edge-key.pem"
     subject = {"commonName": f"Takt edge {socket.gethostname()}", "organizationName": "Takt"}
-    asyncio.run(setup_self_signed_certificate(
-        key, certificate, uri, socket.gethostname(), [ExtendedKeyUsageOID.CLIENT_AUTH], subject
-    ))  # fmt: skip
+    previous = os.umask(0o077)  # the key is never readable by others, not even for a moment
+    try:
+        asyncio.run(setup_self_signed_certificate(
+            key, certificate, uri, socket.gethostname(), [ExtendedKeyUsageOID.CLIENT_AUTH], subject
+        ))  # fmt: skip
+    finally:
+        os.umask(previous)
+    key.chmod(0o600)  # also a key made by an earlier version (0644)
+    certificate.chmod(0o644)
     return certificate, key
 
 

@@ -133,7 +133,9 @@ class OpcUaSource:
         mode = getattr(ua.MessageSecurityMode, device.security_mode)
         policy = SecurityPolicyBasic256Sha256
         server_certificate: str | bytes = device.server_certificate or ""
-        if device.trust is not None:
+        if device.trust is None:
+            await self._check_pinned(client, mode, policy.URI)
+        else:
             endpoint = Client.find_endpoint(await client.connect_and_get_server_endpoints(), mode, policy.URI)
             if not endpoint.ServerCertificate:
                 raise UaError(f"the {device.security_mode} {policy.URI} endpoint shows no certificate")
@@ -145,6 +147,27 @@ class OpcUaSource:
             policy, device.certificate or "", device.private_key or "",
             server_certificate=server_certificate, mode=mode,
         )  # fmt: skip
+
+    async def _check_pinned(self, client: Client, mode: ua.MessageSecurityMode, policy_uri: str) -> None:
+        """Compare the certificate the server shows (GetEndpoints, unsecured) with the pinned one before
+        the secure channel opens: a mismatch is refused naming both, not left to a channel the server
+        cannot decrypt (BadTcpInternalError)."""
+        device = self.device
+        path = device.server_certificate or ""
+        pinned = (await asyncio.to_thread(opcua_trust.read_certificates, [path]))[0]
+        endpoint = Client.find_endpoint(await client.connect_and_get_server_endpoints(), mode, policy_uri)
+        if not endpoint.ServerCertificate:
+            return  # nothing to compare: asyncua's own check of the session's certificate applies
+        shown = opcua_trust.first_certificate(endpoint.ServerCertificate)
+        if opcua_trust.thumbprint(shown) == opcua_trust.thumbprint(pinned):
+            return
+        presents, pins = opcua_trust.fingerprint(shown), opcua_trust.fingerprint(pinned)
+        raise SourceError(
+            f"cannot connect to {device.endpoint}: server certificate mismatch: the server presents "
+            f"{presents}, but server_certificate {path} pins {pins}. If the server's certificate was "
+            f"renewed, put the new one in {path} (or trust its CA with `trust:`); otherwise this is not "
+            "the server you expect"
+        )
 
     async def resolve(self, client: Client) -> None:
         """Node ids and browse paths -> nodes (browse paths in one TranslateBrowsePaths call)."""

@@ -19,6 +19,7 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
 
 from edge.config import Trust
@@ -42,6 +43,17 @@ _STORE_CODES = ("BadCertificateUntrusted", "BadCertificateRevoked")  # explained
 def describe(cert: x509.Certificate) -> str:
     issuer = cert.issuer.rfc4514_string()
     return f"{cert.subject.rfc4514_string()} (serial {cert.serial_number:x}, issuer {issuer})"
+
+
+def thumbprint(cert: x509.Certificate) -> str:
+    """The SHA-1 thumbprint OPC UA tools show (UaExpert, TIA Portal), hex upper case."""
+    return cert.fingerprint(hashes.SHA1()).hex().upper()  # an identifier, not a signature
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """A certificate as a person compares it: thumbprint, subject, expiry."""
+    until = f"{cert.not_valid_after_utc:%Y-%m-%d}"
+    return f"thumbprint {thumbprint(cert)} ({cert.subject.rfc4514_string()}, valid until {until})"
 
 
 def first_certificate(der: bytes) -> x509.Certificate:

@@ -2,12 +2,14 @@
 
 import asyncio
 import itertools
+import logging
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from asyncua import ua
+from cryptography.hazmat.primitives import hashes
 
 from edge import config
 from edge.browse import browse
@@ -246,3 +248,29 @@ async def test_a_server_without_subscriptions_to_give_is_polled(caplog: pytest.L
             await asyncio.gather(task, return_exceptions=True)
     assert [v for v in dict.fromkeys(r[3] for r in rows)] == [0, 5, 9] and src.health.connected
     assert "(BadTooManySubscriptions)): polling every 50 ms" in caplog.text, "it fell back to polling"
+
+
+async def test_a_wrong_pinned_certificate_is_refused_naming_both_thumbprints(
+    sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cryptography import x509
+
+    assert await asyncio.to_thread(main, ["cert", "--out", str(tmp_path)]) == 0
+    key, cert = tmp_path / "edge-key.pem", tmp_path / "edge-cert.der"
+    assert key.stat().st_mode & 0o777 == 0o600  # the private key is the edge's alone
+    server_cert = sim.workdir / "state" / "opcua-server-cert.der"
+    wrong = cert  # any other certificate: here the edge's own
+    src, _ = source(sim, security_policy="Basic256Sha256", security_mode="SignAndEncrypt",
+                    certificate=str(cert), private_key=str(key), server_certificate=str(wrong))  # fmt: skip
+    read = await src.read_once()
+    value, quality, error = read["mold/program"]
+    assert (value, quality) == (None, "bad")
+
+    def thumb(path: Path) -> str:
+        return x509.load_der_x509_certificate(path.read_bytes()).fingerprint(hashes.SHA1()).hex().upper()
+
+    assert error is not None and "server certificate mismatch" in error
+    assert f"presents thumbprint {thumb(server_cert)}" in error and f"pins thumbprint {thumb(wrong)}" in error
+    assert f"put the new one in {wrong}" in error
+    assert "BadTcpInternalError" not in error
+    assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL]
