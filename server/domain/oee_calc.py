@@ -210,6 +210,19 @@ def account(
     return fig
 
 
+def observed_availability(segments: Sequence[Segment], since: int, now: int) -> float | None:
+    """Availability without a shift plan (the boss tile's fallback): the known, not offline, time since
+    `since` stands for planned time; the same run / planned ratio as `Figures.availability`."""
+    fig = Figures()
+    for state, start, end in segments:
+        span = max(0, min(end, now) - max(start, since))
+        if state != "offline":
+            fig.planned_ms += span
+        if state == "running":
+            fig.run_ms += span
+    return fig.availability
+
+
 def count_into(fig: Figures, good: int, scrap: int, ideal_s: float | None) -> None:
     fig.good += good
     fig.scrap += scrap

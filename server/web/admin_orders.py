@@ -6,16 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from sqlmodel import col, select
 
 from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
-from server.domain import crud, importexport, operations, progress, sharelinks
+from server.domain import admin_lists, crud, importexport, operations, progress, sharelinks
 from server.domain import workorders as wo
 from server.models.auth import ShareLink
-from server.models.catalog import Customer, Product
 from server.models.orders import WorkOrderCreate, WorkOrderUpdate
-from server.models.production import WorkOrder
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
@@ -30,10 +27,9 @@ router = APIRouter(route_class=PageRoute)
 @router.get("/admin")
 @router.get("/admin/orders")
 def orders(request: Request, session: SessionDep, who: PlannerUser, status: str | None = None) -> Response:
-    stmt = wo.list_query(status or None, None, None).limit(300)
-    rows = wo.summaries(session, session.exec(stmt).all())
-    products = session.exec(select(Product).order_by(col(Product.code))).all()
-    customers = session.exec(select(Customer).order_by(col(Customer.code))).all()
+    rows = admin_lists.orders(session, status or None)
+    products = admin_lists.products(session)
+    customers = admin_lists.customers(session)
     context = {"rows": rows, "products": products, "customers": customers, "who": who, "status": status or ""}
     return templates.TemplateResponse(request, "admin/orders.html", context)
 
@@ -112,7 +108,7 @@ def traveler(number: str, request: Request, session: SessionDep, _who: PlannerUs
     order = wo.get(session, number)
     base = str(request.app.state.settings.public_url).rstrip("/")
     url = f"{base}/station/go/{order.number}"
-    product = session.get(Product, order.product_id)
+    product = admin_lists.product_of(session, order.product_id)
     qr = qr_svg(url, scale=5).decode()
     context = {
         "o": wo.public(session, order),
@@ -165,7 +161,7 @@ def release_certificate(
     link = crud.get_by(session, ShareLink, id=link_id)
     sharelinks.release_certificate(session, who.username, link, release)
     forget_rendered_shares(request)
-    order = session.get(WorkOrder, link.work_order_id)
+    order = admin_lists.order_of(session, link.work_order_id)
     message = N_("Certificate released") if release else N_("Certificate withdrawn")
     return done(f"/admin/orders/{order.number if order else ''}", message)
 
@@ -174,5 +170,5 @@ def release_certificate(
 def revoke_share_link(link_id: int, session: SessionDep, who: PlannerUser, _origin: SameOrigin) -> Response:
     link = crud.get_by(session, ShareLink, id=link_id)
     sharelinks.revoke(session, who.username, link)
-    order = session.get(WorkOrder, link.work_order_id)
+    order = admin_lists.order_of(session, link.work_order_id)
     return done(f"/admin/orders/{order.number if order else ''}", N_("Share link revoked"))

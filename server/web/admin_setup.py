@@ -6,16 +6,15 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from sqlmodel import col, select
 
 from server.core.db import SessionDep
 from server.core.i18n import N_
-from server.domain import catalog, crud, quality
+from server.domain import admin_lists, catalog, crud, quality
 from server.domain.security import hash_secret, new_token, token_hash
 from server.models.auth import Tablet, User, UserCreate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
 from server.models.plant import Machine, Station, Tag, TagCreate
-from server.models.quality import InspectionPlan, InspectionPlanCreate
+from server.models.quality import InspectionPlanCreate
 from server.web.auth import AdminUser, PlannerUser, SameOrigin
 from server.web.forms import FormInvalid, done, validated
 from server.web.instructions import list_instructions, save_instruction
@@ -52,7 +51,7 @@ def parse_routing(text: str) -> list[dict[str, Any]]:
 
 @router.get("/admin/products")
 def products(request: Request, session: SessionDep, who: PlannerUser) -> Response:
-    rows = [catalog.public(session, p) for p in session.exec(select(Product).order_by(col(Product.code)))]
+    rows = admin_lists.public_products(session)
     return templates.TemplateResponse(request, "admin/products.html", {"rows": rows, "who": who})
 
 
@@ -107,12 +106,9 @@ def upload_instruction(
 
 @router.get("/admin/machines")
 def machines(request: Request, session: SessionDep, who: AdminUser) -> Response:
-    rows = session.exec(select(Machine).order_by(col(Machine.code))).all()
-    tags = {
-        m.id: session.exec(select(Tag).where(Tag.machine_id == m.id).order_by(col(Tag.name))).all()
-        for m in rows
-    }
-    stations = session.exec(select(Station).order_by(col(Station.code))).all()
+    rows = admin_lists.machines(session)
+    tags = admin_lists.tags_by_machine(session, [m.id for m in rows])
+    stations = admin_lists.stations(session)
     context = {"rows": rows, "tags": tags, "stations": stations, "who": who}
     return templates.TemplateResponse(request, "admin/machines.html", context)
 
@@ -151,7 +147,7 @@ def upload_logo(
 
 @router.get("/admin/reasons")
 def reasons(request: Request, session: SessionDep, who: AdminUser) -> Response:
-    rows = session.exec(select(ReasonCode).order_by(col(ReasonCode.kind), col(ReasonCode.code))).all()
+    rows = admin_lists.reason_codes(session)
     return templates.TemplateResponse(request, "admin/reasons.html", {"rows": rows, "who": who})
 
 
@@ -174,11 +170,9 @@ def create_reason(
 
 @router.get("/admin/plans")
 def plans(request: Request, session: SessionDep, who: PlannerUser) -> Response:
-    rows = session.exec(
-        select(InspectionPlan, Product).join(Product, col(Product.id) == InspectionPlan.product_id)
-    ).all()
+    rows = admin_lists.plans(session)
     chars = {plan.id: quality.characteristics(session, plan.id or 0) for plan, _p in rows}
-    products = session.exec(select(Product).order_by(col(Product.code))).all()
+    products = admin_lists.products(session)
     context = {"rows": rows, "chars": chars, "products": products, "who": who}
     return templates.TemplateResponse(request, "admin/plans.html", context)
 
@@ -222,7 +216,7 @@ def parse_characteristics(text: str) -> list[dict[str, Any]]:
 
 @router.get("/admin/users")
 def users(request: Request, session: SessionDep, who: AdminUser) -> Response:
-    rows = session.exec(select(User).order_by(col(User.username))).all()
+    rows = admin_lists.users(session)
     return templates.TemplateResponse(request, "admin/users.html", {"rows": rows, "who": who})
 
 
@@ -249,8 +243,8 @@ def create_user(
 
 @router.get("/admin/tablets")
 def tablets(request: Request, session: SessionDep, who: AdminUser) -> Response:
-    rows = session.exec(select(Tablet, Station).join(Station, col(Station.id) == Tablet.station_id)).all()
-    stations = session.exec(select(Station).order_by(col(Station.code))).all()
+    rows = admin_lists.tablets(session)
+    stations = admin_lists.stations(session)
     return templates.TemplateResponse(
         request, "admin/tablets.html", {"rows": rows, "stations": stations, "who": who}
     )

@@ -9,21 +9,17 @@
 """
 
 import logging
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.errors import Unauthorized
 from server.core.i18n import N_
 from server.domain.principals import Principal, authenticate
-from server.domain.security import token_hash
-from server.models.auth import ApiToken
-from server.models.types import utcnow
 from server.web.errors import CsrfRejected, LoginRequired, PageForbidden
 from server.web.settings import WebSettings, web_settings
 
@@ -80,26 +76,6 @@ def page_role(*roles: str) -> object:
 BossUser = Annotated[Principal, page_role("supervisor", "planner", "inspector")]  # inspectors: quality
 AdminUser = Annotated[Principal, page_role()]
 PlannerUser = Annotated[Principal, page_role("planner")]
-
-
-def expire_session_token(session: Session, token: str, hours: int) -> None:
-    """Give a web session's API token the cookie's lifetime (`signin` issues API tokens without expiry)."""
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
-    if row is not None:
-        row.expires_at = utcnow() + timedelta(hours=hours)
-        row.name = "web_session"
-        session.add(row)
-        session.commit()
-
-
-def revoke_token(session: Session, token: str | None) -> None:
-    if not token:
-        return
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
-    if row is not None and not row.revoked:
-        row.revoked = True
-        session.add(row)
-        session.commit()
 
 
 __all__ = ["SettingsDep"]

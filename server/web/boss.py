@@ -4,27 +4,20 @@ The page's script swaps in `/boss/fragment` when an SSE event arrives (`/live/ev
 `live_refresh_s` seconds as a fallback.
 """
 
-import importlib.util
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from server.core.db import SessionDep
 from server.core.i18n import get_locale
-from server.domain import crud, progress
-from server.domain import workorders as wo
-from server.models.auth import User
-from server.models.ingest import MachineStateSegment
-from server.models.materials import LotConsumption, MaterialLot
-from server.models.plant import Machine, Tag
-from server.models.production import WorkReport
-from server.models.quality import InspectionPlan, InspectionRecord
+from server.domain import boss_view as bv
+from server.domain import crud
+from server.models.plant import Machine
 from server.models.types import now_ms
 from server.web.auth import BossUser
-from server.web.bossdata import boss_view
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
 from server.web.templates import templates
@@ -36,10 +29,10 @@ HOUR_MS = 3_600_000
 
 def _context(request: Request, session: Session) -> dict[str, Any]:
     web = web_settings(request)
-    view = boss_view(session, request.app.state.settings.site, web, get_locale(request))
-    has_reports = importlib.util.find_spec("server.web.reports") is not None
+    limits = bv.AlertLimits(web.alert_down_minutes, web.alert_scrap_rate)
+    view = bv.boss_view(session, request.app.state.settings.site, limits, get_locale(request))
     return {"v": view, "now_ms": now_ms(), "refresh_s": web.live_refresh_s,
-            "scrap_alert": web.alert_scrap_rate, "has_reports": has_reports}  # fmt: skip
+            "scrap_alert": web.alert_scrap_rate, "has_reports": True}  # fmt: skip
 
 
 @router.get("/boss")
@@ -55,29 +48,9 @@ def boss_fragment(request: Request, session: SessionDep, _who: BossUser) -> Resp
 
 @router.get("/boss/orders/{number}")
 def order_detail(number: str, request: Request, session: SessionDep, _who: BossUser) -> Response:
-    order = wo.get(session, number)
-    ops = wo.operations(session, order.id or 0)
-    op_steps = {op.id: op.step_no for op in ops}
-    reports = session.exec(
-        select(WorkReport, User).outerjoin(User, col(User.id) == WorkReport.operator_id)
-        .where(WorkReport.work_order_id == order.id).order_by(col(WorkReport.ts_ms).desc()).limit(100)
-    ).all()  # fmt: skip
-    inspections = session.exec(
-        select(InspectionRecord, InspectionPlan)
-        .join(InspectionPlan, col(InspectionPlan.id) == InspectionRecord.plan_id)
-        .where(InspectionRecord.work_order_id == order.id).order_by(col(InspectionRecord.created_at))
-    ).all()  # fmt: skip
-    op_ids = [op.id for op in ops]
-    lots_in = session.exec(
-        select(MaterialLot, LotConsumption).join(LotConsumption, col(LotConsumption.lot_id) == MaterialLot.id)
-        .where(col(LotConsumption.operation_id).in_(op_ids))
-    ).all()  # fmt: skip
-    lots_out = session.exec(
-        select(MaterialLot).where(col(MaterialLot.produced_by_operation_id).in_(op_ids))
-    ).all()
-    context = {"order": order, "p": progress.progress(session, order), "reports": reports,
-               "op_steps": op_steps, "inspections": inspections, "lots_in": lots_in,
-               "lots_out": lots_out}  # fmt: skip
+    d = bv.order_detail(session, number)
+    context = {"order": d.order, "p": d.progress, "reports": d.reports, "op_steps": d.op_steps,
+               "inspections": d.inspections, "lots_in": d.lots_in, "lots_out": d.lots_out}  # fmt: skip
     return templates.TemplateResponse(request, "boss/order.html", context)
 
 
@@ -90,25 +63,9 @@ def machine_detail(
     hours: Annotated[int, Query(ge=1, le=168)] = 8,
 ) -> Response:
     machine = crud.get_by(session, Machine, code=code)
-    tags = session.exec(select(Tag).where(Tag.machine_id == machine.id).order_by(col(Tag.name))).all()
     now = now_ms()
-    since = now - hours * HOUR_MS
-    segs = session.exec(
-        select(MachineStateSegment).where(
-            MachineStateSegment.machine_id == machine.id,
-            (col(MachineStateSegment.end_ms).is_(None)) | (col(MachineStateSegment.end_ms) > since),
-        ).order_by(col(MachineStateSegment.start_ms))
-    ).all()  # fmt: skip
-    timeline = [
-        {
-            "state": s.state,
-            "left": 100 * (max(s.start_ms, since) - since) / (now - since),
-            "width": 100 * (min(s.end_ms or now, now) - max(s.start_ms, since)) / (now - since),
-        }
-        for s in segs
-    ]
-    shown = [t.name for t in tags if t.role in ("analog", "counter", "scrap_counter")]
-    context = {"machine": machine, "tags": shown, "hours": hours, "timeline": timeline}
+    d = bv.machine_detail(session, machine, now - hours * HOUR_MS, now)
+    context = {"machine": machine, "tags": d.tags, "hours": hours, "timeline": d.timeline}
     return templates.TemplateResponse(request, "boss/machine.html", context)
 
 

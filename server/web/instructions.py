@@ -12,12 +12,10 @@ from typing import Protocol
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
-from sqlmodel import select
 
 from server.core.db import SessionDep
 from server.core.i18n import N_
-from server.domain.security import token_hash
-from server.models.auth import Tablet
+from server.domain import tokens
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageError, PageForbidden, PageNotFound
 from server.web.routing import PageRoute
@@ -98,13 +96,8 @@ def list_instructions(web: WebSettings, job: HasStep) -> list[Instruction]:
 
 
 def _may_view(request: Request, session: SessionDep) -> bool:
-    device = request.cookies.get(DEVICE_COOKIE)
-    if device:
-        tablet = session.exec(
-            select(Tablet).where(Tablet.device_token_hash == token_hash(device[:200]))
-        ).first()
-        if tablet is not None and not tablet.revoked:
-            return True
+    if tokens.enrolled_tablet(session, request.cookies.get(DEVICE_COOKIE)) is not None:
+        return True
     return cookie_principal(session, request, SESSION_COOKIE) is not None
 
 

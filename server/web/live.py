@@ -12,12 +12,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlmodel import select
 
 from server.core.db import SessionDep
 from server.core.i18n import N_
-from server.domain.security import token_hash
-from server.models.auth import Tablet
+from server.domain import tokens
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageForbidden
 from server.web.routing import PageRoute
@@ -36,11 +34,7 @@ def _bus() -> Any | None:
 def _allowed(request: Request, session: SessionDep) -> bool:
     if cookie_principal(session, request, SESSION_COOKIE) is not None:
         return True
-    device = request.cookies.get(DEVICE_COOKIE)
-    if not device:
-        return False
-    tablet = session.exec(select(Tablet).where(Tablet.device_token_hash == token_hash(device[:200]))).first()
-    return tablet is not None and not tablet.revoked
+    return tokens.enrolled_tablet(session, request.cookies.get(DEVICE_COOKIE)) is not None
 
 
 async def _stream(request: Request, machine: str | None) -> AsyncIterator[str]:

@@ -10,9 +10,8 @@ from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.errors import Locked, Unauthorized
 from server.core.i18n import N_
-from server.domain import signin
-from server.web.auth import SESSION_COOKIE, SameOrigin, WebSettingsDep, cookie_principal, expire_session_token
-from server.web.auth import revoke_token as _revoke
+from server.domain import signin, tokens
+from server.web.auth import SESSION_COOKIE, SameOrigin, WebSettingsDep, cookie_principal
 from server.web.routing import PageRoute
 from server.web.templates import templates
 
@@ -58,7 +57,7 @@ def login(
         return _login_error(request, next, N_("Too many failed sign-ins. Try again later."), 429)
     except Unauthorized:
         return _login_error(request, next, N_("Wrong username or password."), 401)
-    expire_session_token(session, issued.token, web.session_hours)
+    tokens.expire_session_token(session, issued.token, web.session_hours)
     target = _safe_next(next) or HOME.get(issued.user.role, "/boss")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -79,7 +78,7 @@ def _login_error(request: Request, next_url: str, message: str, status: int) -> 
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, _origin: SameOrigin) -> Response:
-    _revoke(session, request.cookies.get(SESSION_COOKIE))
+    tokens.revoke_session_token(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -16,13 +16,13 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.core.i18n import get_locale
+from server.domain.share_view import share_view
 from server.domain.sharelinks import live_link
 from server.models.auth import ShareLink
 from server.web.cache import TtlCache
 from server.web.ratelimit import RateLimiter
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
-from server.web.sharedata import share_view
 from server.web.templates import templates
 
 log = logging.getLogger(__name__)

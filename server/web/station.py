@@ -13,24 +13,22 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Form, Header, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.errors import Locked, ServerError, Unauthorized
 from server.core.i18n import N_, get_locale, request_error_text
-from server.domain import idempotency, quality, signin, station_scope
+from server.domain import idempotency, quality, signin, station_scope, tokens
 from server.domain.principals import Principal
-from server.domain.security import token_hash
-from server.models.auth import Tablet, User
+from server.domain.station_view import operator_name, station_view
 from server.models.plant import Station
 from server.models.quality import InspectionRecord
-from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal, revoke_token
+from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal
 from server.web.errors import PageForbidden, PageNotFound
 from server.web.instructions import list_instructions
 from server.web.routing import PageRoute
 from server.web.settings import web_settings
-from server.web.stationdata import station_view
 from server.web.templates import templates
 
 log = logging.getLogger(__name__)
@@ -41,11 +39,10 @@ YEAR_S = 365 * 24 * 3600
 @router.get("/station/enroll")
 def enroll(token: str, session: SessionDep) -> Response:
     """The enrollment link: remember the tablet's device token in a long-lived httponly cookie."""
-    tablet = session.exec(select(Tablet).where(Tablet.device_token_hash == token_hash(token[:200]))).first()
-    if tablet is None or tablet.revoked:
+    tablet = tokens.enrolled_tablet(session, token)
+    if tablet is None:
         raise PageNotFound(N_("unknown or revoked enrollment link"))
-    station = session.get(Station, tablet.station_id)
-    assert station is not None
+    station = tokens.tablet_station(session, tablet)
     log.info("tablet %s enrolled in this browser for station %s", tablet.name, station.code)
     response = RedirectResponse(f"/station/{station.code}", status_code=303)
     response.set_cookie(DEVICE_COOKIE, token, max_age=10 * YEAR_S, httponly=True, samesite="lax", path="/")
@@ -55,12 +52,10 @@ def enroll(token: str, session: SessionDep) -> Response:
 @router.get("/station/go/{number}")
 def go_to_order(number: str, request: Request, session: SessionDep) -> Response:
     """The job traveler's QR code: open the order on this tablet's station."""
-    device = request.cookies.get(DEVICE_COOKIE) or ""
-    tablet = session.exec(select(Tablet).where(Tablet.device_token_hash == token_hash(device[:200]))).first()
-    if not device or tablet is None or tablet.revoked:
+    tablet = tokens.enrolled_tablet(session, request.cookies.get(DEVICE_COOKIE))
+    if tablet is None:
         raise PageForbidden(N_("This tablet is not enrolled. Ask an admin for the enrollment link."))
-    station = session.get(Station, tablet.station_id)
-    assert station is not None
+    station = tokens.tablet_station(session, tablet)
     return RedirectResponse(f"/station/{station.code}?order={quote(number)}", status_code=303)
 
 
@@ -85,11 +80,10 @@ def station_page(code: str, request: Request, session: SessionDep, order: str | 
     principal = _operator(session, request, station)
     if principal is None:
         return templates.TemplateResponse(request, "station/signin.html", {"station": station, "error": None})
-    user = session.get(User, principal.user_id) if principal.user_id else None
     view = station_view(session, code, get_locale(request), prefer=order)
     instructions = list_instructions(web_settings(request), view.current) if view.current else []
     context: dict[str, Any] = {
-        "station": station, "v": view, "operator": user.display_name if user else principal.username,
+        "station": station, "v": view, "operator": operator_name(session, principal),
         "op_token": request.cookies.get(OPERATOR_COOKIE), "state": view.to_json(),
         "instructions": instructions,
     }  # fmt: skip
@@ -134,7 +128,7 @@ def _signin_error(request: Request, station: Station, message: str, status: int)
 
 @router.post("/station/{code}/sign-out")
 def station_sign_out(code: str, request: Request, session: SessionDep, _origin: SameOrigin) -> Response:
-    revoke_token(session, request.cookies.get(OPERATOR_COOKIE))
+    tokens.revoke_session_token(session, request.cookies.get(OPERATOR_COOKIE))
     response = RedirectResponse(f"/station/{code}", status_code=303)
     response.delete_cookie(OPERATOR_COOKIE, path="/")
     return response

@@ -5,10 +5,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.domain.boss_view import LineScrap, scrap_by_line
 from server.models.ingest import CountEvent
 from server.models.plant import Machine, Site
 from server.models.production import Operation, WorkReport
-from server.web.bossdata import LineScrap, scrap_by_line
 from tests.server.factory import ADMIN, build_plant, ok, running_order
 
 DAY = 86_400_000

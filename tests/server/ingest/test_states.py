@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.domain.boss_view import data_loss_alerts
 from server.domain.machine_state import derive, opens_downtime
 from server.ingest import Ingestor
 from server.ingest.registry import Registry
@@ -13,7 +14,6 @@ from server.ingest.status import EPISODE_GAP_MS, handle_status
 from server.models.ingest import CountEvent, DataLossEpisode, EdgeCursor, EdgeStatus, MachineStateSegment
 from server.models.plant import Tag
 from server.models.production import DowntimeEvent, Operation
-from server.web.bossdata import data_loss_alerts
 from shared.messages import BufferStatus, DeviceStatus, Status, TagInfo, encode
 from tests.server.ingest.support import EDGE, SITE, T0, Broker, batch, make_plant, wait_for
 

@@ -1,4 +1,5 @@
-"""Inspections due on a running operation, from its product's inspection plans and the records so far.
+"""The inspection-due rule: inspections due on a running operation, from its product's inspection plans and
+the records so far (the station tablet prompts them, the boss page counts them; docs/pages.md).
 
 - `first_article`: due once the operation has started and the plan has no record for this order's step.
 - `every_n_parts`: due when the parts made (the larger of machine and manual good + scrap) reached

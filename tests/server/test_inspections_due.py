@@ -9,11 +9,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.core.db import init_db, make_engine
+from server.domain.inspections import inspections_due
 from server.models.catalog import Product
 from server.models.production import Operation, WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord
 from server.models.types import now_ms, utcnow
-from server.web.inspections import inspections_due
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """What a station tablet shows: the station's queue, the current job with counts, the machine's state, the
-downtime waiting for a reason, reason codes in the tablet's language, and inspections due."""
+downtime waiting for a reason, reason codes in the tablet's language, and inspections due (docs/pages.md)."""
 
 from dataclasses import dataclass, field
 from datetime import date
@@ -8,12 +8,14 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from server.domain import crud
+from server.domain.inspections import Due, inspections_due
+from server.domain.principals import Principal
 from server.domain.workorders import OPEN_STATUSES
+from server.models.auth import User
 from server.models.catalog import Product, ReasonCode
 from server.models.ingest import MachineStateSegment
 from server.models.plant import Machine, Station
 from server.models.production import DowntimeEvent, Operation, WorkOrder
-from server.web.inspections import Due, inspections_due
 
 ACTIVE_OP = ("running", "paused")
 
@@ -167,6 +169,12 @@ def station_view(session: Session, code: str, locale: str, prefer: str | None = 
     if current is not None and current.status in ACTIVE_OP:
         view.due = inspections_due(session, current.number, current.step_no)
     return view
+
+
+def operator_name(session: Session, principal: Principal) -> str:
+    """The signed-in operator's display name (the username for a token without a user)."""
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    return user.display_name if user else principal.username
 
 
 _FAR = date(9999, 12, 31)

@@ -1,6 +1,7 @@
 """What a share link shows: a whitelist built field by field (never a model dump), so nothing internal leaks:
 no operator names, costs, customers, other orders, database ids or work-order numbers. The inspection
-certificate is added only when a planner released it on the link (`ShareLink.show_certificate`)."""
+certificate is added only when a planner released it on the link (`ShareLink.show_certificate`); see
+docs/pages.md."""
 
 from datetime import datetime
 from typing import Any

@@ -1,9 +1,7 @@
 """The boss's day at a glance: open orders with progress/ETA, machine tiles (state, counts, OEE or
 availability so far today), top downtime reasons, scrap rate, pending inspections and nonconformances,
-alerts."""
+alerts; and the order and machine pages behind them (docs/pages.md)."""
 
-import importlib
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -13,19 +11,30 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.domain import progress, spc
+from server.domain import oee, progress, spc
+from server.domain import workorders as wo
+from server.domain.inspections import inspections_due
+from server.domain.oee_calc import Segment, observed_availability
 from server.domain.workorders import OPEN_STATUSES
+from server.models.auth import User
 from server.models.catalog import Product, ReasonCode
 from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment
+from server.models.materials import LotConsumption, MaterialLot
 from server.models.orders import WorkOrderProgress
-from server.models.plant import Line, Machine, Site
+from server.models.plant import Line, Machine, Site, Tag
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
-from server.models.quality import Nonconformance
+from server.models.quality import InspectionPlan, InspectionRecord, Nonconformance
 from server.models.types import now_ms
-from server.web.inspections import inspections_due
-from server.web.settings import WebSettings
 
 DOWN_STATES = frozenset({"fault", "offline", "idle", "setup", "blocked", "starved"})
+
+
+@dataclass(frozen=True)
+class AlertLimits:
+    """When a tile raises an alert: down this many minutes, or a scrap rate above this fraction."""
+
+    down_minutes: float
+    scrap_rate: float
 
 
 @dataclass
@@ -126,24 +135,16 @@ def open_orders(session: Session, tz_name: str) -> list[OrderLine]:
     return lines
 
 
-def _segments(session: Session, machine_id: int, since: int) -> list[MachineStateSegment]:
-    stmt = select(MachineStateSegment).where(
-        MachineStateSegment.machine_id == machine_id,
-        (col(MachineStateSegment.end_ms).is_(None)) | (col(MachineStateSegment.end_ms) > since),
-    ).order_by(col(MachineStateSegment.start_ms))  # fmt: skip
-    return list(session.exec(stmt).all())
-
-
-def availability(segs: list[MachineStateSegment], since: int, now: int) -> float | None:
-    """Running time / known time since `since` (the state timeline's view; None without data)."""
-    known = run = 0
-    for seg in segs:
-        span = max(0, min(seg.end_ms or now, now) - max(seg.start_ms, since))
-        if seg.state != "offline":
-            known += span
-        if seg.state == "running":
-            run += span
-    return run / known if known else None
+def _segments_since(session: Session, ids: list[int], since: int, now: int) -> dict[int, list[Segment]]:
+    """Every machine's state segments still in force at or after `since`, oldest first (one query)."""
+    seg = MachineStateSegment
+    stmt = select(seg.machine_id, seg.state, seg.start_ms, seg.end_ms).where(
+        col(seg.machine_id).in_(ids), (col(seg.end_ms).is_(None)) | (col(seg.end_ms) > since),
+    ).order_by(col(seg.machine_id), col(seg.start_ms))  # fmt: skip
+    out: dict[int, list[Segment]] = {mid: [] for mid in ids}
+    for mid, state, start, end in session.exec(stmt).all():
+        out[mid].append((state, start, end if end is not None else max(now, start)))
+    return out
 
 
 def _counts_today(session: Session, since: int) -> dict[int, tuple[int, int]]:
@@ -156,38 +157,42 @@ def _counts_today(session: Session, since: int) -> dict[int, tuple[int, int]]:
 
 
 def _oee_today(session: Session, site: Site | None, today: date) -> dict[int, Any]:
-    """REPORTS' OEE figures per machine for today, when that module is installed."""
-    if site is None or importlib.util.find_spec("server.domain.oee") is None:
+    """The OEE figures per machine for today (the reports' own, shift plan and all)."""
+    if site is None:
         return {}
-    oee = importlib.import_module("server.domain.oee")
     rows = oee.by_day(oee.oee_rows(session, site, today, today))
     return {row.machine_id: row.figures for row in rows}
+
+
+def _running_jobs(session: Session) -> dict[int | None, str]:
+    """The work-order number each machine runs now (one query)."""
+    stmt = select(Operation.machine_id, WorkOrder.number).join(
+        WorkOrder, col(WorkOrder.id) == Operation.work_order_id
+    ).where(Operation.status == "running")  # fmt: skip
+    return dict(session.exec(stmt).all())
 
 
 def machine_tiles(session: Session, site: Site | None, today: date, since: int, now: int) -> list[Tile]:
     stmt = select(Machine).order_by(col(Machine.code))
     if site is not None:
         stmt = stmt.where(Machine.site_id == site.id)
+    machines = session.exec(stmt).all()
     counts = _counts_today(session, since)
     figures = _oee_today(session, site, today)
-    running_ops = {
-        op.machine_id: op for op in session.exec(select(Operation).where(Operation.status == "running"))
-    }
+    jobs = _running_jobs(session)
+    segments = _segments_since(session, [m.id or 0 for m in machines], since, now)
     tiles = []
-    for m in session.exec(stmt).all():
-        segs = _segments(session, m.id or 0, since)
+    for m in machines:
+        segs = segments[m.id or 0]
         last = segs[-1] if segs else None
-        tile = Tile(m.code, m.name, last.state if last else "unknown", last.start_ms if last else None)
+        tile = Tile(m.code, m.name, last[0] if last else "unknown", last[1] if last else None)
         tile.good, tile.scrap = counts.get(m.id or 0, (0, 0))
         fig = figures.get(m.id or 0)
         tile.oee = fig.oee if fig is not None and fig.planned_ms > 0 else None
         tile.availability = fig.availability if fig is not None and fig.planned_ms > 0 else None
         if tile.availability is None:
-            tile.availability = availability(segs, since, now)
-        op = running_ops.get(m.id)
-        if op is not None:
-            order = session.get(WorkOrder, op.work_order_id)
-            tile.job = order.number if order else None
+            tile.availability = observed_availability(segs, since, now)
+        tile.job = jobs.get(m.id)
         tiles.append(tile)
     return tiles
 
@@ -308,15 +313,15 @@ def spc_flags(session: Session) -> list[SpcFlag]:
     ]
 
 
-def alerts(view: BossView, web: WebSettings, now: int) -> list[Alert]:
+def alerts(view: BossView, limits: AlertLimits, now: int) -> list[Alert]:
     found: list[Alert] = []
     for tile in view.tiles:
         if tile.state in DOWN_STATES and tile.since_ms is not None and (tile.state == "fault" or tile.job):
             minutes = (now - tile.since_ms) / 60000
-            if minutes >= web.alert_down_minutes:
+            if minutes >= limits.down_minutes:
                 found.append(Alert("machine_down", tile.name, round(minutes)))
         total = tile.good + tile.scrap
-        if total and tile.scrap / total > web.alert_scrap_rate:
+        if total and tile.scrap / total > limits.scrap_rate:
             found.append(Alert("scrap_rate", tile.name, round(100 * tile.scrap / total, 1)))
     found += [
         Alert("order_late", line.number, line.progress.percent) for line in view.orders if line.progress.late
@@ -354,7 +359,7 @@ def _local_clock(ms: int, tz: ZoneInfo, today: date) -> str:
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%m-%d %H:%M")
 
 
-def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -> BossView:
+def boss_view(session: Session, site_code: str, limits: AlertLimits, locale: str) -> BossView:
     site = session.exec(select(Site).where(Site.code == site_code)).first()
     tz_name = site.timezone if site else "UTC"
     now = now_ms()
@@ -371,7 +376,68 @@ def boss_view(session: Session, site_code: str, web: WebSettings, locale: str) -
         downtime=top_downtime(session, since, now, locale), good=good, scrap=scrap,
         inspections_due=_pending_inspections(session), open_ncs=int(open_ncs.one()),
     )  # fmt: skip
-    view.alerts = alerts(view, web, now) + data_loss_alerts(session, site_code, since, tz_name)
+    view.alerts = alerts(view, limits, now) + data_loss_alerts(session, site_code, since, tz_name)
     view.spc_flags = spc_flags(session)
     view.scrap_lines = scrap_by_line(session, site, since, now, locale)
     return view
+
+
+@dataclass
+class OrderDetail:
+    """An order as the boss's order page shows it: progress, reports, inspections, lots in and out."""
+
+    order: WorkOrder
+    progress: WorkOrderProgress
+    op_steps: dict[int | None, int]
+    reports: Sequence[tuple[WorkReport, User | None]]
+    inspections: Sequence[tuple[InspectionRecord, InspectionPlan]]
+    lots_in: Sequence[tuple[MaterialLot, LotConsumption]]
+    lots_out: Sequence[MaterialLot]
+
+
+def order_detail(session: Session, number: str) -> OrderDetail:
+    order = wo.get(session, number)
+    ops = wo.operations(session, order.id or 0)
+    op_ids = [op.id for op in ops]
+    reports = session.exec(
+        select(WorkReport, User).outerjoin(User, col(User.id) == WorkReport.operator_id)
+        .where(WorkReport.work_order_id == order.id).order_by(col(WorkReport.ts_ms).desc()).limit(100)
+    ).all()  # fmt: skip
+    inspections = session.exec(
+        select(InspectionRecord, InspectionPlan)
+        .join(InspectionPlan, col(InspectionPlan.id) == InspectionRecord.plan_id)
+        .where(InspectionRecord.work_order_id == order.id).order_by(col(InspectionRecord.created_at))
+    ).all()  # fmt: skip
+    lots_in = session.exec(
+        select(MaterialLot, LotConsumption).join(LotConsumption, col(LotConsumption.lot_id) == MaterialLot.id)
+        .where(col(LotConsumption.operation_id).in_(op_ids))
+    ).all()  # fmt: skip
+    lots_out = session.exec(
+        select(MaterialLot).where(col(MaterialLot.produced_by_operation_id).in_(op_ids))
+    ).all()
+    return OrderDetail(order, progress.progress(session, order), {op.id: op.step_no for op in ops},
+                       reports, inspections, lots_in, lots_out)  # fmt: skip
+
+
+@dataclass
+class MachineDetail:
+    """A machine's page: its trendable tags and its state timeline over the last hours (percent spans)."""
+
+    machine: Machine
+    tags: list[str]
+    timeline: list[dict[str, Any]]
+
+
+def machine_detail(session: Session, machine: Machine, since: int, now: int) -> MachineDetail:
+    tags = session.exec(select(Tag).where(Tag.machine_id == machine.id).order_by(col(Tag.name))).all()
+    segs = _segments_since(session, [machine.id or 0], since, now)[machine.id or 0]
+    timeline = [
+        {
+            "state": state,
+            "left": 100 * (max(start, since) - since) / (now - since),
+            "width": 100 * (min(end, now) - max(start, since)) / (now - since),
+        }
+        for state, start, end in segs
+    ]
+    shown = [t.name for t in tags if t.role in ("analog", "counter", "scrap_counter")]
+    return MachineDetail(machine, shown, timeline)
