@@ -1,31 +1,22 @@
 """Reports as JSON, CSV and XLSX (`?format=`), the OEE breakdown behind every OEE figure, SPC charts, the
 out-of-control count and inspection certificates. Column labels follow `?lang=` / Accept-Language."""
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from server.api.deps import require
 from server.core.db import SessionDep
 from server.core.errors import InvalidInput
+from server.core.i18n import get_locale, gettext
 from server.domain import certificates, named_reports, oee, spc
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.domain.report_tables import Table, to_csv, to_xlsx
-from server.models.plant import Site
-
-
-def get_locale(request: Request) -> str:
-    from server.core.i18n import get_locale as page_locale  # lazy: the pages import the API
-
-    return page_locale(request)
 
 
 def labeller(locale: str) -> named_reports.Label:
-    from server.core.i18n import gettext
-
     def label(msg: str) -> str:
         return gettext(locale, msg)
 
@@ -39,10 +30,6 @@ Format = Literal["json", "csv", "xlsx"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def site_today(site: Site) -> date:
-    return datetime.now(ZoneInfo(site.timezone)).date()
-
-
 def make_query(
     session: SessionDep,
     request: Request,
@@ -54,15 +41,7 @@ def make_query(
     site_id: int | None = None,
 ) -> named_reports.Query:
     """`day` (daily report) or `start`..`end`; default today, or the 30 days to `end`, in the site's zone."""
-    site = oee.site_of(session, site_id)
-    today = site_today(site)
-    if day is not None:
-        start = end = day
-    end = end or start or today
-    start = start or (end - timedelta(days=29))
-    if end < start:
-        raise InvalidInput("end is before start")
-    return named_reports.Query(site, start, end, today, machine, micro_stop_s, get_locale(request))
+    return named_reports.query(session, day, start, end, machine, micro_stop_s, get_locale(request), site_id)
 
 
 QueryDep = Annotated[named_reports.Query, Depends(make_query)]

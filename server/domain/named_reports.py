@@ -3,7 +3,7 @@ breakdown: every figure of an OEE row with the state segments and counts it was 
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,33 @@ class Query:
     machine: str | None = None
     micro_stop_s: float = oee.DEFAULT_MICRO_STOP_S
     locale: str = "zh_CN"
+
+
+def site_today(site: Site) -> date:
+    return datetime.now(ZoneInfo(site.timezone)).date()
+
+
+def query(
+    session: Session,
+    day: date | None,
+    start: date | None,
+    end: date | None,
+    machine: str | None,
+    micro_stop_s: float,
+    locale: str,
+    site_id: int | None = None,
+) -> Query:
+    """A report's window: `day` (the daily report) or `start`..`end`; by default today, or the 30 days to
+    `end`, in the site's zone. InvalidInput when `end` is before `start`."""
+    site = oee.site_of(session, site_id)
+    today = site_today(site)
+    if day is not None:
+        start = end = day
+    end = end or start or today
+    start = start or (end - timedelta(days=29))
+    if end < start:
+        raise InvalidInput("end is before start")
+    return Query(site, start, end, today, machine, micro_stop_s, locale)
 
 
 def build(session: Session, name: str, q: Query, label: Label) -> list[Table]:

@@ -1,7 +1,7 @@
 """The boss's phone: `/boss` (today at a glance, live), `/boss/orders/{number}`, `/boss/machines/{code}`.
 
-The page's script swaps in `/boss/fragment` when an SSE event arrives (`/live/events`) and every
-`live_refresh_s` seconds as a fallback.
+The page applies live events (`/live/events`, JSON) to its machine tiles at once and re-reads the figures they
+imply from `/boss/fragment`, at most every 2 s after events and every `live_refresh_s` seconds as a fallback.
 """
 
 import logging

@@ -1,28 +1,28 @@
-"""A tiny time-to-live cache (in memory, per process) for rendered pages that many clients read."""
+"""The rendered-page cache (in memory, per process) for pages that many clients read: cachetools' TTLCache
+under a lock, and one render per missing key however many clients ask at once."""
 
 import asyncio
 import threading
-import time
 from collections.abc import Awaitable, Callable, Hashable
+
+from cachetools import TTLCache
 
 
 class TtlCache:
     def __init__(self, ttl_s: float, max_items: int = 5000) -> None:
         self.ttl_s = ttl_s
-        self.max_items = max_items
-        self._items: dict[Hashable, tuple[float, bytes]] = {}
-        self._lock = threading.Lock()
+        self._items: TTLCache[Hashable, bytes] = TTLCache(maxsize=max_items, ttl=max(ttl_s, 0.0))
+        self._lock = threading.Lock()  # TTLCache is not thread-safe; renders run in the thread pool
         self._making: dict[Hashable, asyncio.Lock] = {}
 
     def get(self, key: Hashable) -> bytes | None:
-        found = self._items.get(key)
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
+        with self._lock:
+            return self._items.get(key)
 
     async def fetch(self, key: Hashable, make: Callable[[], Awaitable[bytes]]) -> bytes:
         """The cached value, or `make()` it once: concurrent callers of a missing key wait for the one
         making it, so an expired popular page is rendered once, not by every client at that moment."""
+        # hand-written: cachetools' single-flight (`cached(condition=)`) is for threads, not coroutines
         value = self.get(key)
         if value is not None:
             return value
@@ -38,15 +38,9 @@ class TtlCache:
         return value
 
     def put(self, key: Hashable, value: bytes) -> bytes:
-        if self.ttl_s <= 0:
-            return value
-        with self._lock:
-            if len(self._items) >= self.max_items:
-                now = time.monotonic()
-                self._items = {k: v for k, v in self._items.items() if v[0] >= now}
-                if len(self._items) >= self.max_items:
-                    self._items.clear()
-            self._items[key] = (time.monotonic() + self.ttl_s, value)
+        if self.ttl_s > 0:
+            with self._lock:
+                self._items[key] = value
         return value
 
     def clear(self) -> None:

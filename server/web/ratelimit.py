@@ -1,34 +1,25 @@
-"""A per-key token bucket (in memory, per process): `allow(key)` is False when the key is over its rate."""
+"""Per-key rate limits (in memory, per process) with the `limits` library: `allow(key)` is False when the key
+is over its rate.
 
-import threading
-import time
+A key may send `burst` requests at once and `per_minute` on average: a moving window of `burst` hits over
+`burst / per_minute` minutes (whole seconds), which a token bucket of that rate and size would also allow."""
+
+import math
+
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, burst: int, max_keys: int = 10_000) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, per_minute: int, burst: int) -> None:
+        window_s = max(1, math.ceil(60 * burst / per_minute))
+        self.item = RateLimitItemPerSecond(burst, window_s, namespace="takt")
+        self._storage = MemoryStorage()  # expires idle keys itself
+        self._limiter = MovingWindowRateLimiter(self._storage)
 
     def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            allowed = tokens >= 1.0
-            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
-            if len(self._buckets) > self.max_keys:
-                self._forget_full(now)
-            return allowed
-
-    def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled completely (they behave like new ones)."""
-        for key, (tokens, last) in list(self._buckets.items()):
-            if tokens + (now - last) * self.rate >= self.burst:
-                del self._buckets[key]
+        return self._limiter.hit(self.item, key)
 
     def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
+        self._storage.reset()

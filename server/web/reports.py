@@ -3,13 +3,13 @@ figure, SPC charts (inline SVG) and inspection certificates. Tables come from `n
 as the API's, so page, CSV and XLSX show the same numbers."""
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from server.api.reports import export, site_today, stem_of
+from server.api.reports import export, labeller, stem_of
 from server.core.db import SessionDep
 from server.core.i18n import get_locale, gettext
 from server.domain import certificates, named_reports, oee, spc
@@ -57,15 +57,9 @@ def page_query(
     machine: str | None = None,
     micro_stop_s: Annotated[float, Query(ge=0, le=3600)] = oee.DEFAULT_MICRO_STOP_S,
 ) -> named_reports.Query:
-    site = oee.site_of(session, None)
-    today = site_today(site)
-    if day is not None:
-        start = end = day
-    end = end or start or today
-    start = start or (end - timedelta(days=29))
-    if end < start:
-        start, end = end, start
-    return named_reports.Query(site, start, end, today, machine or None, micro_stop_s, get_locale(request))
+    if start is not None and end is not None and end < start:
+        start, end = end, start  # the page's own input normalisation: a swapped range is read the right way
+    return named_reports.query(session, day, start, end, machine or None, micro_stop_s, get_locale(request))
 
 
 PageQuery = Annotated[named_reports.Query, Depends(page_query)]
@@ -73,7 +67,7 @@ PageQuery = Annotated[named_reports.Query, Depends(page_query)]
 
 def view_table(table: Table, locale: str) -> dict[str, Any]:
     """A table as the template shows it: translated labels, formatted cells, OEE figures linked."""
-    tr = _labeller(locale)
+    tr = labeller(locale)
     rows = []
     for i, row in enumerate(table.rows):
         link = table.links[i] if i < len(table.links) else None
@@ -142,7 +136,7 @@ def certificate_page(request: Request, number: str, session: SessionDep, _user: 
 def report_file(name: str, fmt: str, session: SessionDep, _user: BossUser, q: PageQuery) -> Response:
     if fmt not in ("csv", "xlsx") or name not in named_reports.TITLES:
         raise PageNotFound("no such report file")
-    result: Response = export(name, named_reports.build(session, name, q, _labeller(q.locale)), fmt, q.locale,  # type: ignore[arg-type]
+    result: Response = export(name, named_reports.build(session, name, q, labeller(q.locale)), fmt, q.locale,  # type: ignore[arg-type]
                               stem_of(name, q))  # fmt: skip
     return result
 
@@ -153,7 +147,7 @@ def report_page(
 ) -> Response:
     if name not in named_reports.TITLES:
         raise PageNotFound("no such report")
-    tables = named_reports.build(session, name, q, _labeller(q.locale))
+    tables = named_reports.build(session, name, q, labeller(q.locale))
     context = {
         "name": name, "title": gettext(q.locale, named_reports.TITLES[name]), "q": q, "printing": print,
         "ranged": name in named_reports.RANGED, "qs": _query_string(q, name),
@@ -162,13 +156,6 @@ def report_page(
         "trend": trend_svg(tables[0]) if name == "oee-trend" else None,
     }  # fmt: skip
     return templates.TemplateResponse(request, "reports/report.html", context)
-
-
-def _labeller(locale: str) -> named_reports.Label:
-    def label(msg: str) -> str:
-        return gettext(locale, msg)
-
-    return label
 
 
 def _spc_count(session: SessionDep, name: str) -> int | None:

@@ -1,24 +1,29 @@
-/* Boss page: swap in /boss/fragment on live events (SSE) and on a timer; no dependencies. */
+/* Boss page: live events (live.js) are applied to the machine tiles at once (state, counts); the figures
+   they imply (alerts, OEE, orders, scrap by line) are re-read from /boss/fragment, throttled, and on a timer. */
 (function () {
   "use strict";
-  var main = document.getElementById("boss-main"), status = document.getElementById("live-status");
-  var pending = null, loading = false, again = false;
-  function reload() {
-    if (loading) { again = true; return; }
-    loading = true;
-    fetch("/boss/fragment", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+  var main = document.getElementById("boss-main");
+  var states = JSON.parse(main.dataset.states || "{}");
+  function add(node, n) { if (node && n) node.textContent = String((parseInt(node.textContent, 10) || 0) + n); }
+  function apply(ev) {
+    if (!ev.machine) return;
+    var tile = main.querySelector("[data-machine=\"" + CSS.escape(ev.machine) + "\"]");
+    if (!tile) return;
+    if (ev.kind === "machine_state") {
+      tile.dataset.state = ev.state; tile.className = "card tile " + ev.state;
+      var pill = tile.querySelector(".pill");
+      if (pill) { pill.className = "pill st-" + ev.state; pill.textContent = states[ev.state] || ev.state; }
+    } else if (ev.kind === "counts") {
+      add(tile.querySelector("[data-count=good]"), ev.good);
+      add(tile.querySelector("[data-count=scrap]"), ev.scrap);
+    }
+  }
+  function reread() {
+    return fetch("/boss/fragment", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       if (r.status === 401 || r.redirected) { location.reload(); return null; }
       return r.ok ? r.text() : null;
-    }).then(function (html) { if (html) main.innerHTML = html; }).catch(function () {}).then(function () {
-      loading = false; if (again) { again = false; reload(); }
-    });
+    }).then(function (html) { if (html) main.innerHTML = html; });
   }
-  function soon() { if (!pending) pending = setTimeout(function () { pending = null; reload(); }, 150); }
-  if (window.EventSource) {
-    var es = new EventSource("/live/events");
-    es.onopen = function () { status.textContent = status.dataset.ok; };
-    es.onerror = function () { status.textContent = status.dataset.bad; };
-    es.onmessage = soon;
-  }
-  setInterval(reload, 1000 * parseFloat(main.dataset.refresh || "30"));
+  window.taktLive({ url: "/live/events", apply: apply, reread: reread, every: 2000,
+                    status: document.getElementById("live-status"), refresh_s: parseFloat(main.dataset.refresh || "30") });
 })();

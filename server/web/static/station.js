@@ -97,7 +97,7 @@
       $("pending-note").hidden = true;   /* the server answered: not offline */
       if (r.status === 201 || r.status === 200) {
         sent(it);
-        sending = false; refresh(); flush();
+        sending = false; live.soon(); flush();
       } else if (r.status >= 500 || r.status === 429) {
         sending = false; setTimeout(flush, 2000);   /* server trouble: retry */
       } else {
@@ -216,7 +216,13 @@
     idlg.close();   /* the values are kept in the outbox */
   };
 
-  /* Live: counts and machine state from state.json (on SSE events and every few seconds). */
+  /* Live (live.js): a machine state event is applied at once; counts and the rest are re-read from
+     state.json (throttled after events, and every few seconds). */
+  function applyEvent(ev) {
+    if (ev.kind !== "machine_state") return;
+    var st = $("machine-state");
+    st.dataset.state = ev.state; st.className = "pill st-" + ev.state; st.textContent = (T.states[ev.state] || ev.state);
+  }
   function apply(s) {
     var st = $("machine-state");
     st.dataset.state = s.machine_state; st.className = "pill st-" + s.machine_state;
@@ -234,20 +240,17 @@
   }
   function refresh() {
     var prefer = new URLSearchParams(location.search).get("order");
-    fetch("/station/" + encodeURIComponent(cfg.station) + "/state.json" + (prefer ? "?order=" + encodeURIComponent(prefer) : ""), { credentials: "same-origin", cache: "no-store" })
+    return fetch("/station/" + encodeURIComponent(cfg.station) + "/state.json" + (prefer ? "?order=" + encodeURIComponent(prefer) : ""), { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { if (r.status === 401) { location.reload(); return null; } return r.ok ? r.json() : null; })
       .then(function (s) { if (s) apply(s); }).catch(function () {});
   }
-  if (window.EventSource && cfg.machine) {
-    var es = new EventSource("/live/events?machine=" + encodeURIComponent(cfg.machine));
-    es.onmessage = function () { refresh(); };
-  }
+  var live = window.taktLive({ url: cfg.machine ? "/live/events?machine=" + encodeURIComponent(cfg.machine) : null,
+                               apply: applyEvent, reread: refresh, every: 500, refresh_s: 5 });
   /* Signing out revokes the token the queued reports are sent with: not while some still wait. */
   var signout = $("signout");
   if (signout) signout.form.addEventListener("submit", function (ev) {
     if (load().some(function (x) { return !x.error; })) { ev.preventDefault(); showError(T.wait_signout); flush(); }
   });
-  setInterval(refresh, 5000);
   setInterval(flush, 3000);
   window.addEventListener("online", flush);
   renderOutbox();
