@@ -3,7 +3,11 @@
 Each level is browsed with one Browse request per `CHUNK` nodes (never one call per node), and the
 variables' data types and access levels are read in batches too. Namespace 0 (the server's own
 diagnostics) is not descended into. Node ids are printed with their namespace URI (`nsu=`), which
-survives a server that renumbers its namespaces.
+survives a server that renumbers its namespaces; names stay as the server spells them. It connects with
+the agent's own session code, so the same security options apply (policy, mode, certificate and key, a
+pinned server certificate or a trust list, user and password). Roles, counter widths and state value
+maps are proposed from names and types (docs/edge.md, "Browse"): a starting point to check, not a guess
+to trust.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import yaml
 from asyncua import ua
 from asyncua.client.client import Client
@@ -23,15 +28,34 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.uaerrors import UaError
 
+from edge.config import Device
+from edge.errors import EdgeError
+from edge.sources.base import Health
+
 CHUNK = 500
 _TYPES = {
     ObjectIds.Boolean: "bool", ObjectIds.Int16: "int16", ObjectIds.UInt16: "uint16",
     ObjectIds.Int32: "int32", ObjectIds.UInt32: "uint32", ObjectIds.Int64: "int64",
     ObjectIds.UInt64: "uint64", ObjectIds.Float: "float32", ObjectIds.Double: "float64",
-    ObjectIds.String: "string",
+    ObjectIds.String: "string(128)",
 }  # fmt: skip
-_ROLES = {"good_count": "counter", "scrap_count": "scrap_counter", "state": "state", "running": "run"}
-_ROLES["fault"] = "fault"
+# names -> a proposed role (case-insensitive, first match wins); the technician checks them
+_ROLE_RULES: tuple[tuple[str, str, frozenset[str]], ...] = (
+    (r"scrap|reject|ng_?(count|qty)|bad_?(count|parts)|ausschuss", "scrap_counter", frozenset({"int"})),
+    (r"good|ok_?(count|qty)|gutteil", "counter", frozenset({"int"})),
+    (r"shot|cycle_?count|stroke|cycles$", "cycle_counter", frozenset({"int"})),
+    (r"part_?count|total|produced|piece|count$|qty$", "total_counter", frozenset({"int"})),
+    (r"fault|alarm|error|stoer", "fault", frozenset({"bool"})),
+    (r"^run|running|in_?auto|automatic", "run", frozenset({"bool"})),
+    (r"state|status|mode", "state", frozenset({"int", "string"})),
+)
+# a proposed value map for a state in the PLC's own numbering or words (most PLCs: 0 stopped, 1 running,
+# 2 fault); Takt's own `state` tag (the simulator's) needs none
+_PROPOSED_INT_STATES = {0: "idle", 1: "running", 2: "fault", 3: "setup"}
+_PROPOSED_TEXT_STATES = {"STOP": "idle", "IDLE": "idle", "RUN": "running", "RUNNING": "running",
+                         "AUTO": "running", "ALARM": "fault", "FAULT": "fault", "ERROR": "fault",
+                         "SETUP": "setup", "MANUAL": "setup", "OFF": "off"}  # fmt: skip
+_WIDTHS = {"int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "int64": 64, "uint64": 64}
 
 
 @dataclass
@@ -105,37 +129,100 @@ async def _describe(client: Client, found: list[Found]) -> None:
             item.writable = bool(int(level or 0) & int(ua.AccessLevel.CurrentWrite.mask))
 
 
-def to_config(endpoint: str, found: list[Found], namespaces: list[str], machine: str | None) -> str:
+def tag_name(name: str) -> str:
+    """The server's name as it spells it; only characters a tag name cannot hold become `_`."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.:-]+", "_", name).strip("_")[:128]
+    return cleaned or "tag"
+
+
+def propose(name: str, type_: str) -> dict[str, object]:
+    """Role (and for counters the width, for states a value map) from a variable's name and type."""
+    kind = "bool" if type_ == "bool" else "int" if type_ in _WIDTHS else "string" if "string" in type_ else ""
+    if name == "state" and kind == "int":
+        return {"role": "state"}  # Takt's own numbering (the simulator)
+    for pattern, role, kinds in _ROLE_RULES:
+        if kind in kinds and re.search(pattern, name, re.IGNORECASE):
+            proposal: dict[str, object] = {"role": role}
+            if role.endswith("counter"):
+                proposal["width"] = _WIDTHS[type_]
+            elif role == "state":
+                proposal["states"] = dict(_PROPOSED_INT_STATES if kind == "int" else _PROPOSED_TEXT_STATES)
+            return proposal
+    return {}
+
+
+def to_config(
+    endpoint: str, found: list[Found], namespaces: list[str], machine: str | None,
+    security: dict[str, object] | None = None,
+) -> str:  # fmt: skip
+    """A whole edge config (site and edge id to fill in) that `takt edge check` reads as it is."""
     tags = []
+    seen: set[tuple[str, str]] = set()
     for item in found:
         uri = namespaces[item.node_id.NamespaceIndex]
         address = item.node_id.to_string().replace(f"ns={item.node_id.NamespaceIndex};", f"nsu={uri};", 1)
-        tag: dict[str, object] = {"machine": machine or machine_id(item.parent), "name": item.name,
-                                  "address": address}  # fmt: skip
-        role = _ROLES.get(item.name, "analog")
-        if role != "analog":
-            tag["role"] = role
-        if role in {"counter", "scrap_counter"}:
-            tag["width"] = 32 if item.type in {"uint32", "int32"} else 16
+        owner = machine or machine_id(item.parent)
+        name = tag_name(item.name)
+        if (owner, name) in seen:
+            continue  # the same name twice under one machine (another folder): the first one is kept
+        seen.add((owner, name))
+        tag: dict[str, object] = {"machine": owner, "name": name, "address": address, "type": item.type}
+        tag.update(propose(item.name, item.type))
         if item.writable:
             tag["writable"] = True
         tags.append(tag)
+    _one_counter_each(tags)
     host = re.sub(r"[^a-z0-9_-]+", "-", endpoint.lower().removeprefix("opc.tcp://")).strip("-")[:60]
-    device = {"name": f"opcua-{host}", "protocol": "opcua", "endpoint": endpoint, "sampling_ms": 100,
-              "tags": tags}  # fmt: skip
-    header = f"# generated by `takt edge browse {endpoint}`: {len(tags)} variables; check roles and names\n"
-    return header + yaml.safe_dump({"devices": [device]}, sort_keys=False, allow_unicode=True)
+    device = {"name": f"opcua-{host}", "protocol": "opcua", "endpoint": endpoint, **(security or {}),
+              "sampling_ms": 100, "tags": tags}  # fmt: skip
+    config = {"site": "plant", "edge_id": "edge1", "devices": [device]}
+    header = (
+        f"# generated by `takt edge browse {endpoint}`: {len(tags)} variables.\n"
+        "# Set site and edge_id; check each proposed role, width and value map (states: the PLC's values ->\n"
+        "# Takt's states) with the PLC's documentation, then run `takt edge check --config THIS_FILE`.\n"
+    )
+    return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
-async def browse(endpoint: str, depth: int, machine: str | None, start: str = "i=85") -> str:
-    client = Client(endpoint, timeout=10)
-    await client.connect()
-    try:
+def _one_counter_each(tags: list[dict[str, object]]) -> None:
+    """A machine counts from one production counter and one scrap counter (the config refuses more):
+    keep the best proposal (good, then total, then cycles; the first of equals), the others stay analog."""
+    rank = {"counter": 0, "total_counter": 1, "cycle_counter": 2, "scrap_counter": 0}
+    best: dict[tuple[object, str], dict[str, object]] = {}
+    for tag in tags:
+        role = str(tag.get("role", ""))
+        if role in rank:
+            key = (tag["machine"], "scrap" if role == "scrap_counter" else "production")
+            if key not in best or rank[role] < rank[str(best[key]["role"])]:
+                best[key] = tag
+    keep = {id(tag) for tag in best.values()}
+    for tag in tags:
+        if str(tag.get("role", "")) in rank and id(tag) not in keep:
+            del tag["role"], tag["width"]
+
+
+async def browse(
+    endpoint: str,
+    depth: int,
+    machine: str | None,
+    start: str = "i=85",
+    security: dict[str, object] | None = None,
+) -> str:
+    """Connect like the agent does (the same security options), walk, and make the config."""
+    from edge.sources.opcua import OpcUaSource
+
+    device = msgspec.convert(
+        {"name": "browse", "protocol": "opcua", "endpoint": endpoint, "watchdog_s": 5.0, **(security or {})},
+        Device,
+    )
+    source = OpcUaSource(device, [], Health(device.name))
+    async with source.session() as client:
         found = await walk(client, ua.NodeId.from_string(start), depth)
         namespaces = await client.get_namespace_array()
-    finally:
-        await client.disconnect()
-    return to_config(endpoint, found, namespaces, machine)
+    shown = dict(security or {})
+    if shown.get("password"):
+        shown["password"] = "${TAKT_OPCUA_PASSWORD}"  # never written into the file
+    return to_config(endpoint, found, namespaces, machine, shown)
 
 
 def make_certificate(folder: str | Path, uri: str = "urn:takt:edge") -> tuple[Path, Path]:
@@ -159,11 +246,17 @@ def make_certificate(folder: str | Path, uri: str = "urn:takt:edge") -> tuple[Pa
     return certificate, key
 
 
-def browse_main(endpoint: str, depth: int, machine: str | None, start: str) -> int:
+def browse_main(
+    endpoint: str, depth: int, machine: str | None, start: str, security: dict[str, object], out: str | None
+) -> int:
     try:
-        text = asyncio.run(browse(endpoint, depth, machine, start))
-    except (OSError, TimeoutError, UaError) as err:
-        print(f"takt edge browse: cannot browse {endpoint}: {err!r}", file=sys.stderr)
+        text = asyncio.run(browse(endpoint, depth, machine, start, security))
+    except (OSError, TimeoutError, UaError, EdgeError, msgspec.ValidationError) as err:
+        print(f"takt edge browse: cannot browse {endpoint}: {err}", file=sys.stderr)
         return 1
-    sys.stdout.write(text)
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    Path(out).write_text(text, encoding="utf-8")
+    print(f"wrote {out}: check it, then `takt edge check --config {out}`", file=sys.stderr)
     return 0

@@ -2,7 +2,8 @@
 
 takt edge --config FILE                 run the agent (same as `takt edge run --config FILE`)
 takt edge check --config FILE           validate, read every tag once, print a table
-takt edge browse opc.tcp://... [--depth N] [--machine ID]   print a tag config to edit
+takt edge browse opc.tcp://... [--depth N] [--machine ID] [--out FILE] [--policy Basic256Sha256
+    --certificate C --private-key K --server-certificate S] [--username U]   a tag config to edit
 takt edge cert --out DIR [--uri URN]      make an OPC UA client certificate (self-signed)
 Exit codes: 0 ok, 1 check found errors / runtime failure, 2 bad config or usage.
 """
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 
@@ -43,6 +45,19 @@ def parser() -> argparse.ArgumentParser:
     browse.add_argument("--depth", type=int, default=4)
     browse.add_argument("--machine", default=None, help="machine id for the tags (default: from the tree)")
     browse.add_argument("--start", default="i=85", help="node to start from (default: Objects)")
+    browse.add_argument("--out", help="write the config to this file (default: print it)")
+    browse.add_argument(
+        "--policy", choices=["None", "Basic256Sha256"], default="None", help="security policy"
+    )
+    browse.add_argument(
+        "--mode", choices=["None", "Sign", "SignAndEncrypt"], help="default: SignAndEncrypt with a policy"
+    )
+    browse.add_argument("--certificate", help="the edge's certificate (takt edge cert)")
+    browse.add_argument("--private-key", help="the edge's private key (takt edge cert)")
+    browse.add_argument("--server-certificate", help="the server's certificate, pinned")
+    browse.add_argument("--trust", action="append", help="trusted CA certificate file or folder (repeatable)")
+    browse.add_argument("--username")
+    browse.add_argument("--password", help="default: $TAKT_OPCUA_PASSWORD")
     cert = sub.add_parser("cert", help="make a self-signed OPC UA client certificate and key")
     cert.add_argument("--out", required=True, help="folder for edge-cert.der and edge-key.pem")
     cert.add_argument("--uri", default="urn:takt:edge", help="application URI (the device's application_uri)")
@@ -66,7 +81,7 @@ def main(argv: list[str]) -> int:
         from edge.browse import browse_main
 
         setup_logging("WARNING")
-        return browse_main(args.endpoint, args.depth, args.machine, args.start)
+        return browse_main(args.endpoint, args.depth, args.machine, args.start, _security(args), args.out)
     try:
         config = config_mod.load(args.config)
     except ConfigError as err:
@@ -79,6 +94,25 @@ def main(argv: list[str]) -> int:
         return check_main(config, args.timeout)
     setup_logging(config.logging.level)
     return run_agent(config)
+
+
+def _security(args: argparse.Namespace) -> dict[str, object]:
+    """The browse options as a device's fields (the agent's names)."""
+    fields: dict[str, object] = {}
+    if args.policy != "None":
+        fields["security_policy"] = args.policy
+        fields["security_mode"] = args.mode or "SignAndEncrypt"
+    elif args.mode:
+        fields["security_mode"] = args.mode
+    for key in ("certificate", "private_key", "server_certificate", "username"):
+        if getattr(args, key):
+            fields[key] = getattr(args, key)
+    if args.trust:
+        fields["trust"] = {"certificates": args.trust}
+    password = args.password or os.environ.get("TAKT_OPCUA_PASSWORD")
+    if args.username and password:
+        fields["password"] = password
+    return fields
 
 
 def run_agent(config: config_mod.EdgeConfig) -> int:

@@ -44,7 +44,7 @@ def test_browse_cli_prints_yaml(sim: Simulator, capsys: pytest.CaptureFixture[st
     device = yaml.safe_load(text)["devices"][0]
     assert device["protocol"] == "opcua" and device["endpoint"] == sim.opcua_endpoint
     assert {"machine": "mold", "name": "good_count", "address": "nsu=urn:takt:simulator;s=mold.good_count",
-            "role": "counter", "width": 32} in device["tags"]  # fmt: skip
+            "type": "uint32", "role": "counter", "width": 32} in device["tags"]  # fmt: skip
     assert main(["browse", f"opc.tcp://127.0.0.1:{free_port()}"]) == 1
 
 
@@ -79,3 +79,62 @@ def test_check_shows_raw_decoded_and_what_it_means(
     assert rows["m-lb/Run"].split()[:4] == ["1", "True", "running", "good"]
     assert rows["m-lb/Derived"].split()[:4] == ["Fault=False", "Run=True", "2", "running"]
     assert "5 good, 1 with problems" in out
+
+
+def test_browse_with_security_writes_a_config_that_check_reads(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Basic256Sha256 with the agent's options; names as the server spells them; the roles, widths and
+    value maps proposed from names and types; the file it writes is a config `check` reads as it is."""
+    assert main(["cert", "--out", str(tmp_path / "pki")]) == 0
+    out = tmp_path / "browsed.yaml"
+    server_cert = sim.workdir / "state" / "opcua-server-cert.der"
+    args = ["browse", sim.opcua_endpoint, "--depth", "3", "--out", str(out), "--policy", "Basic256Sha256",
+            "--certificate", str(tmp_path / "pki" / "edge-cert.der"), "--private-key",
+            str(tmp_path / "pki" / "edge-key.pem"), "--server-certificate", str(server_cert)]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+    text = out.read_text()
+    device = yaml.safe_load(text)["devices"][0]
+    assert (device["security_policy"], device["security_mode"]) == ("Basic256Sha256", "SignAndEncrypt")
+    assert device["server_certificate"] == str(server_cert)
+    tags = {t["name"]: t for t in device["tags"] if t["machine"] == "mold"}
+    assert tags["good_count"]["role"] == "counter" and tags["good_count"]["width"] == 32
+    # one production counter per machine: part_count and shot_count stay analog in the proposal
+    assert "role" not in tags["part_count"] and tags["part_count"]["type"] == "uint32"
+    assert tags["scrap_count"]["role"] == "scrap_counter"
+    assert tags["plc_state"]["states"] == {0: "idle", 1: "running", 2: "fault", 3: "setup"}
+    assert tags["plc_mode"]["states"]["ALARM"] == "fault" and tags["plc_mode"]["type"] == "string(128)"
+    assert tags["state"]["role"] == "state" and "states" not in tags["state"]  # Takt's own numbering
+    assert (tags["running"]["role"], tags["fault"]["role"]) == ("run", "fault")
+    assert main(["check", "--config", str(out), "--timeout", "10"]) == 0, capsys.readouterr().out
+    report = capsys.readouterr().out
+    rows = {line.split()[1]: line for line in report.splitlines() if line.startswith("opcua-")}
+    assert "String 'RUN'" in rows["mold/plc_mode"] and "running" in rows["mold/plc_mode"]
+
+
+@pytest.mark.parametrize(
+    ("name", "type_", "expected"),
+    [
+        ("PartCount", "uint32", {"role": "total_counter", "width": 32}),
+        ("ShotCounter", "uint16", {"role": "cycle_counter", "width": 16}),
+        ("Total_Cycles", "int64", {"role": "cycle_counter", "width": 64}),
+        ("NG_Count", "uint16", {"role": "scrap_counter", "width": 16}),
+        ("GoodParts", "uint32", {"role": "counter", "width": 32}),
+        (
+            "MachineState",
+            "int16",
+            {"role": "state", "states": {0: "idle", 1: "running", 2: "fault", 3: "setup"}},
+        ),
+        ("Alarm", "bool", {"role": "fault"}),
+        ("Running", "bool", {"role": "run"}),
+        ("Temperature", "float64", {}),
+        ("PartCount", "float64", {}),  # a count that is a float is not a counter
+    ],
+)
+def test_proposals_from_names_and_types(name: str, type_: str, expected: dict[str, object]) -> None:
+    from edge.browse import propose, tag_name
+
+    assert propose(name, type_) == expected
+    assert tag_name(name) == name  # kept as the server spells it
+    assert tag_name('"DB Machine".Part Count') == "DB_Machine_.Part_Count"
