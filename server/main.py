@@ -24,7 +24,6 @@ from server.core.settings import Settings, get_settings
 from server.domain import security
 from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
-from server.middleware import BodyLimitMiddleware
 from server.web.pages import PAGE_ROUTERS
 
 log = logging.getLogger(__name__)
@@ -93,11 +92,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     settings.check_secrets()
     security.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
-    app = FastAPI(title="Takt", version="0.1.0", lifespan=lifespan)
+    # FastAPI's own body limit: 413 on a Content-Length over it before a byte is read, and on a streamed
+    # (chunked) body as soon as the bytes read pass it
+    app = FastAPI(title="Takt", version="0.1.0", lifespan=lifespan, max_body_size=settings.max_body_bytes)
     app.state.settings = settings
     if engine is not None:
         app.state.engine = engine
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(ServerError, _server_error)
     app.add_exception_handler(DataError, _bad_data)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
