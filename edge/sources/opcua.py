@@ -170,13 +170,22 @@ class OpcUaSource:
         )
 
     async def resolve(self, client: Client) -> None:
-        """Node ids and browse paths -> nodes (browse paths in one TranslateBrowsePaths call)."""
-        namespaces: dict[str, int] = {}
+        """Node ids and browse paths -> nodes (browse paths in one TranslateBrowsePaths call). A namespace
+        URI (`nsu=`) is looked up in the server's namespace array at every connect: indexes may change
+        when a server restarts. An unknown URI or a malformed id makes that tag bad, not the device."""
+        namespaces: list[str] | None = None
         paths: list[tuple[int, str]] = []
         for index, point in enumerate(self.points):
             address = str(point.tag.address)
+            if address.startswith("nsu=") and namespaces is None:
+                namespaces = list(await client.get_namespace_array())
             if address.startswith(_NODE_ID_PREFIXES):
-                self.nodes[index] = client.get_node(await self._node_id(client, address, namespaces))
+                try:
+                    self.nodes[index] = client.get_node(
+                        ua.NodeId.from_string(_with_index(address, namespaces))
+                    )
+                except (ValueError, UaError) as err:
+                    self._bad(index, str(err))
             else:
                 parts = [p if ":" in p else f"0:{p}" for p in address.strip("/").split("/")]
                 paths.append((index, "/" + "/".join(parts)))
@@ -190,18 +199,10 @@ class OpcUaSource:
                     self._bad(index, f"browse path {path} not found ({result.StatusCode.name})")
         self.by_node = {node.nodeid: i for i, node in enumerate(self.nodes) if node is not None}
 
-    @staticmethod
-    async def _node_id(client: Client, address: str, namespaces: dict[str, int]) -> str:
-        if not address.startswith("nsu="):
-            return address
-        uri, _, rest = address[4:].partition(";")
-        if uri not in namespaces:
-            namespaces[uri] = await client.get_namespace_index(uri)
-        return f"ns={namespaces[uri]};{rest}"
-
     def _bad(self, index: int, error: str) -> None:
         point = self.points[index]
         log.error("device %s: tag %s/%s: %s", self.device.name, point.machine, point.name, error)
+        self.errors[index] = error
         self.nodes[index] = None
         point.report(None, "bad", now_ms())
 
@@ -377,9 +378,26 @@ class OpcUaSource:
         except SourceError as err:
             return {name: (None, "bad", str(err)) for name in names}
         for index, (name, point) in enumerate(zip(names, self.points, strict=True)):
-            error = self.errors.get(index) if self.nodes[index] is not None else "node not found"
+            error = (
+                self.errors.get(index)
+                if self.nodes[index] is not None
+                else self.errors.get(index, "node not found")
+            )
             results[name] = (point.raw, point.reporter.last_quality or "bad", error)
         return results
 
 
 _FLOAT_TYPES = (ua.VariantType.Float, ua.VariantType.Double)
+
+
+def _with_index(address: str, namespaces: list[str] | None) -> str:
+    """`nsu=URI;s=x` -> `ns=N;s=x` by the server's namespace array (other ids unchanged)."""
+    if not address.startswith("nsu="):
+        return address
+    uri, _, rest = address[4:].partition(";")
+    if namespaces is None or uri not in namespaces:
+        known = ", ".join(namespaces or [])
+        raise ValueError(
+            f"namespace {uri} is not on the server (it has: {known}); check the URI with takt edge browse"
+        )
+    return f"ns={namespaces.index(uri)};{rest}"

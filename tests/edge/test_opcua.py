@@ -274,3 +274,29 @@ async def test_a_wrong_pinned_certificate_is_refused_naming_both_thumbprints(
     assert f"put the new one in {wrong}" in error
     assert "BadTcpInternalError" not in error
     assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL]
+
+
+async def test_an_unknown_namespace_uri_or_a_malformed_id_makes_only_that_tag_bad(sim: Simulator) -> None:
+    tags = [
+        {"name": "program", "address": NS + "program"},
+        {"name": "elsewhere", "address": "nsu=urn:no:such:namespace;s=mold.program"},
+        {"name": "malformed", "address": "ns=2;q=1"},
+        {"name": "quoted", "address": 'nsu=urn:takt:simulator;s="mold"."program"'},  # no such node here
+    ]
+    raw = {
+        "name": "mold",
+        "protocol": "opcua",
+        "machine": "mold",
+        "endpoint": sim.opcua_endpoint,
+        "tags": tags,
+    }
+    device = msgspec.convert(raw, Device)
+    src = OpcUaSource(device, [TagPoint(device, t, lambda _row: None) for t in device.tags], Health("mold"))
+    read = await src.read_once()
+    assert read["mold/program"][:2] == ("MOULD-X", "good")
+    assert read["mold/elsewhere"][1] == "bad" and "urn:no:such:namespace is not on the server" in str(
+        read["mold/elsewhere"][2]
+    )
+    assert "urn:takt:simulator" in str(read["mold/elsewhere"][2])  # it names the ones the server has
+    assert read["mold/malformed"][1] == "bad"
+    assert read["mold/quoted"][1] == "bad"
