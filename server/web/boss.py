@@ -32,7 +32,7 @@ def _context(request: Request, session: Session) -> dict[str, Any]:
     limits = bv.AlertLimits(web.alert_down_minutes, web.alert_scrap_rate)
     view = bv.boss_view(session, request.app.state.settings.site, limits, get_locale(request))
     return {"v": view, "now_ms": now_ms(), "refresh_s": web.live_refresh_s,
-            "scrap_alert": web.alert_scrap_rate, "has_reports": True}  # fmt: skip
+            "scrap_alert": web.alert_scrap_rate}  # fmt: skip
 
 
 @router.get("/boss")

@@ -36,8 +36,8 @@ def follower(request: Request, session: SessionDep) -> None:
 async def live_events(
     _follower: Annotated[None, Depends(follower)], machine: str | None = None
 ) -> AsyncIterator[ServerSentEvent]:
-    yield ServerSentEvent(retry=RETRY_MS)
     async with bus.subscribe(maxsize=200) as events:
+        yield ServerSentEvent(retry=RETRY_MS)  # first: the client knows it is subscribed
         async for event in events:
             if machine is not None and getattr(event, "machine", None) not in (None, machine):
                 continue
