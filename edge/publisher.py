@@ -4,7 +4,7 @@ clean_session=False (MQTT 3.1.1) with a stable client id and QoS 1; the last wil
 `Status(online=False)`. On every connect: subscribe to the ack and command topics, publish the birth
 status, and resend everything the server has not acked, in seq order. Sending is paced: at most
 `max_inflight` batches published but not acked by the server, and backlog (historical) batches at most
-`replay_rate` per second (a token bucket), so a long outage drains without flooding the broker.
+`replay_rate` per second (aiolimiter's leaky bucket), so a long outage drains without flooding the broker.
 paho callbacks run in paho's thread and only hop to the event loop with `call_soon_threadsafe`.
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from aiolimiter import AsyncLimiter
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.buffer import Stored
@@ -29,21 +30,6 @@ from shared.errors import PayloadError, TopicError
 
 log = logging.getLogger(__name__)
 MAX_RESEND_S = 600.0
-
-
-class TokenBucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, time.monotonic()
-
-    def delay(self) -> float:
-        """Seconds to wait before one token is available (takes it when 0)."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
 
 
 class Publisher:
@@ -72,7 +58,8 @@ class Publisher:
         self.stopping = False  # a clean stop's disconnect is news, not a problem: logged at INFO
         self.loop = asyncio.get_running_loop()
         publishing = config.publishing
-        self.bucket = TokenBucket(publishing.replay_rate, max(1.0, min(publishing.max_inflight, 50)))
+        burst = max(1.0, min(publishing.max_inflight, 50))  # batches sent at once before the pace applies
+        self.bucket = AsyncLimiter(burst, burst / publishing.replay_rate)
         self.client = self._make_client()
         self._prefix = f'{{"v":1,"edge_id":"{edge}","seq":'.encode()
 
@@ -226,10 +213,7 @@ class Publisher:
                 return  # reconnected meanwhile (resend restarts at the ack) or already sent
             now = int(time.time() * 1000)
             if now - stored.created_ms > self.config.publishing.historical_after_ms:
-                delay = self.bucket.delay()
-                while delay > 0:
-                    await asyncio.sleep(delay)
-                    delay = self.bucket.delay()
+                await self.bucket.acquire()
             if self.sent == self.acked:
                 self.last_progress = time.monotonic()
             self.client.publish(self.topic_data, self.envelope(stored, now), qos=1)
