@@ -21,7 +21,6 @@ connection logs one WARNING when it is lost and one INFO when it is back, never 
 import json
 import logging
 import queue
-import random
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import URL
+from tenacity import RetryCallState, Retrying, wait_exponential, wait_random_exponential
 
 from server.core.events import Event, EventBus, event_from_dict
 
@@ -57,12 +57,20 @@ def conninfo_of(url: URL) -> str:
 
 
 class _Outage:
-    """One connection's health: logs once when it is lost and once when it is back; the backoff."""
+    """One connection's health: logs once when it is lost and once when it is back; the backoff.
+
+    The backoff is tenacity's: min(max, min * 2**(n-1)) for the n-th failed attempt of an outage, jittered
+    over its upper half. The attempts are counted here, not in a retry loop: the sender does not sleep
+    through the backoff, it drops what comes meanwhile (see the module docstring)."""
 
     def __init__(self, role: str, backoff_min_s: float, backoff_max_s: float) -> None:
         self.role = role
-        self.min_s, self.max_s = backoff_min_s, backoff_max_s
-        self.delay_s = backoff_min_s
+        half_min, half_max = backoff_min_s / 2, backoff_max_s / 2
+        self._retrying = Retrying(
+            wait=wait_exponential(multiplier=half_min, max=half_max)
+            + wait_random_exponential(multiplier=half_min, max=half_max)
+        )
+        self._attempts = RetryCallState(self._retrying, None, (), {})
         self.since: float | None = None  # monotonic time it was lost, None while healthy
         self.retry_at = 0.0
 
@@ -70,10 +78,10 @@ class _Outage:
         """Record a failure; the (jittered) seconds to wait before the next attempt."""
         if self.since is None:
             self.since = time.monotonic()
-            self.delay_s = self.min_s
+            self._attempts = RetryCallState(self._retrying, None, (), {})
             log.warning("live fan-out: %s connection to PostgreSQL lost (%s); retrying", self.role, err)
-        wait = self.delay_s * random.uniform(0.5, 1.0)
-        self.delay_s = min(self.delay_s * 2, self.max_s)
+        wait = self._retrying.wait(self._attempts)
+        self._attempts.prepare_for_next_attempt()
         self.retry_at = time.monotonic() + wait
         return wait
 
