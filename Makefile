@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench faults debs-demo debs-test venv clean
+OUTSIDERS := tests/outsiders/node_modules/.installed
+
+.PHONY: demo test lint bench faults debs-demo debs-test venv clean outsiders
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# PLC servers not built on asyncua or pymodbus (node-opcua, modbus-serial), for the edge's tests
+$(OUTSIDERS): tests/outsiders/package.json tests/outsiders/package-lock.json
+	cd tests/outsiders && npm ci --no-audit --no-fund --loglevel=error
+	touch $(OUTSIDERS)
+
+outsiders: debs-test $(OUTSIDERS)
 
 debs-demo:
 	bash deploy/debian-deps.sh demo
@@ -28,14 +37,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: debs-test $(STAMP) lint
+test: debs-test $(STAMP) $(OUTSIDERS) lint
 	$(BIN)/python -m pytest -q --durations=15
 
-faults: debs-test $(STAMP)
+faults: debs-test $(STAMP) $(OUTSIDERS)
 	$(BIN)/python -m pytest -q -m faults
 
 bench: debs-test $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var test-artifacts .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var test-artifacts .mypy_cache .ruff_cache .pytest_cache tests/outsiders/node_modules

@@ -11,6 +11,9 @@ for pkg in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ "${1:-test}" = "test" ]; then  # the outsider PLC servers of the tests (tests/outsiders, npm)
+    command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "Takt needs these Debian packages: ${missing[*]}" >&2
