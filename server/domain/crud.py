@@ -43,12 +43,7 @@ def get_by(session: Session, model: type[T], **where: Any) -> T:
 
 def create(session: Session, actor: str, row: T) -> T:
     """Insert `row`, audit it and commit; a unique clash becomes Conflict."""
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError as err:
-        session.rollback()
-        raise Conflict("%(what)s already exists or refers to a missing row", what=noun(type(row))) from err
+    _flush(session, row, Msgid("%(what)s already exists or refers to a missing row"))
     audit.record(session, actor, type(row).__name__, _ident(row), "create", audit.snapshot(row))
     session.commit()
     session.refresh(row)
@@ -59,18 +54,24 @@ def update(session: Session, actor: str, row: T, patch: SQLModel) -> T:
     """Apply the fields set in `patch`, audit the diff and commit."""
     before = audit.snapshot(row)
     row.sqlmodel_update(patch.model_dump(exclude_unset=True))
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError as err:
-        session.rollback()
-        raise Conflict("%(what)s update clashes with an existing row", what=noun(type(row))) from err
+    _flush(session, row, Msgid("%(what)s update clashes with an existing row"))
     diff = audit.changes(before, audit.snapshot(row))
     if diff:
         audit.record(session, actor, type(row).__name__, _ident(row), "update", diff)
     session.commit()
     session.refresh(row)
     return row
+
+
+def _flush(session: Session, row: SQLModel, clash: Msgid) -> None:
+    """Add and flush `row`; a unique or foreign-key clash rolls back and becomes Conflict(`clash`) (a msgid:
+    the errors catalog extracts it where it is written)."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        session.rollback()
+        raise Conflict(clash, what=noun(type(row))) from err
 
 
 def _ident(row: SQLModel) -> object:

@@ -178,28 +178,9 @@ class SqlHistorian:
         Relative to the newest point too, so a server whose clock jumps ahead, or a series that stopped
         reporting, never loses its last `retention_days` of data.
         """
-        deleted = 0
         with self._write_transaction() as conn:
-            series = conn.execute(
-                text("SELECT series_id, MAX(ts_ms) FROM historian_point GROUP BY series_id")
-            ).all()
-            for sid, newest in series:
-                cutoff = min(now_ms, int(newest)) - self.retention_ms
-                result = conn.execute(
-                    text("DELETE FROM historian_point WHERE series_id = :sid AND ts_ms < :cutoff"),
-                    {"sid": sid, "cutoff": cutoff},
-                )
-                deleted += result.rowcount
-            rollups = conn.execute(
-                text("SELECT series_id, MAX(bucket_ms) FROM historian_rollup GROUP BY series_id")
-            ).all()
-            for sid, newest in rollups:
-                cutoff = min(now_ms, int(newest)) - self.rollup_ms
-                result = conn.execute(
-                    text("DELETE FROM historian_rollup WHERE series_id = :sid AND bucket_ms < :cutoff"),
-                    {"sid": sid, "cutoff": cutoff},
-                )
-                deleted += result.rowcount
+            deleted = _prune(conn, "historian_point", "ts_ms", now_ms, self.retention_ms)
+            deleted += _prune(conn, "historian_rollup", "bucket_ms", now_ms, self.rollup_ms)
         if deleted:
             log.info("historian retention deleted %d rows", deleted)
         return deleted
@@ -235,3 +216,19 @@ def _rollups(rows: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, flo
             agg[2] += value
             agg[3] += 1.0
     return [(sid, b, a[0], a[1], a[2], int(a[3])) for (sid, b), a in buckets.items()]
+
+
+def _prune(conn: Connection, table: str, ts_column: str, now_ms: int, keep_ms: int) -> int:
+    """Delete each series' rows of `table` (a fixed name, never input) older than min(now, its newest row)
+    minus `keep_ms`; the number deleted."""
+    newest_per_series = conn.execute(
+        text(f"SELECT series_id, MAX({ts_column}) FROM {table} GROUP BY series_id")
+    )
+    deleted = 0
+    for sid, newest in newest_per_series.all():
+        result = conn.execute(
+            text(f"DELETE FROM {table} WHERE series_id = :sid AND {ts_column} < :cutoff"),
+            {"sid": sid, "cutoff": min(now_ms, int(newest)) - keep_ms},
+        )
+        deleted += result.rowcount
+    return deleted
