@@ -17,16 +17,16 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import Engine, func
+from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bench.factory import tagged_machines
 from bench.table import Table
 from server.core.db import init_db, make_engine
 from server.core.settings import Settings
 from server.historian.base import Point
 from server.ingest import IngestOptions, Ingestor
 from server.models.ingest import CountEvent, HistorianPoint
-from server.models.plant import Machine, Site, Tag
 from shared.messages import DataBatch, Sample, encode
 from takt.broker import BrokerProcess, free_port
 
@@ -48,20 +48,16 @@ ROLES: list[tuple[str, str, int | None]] = [
 ]
 
 
-def _plant(engine: Engine) -> None:
-    with Session(engine) as session:
-        site = Site(code="bench", name="Bench")
-        session.add(site)
-        session.flush()
-        assert site.id is not None
-        for m in range(MACHINES):
-            machine = Machine(site_id=site.id, code=f"m{m}", name=f"m{m}")
-            session.add(machine)
-            session.flush()
-            assert machine.id is not None
-            for name, role, width in ROLES:
-                session.add(Tag(machine_id=machine.id, name=name, role=role, width=width))
-        session.commit()
+def tick_samples(code: str, ts: int, tick: int) -> list[Sample]:
+    """One poll of a machine's tags at `tick` (100 ms apart): counters, state, run and the analogs."""
+    running = tick % 200 < 180
+    return [
+        Sample(code, "good_count", ts, tick // 5),
+        Sample(code, "scrap_count", ts, tick // 50),
+        Sample(code, "state", ts, 2 if running else 3),
+        Sample(code, "running", ts, running),
+        *[Sample(code, f"a{i}", ts, 20.0 + i + (tick % 7) * 0.1) for i in range(ANALOGS)],
+    ]
 
 
 def _batches() -> list[bytes]:
@@ -72,15 +68,7 @@ def _batches() -> list[bytes]:
         for _ in range(TICKS_PER_BATCH):
             ts = T0 + tick * 100
             for m in range(MACHINES):
-                code = f"m{m}"
-                running = tick % 200 < 180
-                samples += [
-                    Sample(code, "good_count", ts, tick // 5),
-                    Sample(code, "scrap_count", ts, tick // 50),
-                    Sample(code, "state", ts, 2 if running else 3),
-                    Sample(code, "running", ts, running),
-                ]
-                samples += [Sample(code, f"a{i}", ts, 20.0 + i + (tick % 7) * 0.1) for i in range(ANALOGS)]
+                samples += tick_samples(f"m{m}", ts, tick)
             tick += 1
         out.append(encode(DataBatch(edge_id="bench-edge", seq=seq, sent_ms=T0, samples=samples)))
     return out
@@ -90,7 +78,7 @@ def _end_to_end(workdir: Path, url: str | None = None) -> tuple[float, int, int,
     """(samples/s, samples, historian rows, ledger rows) from first publish to the last batch applied."""
     engine = make_engine(url or f"sqlite:///{workdir / 'takt.db'}")
     init_db(engine)
-    _plant(engine)
+    tagged_machines(engine, "bench", MACHINES, ROLES)
     payloads = _batches()
     samples = MACHINES * (4 + ANALOGS) * TICKS_PER_BATCH * BATCHES
     with BrokerProcess(workdir / f"broker-{engine.dialect.name}", port=free_port()) as broker:

@@ -15,13 +15,12 @@ from pathlib import Path
 import httpx
 from sqlmodel import Session
 
+from bench.factory import line_of_machines, product_with_steps
 from bench.table import Table
 from server.core.db import init_db, make_engine
 from server.domain import sharelinks
 from server.domain.security import token_hash
 from server.models.auth import ApiToken, User
-from server.models.catalog import Product, RoutingStep
-from server.models.plant import Line, Machine, Site
 from server.models.production import Operation, WorkOrder, WorkReport
 from server.models.types import now_ms
 
@@ -35,22 +34,11 @@ def _seed(url: str) -> str:
     init_db(engine)
     now = now_ms()
     with Session(engine) as s:
-        site = Site(code="demo", name="Dongguan Precision", timezone="Asia/Shanghai")
-        s.add(site)
-        s.flush()
-        line = Line(site_id=site.id or 0, code="a", name="A")
-        s.add(line)
-        s.flush()
-        machines = [
-            Machine(site_id=site.id or 0, line_id=line.id, code=f"m{i}", name=f"M{i}") for i in range(6)
-        ]
-        product = Product(code="BRK", name="Bracket")
+        machines = line_of_machines(s, "Dongguan Precision", 6)
+        product = product_with_steps(s, (10, 20, 30))
         boss = User(username="boss", display_name="Boss", role="supervisor")
-        s.add_all([*machines, product, boss])
+        s.add(boss)
         s.flush()
-        s.add_all(
-            [RoutingStep(product_id=product.id or 0, step_no=i, name=f"step {i}") for i in (10, 20, 30)]
-        )
         s.add(ApiToken(user_id=boss.id or 0, token_hash=token_hash(SESSION), kind="api"))
         orders = [
             WorkOrder(number=f"WO-{n:03d}", product_id=product.id or 0, quantity=5000, status="in_progress")

@@ -23,14 +23,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bench.bench_ingest import ANALOGS
 from bench.bench_ingest import ROLES as TAGS
+from bench.bench_ingest import tick_samples
+from bench.factory import tagged_machines
 from bench.table import Table
 from server.core.db import init_db, make_engine
 from server.models.ingest import EdgeCursor
-from server.models.plant import Machine, Site, Tag
 from shared import topics
-from shared.messages import DataBatch, Sample, encode
+from shared.messages import DataBatch, encode
 from takt.broker import BrokerProcess, free_port
 from tests.scaleout.replicas import ServerReplica, start_replicas, stop_all
 from tests.support.postgres import ADMIN_DSN, fresh_database
@@ -64,22 +64,6 @@ class Run:
         return EDGES * BATCHES / (self.cpu_servers + self.cpu_postgres)
 
 
-def _plant(engine: Engine) -> None:
-    with Session(engine) as session:
-        site = Site(code=SITE, name="Bench")
-        session.add(site)
-        session.flush()
-        assert site.id is not None
-        for e in range(EDGES):
-            machine = Machine(site_id=site.id, code=f"m{e}", name=f"m{e}", edge_id=f"edge-{e}")
-            session.add(machine)
-            session.flush()
-            assert machine.id is not None
-            for name, role, width in TAGS:
-                session.add(Tag(machine_id=machine.id, name=name, role=role, width=width))
-        session.commit()
-
-
 def _payloads(t0: int) -> list[tuple[str, bytes]]:
     """Every edge's batches, interleaved as edges publishing side by side would be."""
     out: list[tuple[str, bytes]] = []
@@ -89,14 +73,7 @@ def _payloads(t0: int) -> list[tuple[str, bytes]]:
             samples = []
             for k in range(TICKS):
                 tick = (seq - 1) * TICKS + k
-                ts, code, running = t0 + tick * 100, f"m{e}", tick % 200 < 180
-                samples += [
-                    Sample(code, "good_count", ts, tick // 5),
-                    Sample(code, "scrap_count", ts, tick // 50),
-                    Sample(code, "state", ts, 2 if running else 3),
-                    Sample(code, "running", ts, running),
-                ]
-                samples += [Sample(code, f"a{i}", ts, 20.0 + i + (tick % 7) * 0.1) for i in range(ANALOGS)]
+                samples += tick_samples(f"m{e}", t0 + tick * 100, tick)
             batch = DataBatch(edge_id=f"edge-{e}", seq=seq, sent_ms=sent, samples=samples)
             out.append((topics.data(SITE, f"edge-{e}"), encode(batch)))
     return out
@@ -137,7 +114,7 @@ def _run(count: int, workdir: Path) -> Run:
     with fresh_database() as url:
         engine = make_engine(url)
         init_db(engine)
-        _plant(engine)
+        tagged_machines(engine, SITE, EDGES, TAGS, lambda e: f"edge-{e}")
         payloads = _payloads(int(time.time() * 1000) - 3_600_000)
         with BrokerProcess(workdir / f"broker-{count}", port=free_port()) as broker:
             servers = start_replicas(count, workdir / f"replicas-{count}", url, broker.port)

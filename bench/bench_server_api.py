@@ -19,14 +19,14 @@ import uvicorn
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
+from bench.factory import line_of_machines, product_with_steps
 from bench.table import Table
 from server.core.db import init_db, make_engine
 from server.core.settings import Settings
 from server.domain.security import token_hash
 from server.main import create_app
 from server.models.auth import ApiToken, User
-from server.models.catalog import Product, RoutingStep
-from server.models.plant import Line, Machine, Site
+from server.models.plant import Machine
 from server.models.production import Operation, OperationRun, WorkOrder, WorkReport
 from server.models.types import now_ms
 
@@ -38,25 +38,11 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 def _seed(engine: Engine) -> None:
     rng, now = random.Random(7), now_ms()
     with Session(engine) as s:
-        site = Site(code="demo", name="Bench", timezone="Asia/Shanghai")
-        s.add(site)
-        s.flush()
-        line = Line(site_id=site.id or 0, code="a", name="A")
-        s.add(line)
-        s.flush()
-        machines = [
-            Machine(site_id=site.id or 0, line_id=line.id, code=f"m{i}", name=f"M{i}") for i in range(STEPS)
-        ]
-        product = Product(code="BRK", name="Bracket")
+        machines = line_of_machines(s, "Bench", STEPS)
+        product = product_with_steps(s, range(1, STEPS + 1))
         user = User(username="op", display_name="Op", role="operator")
-        s.add_all([*machines, product, user])
+        s.add(user)
         s.flush()
-        s.add_all(
-            [
-                RoutingStep(product_id=product.id or 0, step_no=i + 1, name=f"step {i + 1}")
-                for i in range(STEPS)
-            ]
-        )
         s.add(ApiToken(user_id=user.id or 0, token_hash=token_hash("bench-operator"), kind="api"))
         orders = [_order(n, product.id or 0) for n in range(ORDERS)]
         s.add_all(orders)
