@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.faultproxy import FaultProxy
 from tests.support.mosquitto import Mosquitto
+from tests.support.waiting import wait_until
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -129,7 +130,7 @@ def test_drop_blackholes_bytes_then_closes_the_broken_connections(proxy: FaultPr
         s.settimeout(0.3)
         with pytest.raises(TimeoutError):
             s.recv(100)  # nothing can ever come back: the bytes were discarded
-    _wait(lambda: proxy.stats.dropped_bytes == 2 * len(b"into the void"))
+    wait_until(lambda: proxy.stats.dropped_bytes == 2 * len(b"into the void"))
     proxy.drop(False)
     for s in (sock, late):
         s.settimeout(10)
@@ -176,27 +177,20 @@ def test_paho_client_reconnects_through_cut_and_reset(mosquitto: Mosquitto) -> N
         client.connect("127.0.0.1", proxy.port, keepalive=5)
         client.loop_start()
         try:
-            _wait(lambda: len(connects) == 1 and proxy.stats.active == 1)
+            wait_until(lambda: len(connects) == 1 and proxy.stats.active == 1)
             proxy.cut()
-            _wait(lambda: not client.is_connected())
+            wait_until(lambda: not client.is_connected())
             proxy.restore()
-            _wait(lambda: len(connects) == 2)
+            wait_until(lambda: len(connects) == 2)
             proxy.reset()
-            _wait(lambda: len(connects) == 3)
+            wait_until(lambda: len(connects) == 3)
             info = client.publish("probe/x", b"through the proxy", qos=1)
             info.wait_for_publish(timeout=10)
-            _wait(lambda: b"through the proxy" in received)
+            wait_until(lambda: b"through the proxy" in received)
             assert proxy.stats.connections >= 3
         finally:
             client.disconnect()
             client.loop_stop()
-
-
-def _wait(pred: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
 
 
 def test_paho_keepalive_notices_a_half_dead_link_and_recovers(mosquitto: Mosquitto) -> None:
@@ -208,12 +202,12 @@ def test_paho_keepalive_notices_a_half_dead_link_and_recovers(mosquitto: Mosquit
         client.connect("127.0.0.1", proxy.port, keepalive=1)
         client.loop_start()
         try:
-            _wait(lambda: len(connects) == 1)
+            wait_until(lambda: len(connects) == 1)
             proxy.drop(True)  # no RST, no FIN: only the missing PINGRESP tells the client
-            _wait(lambda: not client.is_connected())
+            wait_until(lambda: not client.is_connected())
             assert proxy.stats.dropped_bytes > 0  # its PINGREQ went into the void
             proxy.drop(False)
-            _wait(lambda: len(connects) == 2)
+            wait_until(lambda: len(connects) == 2)
             client.publish("probe/y", b"alive again", qos=1).wait_for_publish(timeout=10)
         finally:
             client.disconnect()

@@ -3,8 +3,8 @@ the real simulator, edge agent, mosquitto and server, the pages, then Ctrl-C lea
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.demo.support import DemoProcess, descendants, processes_mentioning, survivors
+from tests.support.waiting import wait_until
 
 # (order, step, machine) of every operation the demo data starts
 RUNS = [("WO-2311-042", 1, "press1"), ("WO-2311-042", 2, "pack1"), ("WO-2311-043", 1, "cnc1"),
@@ -35,14 +36,7 @@ def machine_good(api: httpx.Client, number: str) -> dict[str, int]:
     return {op["machine"]: op["machine_counts"]["good"] for op in progress["operations"] if op["machine"]}
 
 
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not seen within {timeout} s (last: {last!r})")
+wait_for = partial(wait_until, interval=0.5)  # each check asks the demo's HTTP API
 
 
 def api_client(demo: DemoProcess) -> httpx.Client:

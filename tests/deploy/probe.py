@@ -3,13 +3,14 @@
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -21,15 +22,6 @@ class Tls:
 
 class Refused(Exception):
     """The broker refused the connection, or the TLS handshake / connection failed."""
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 class Probe:

@@ -3,8 +3,8 @@ with good and scrap equal to the simulator's ground truth for the run's window, 
 counter wrap, an operator counter reset and a broker outage (kill -9 and restart)."""
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +14,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from server.core.settings import Settings
 from server.domain.edge_import import import_edge
 from server.main import create_app
 from server.models.ingest import CounterAnomaly, CountEvent, MachineStateSegment, SignalState
 from server.models.production import Operation, OperationRun
+from tests.server.ingest.conftest import ingest_settings
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import TaktProcess
 from tests.support.simulator import Simulator
+from tests.support.waiting import wait_until
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ACCEL = 10.0  # cycle 2 s -> 0.2 s: 5 parts per second
 
 
-def wait(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-    return result
+wait = partial(wait_until, timeout=30.0)
 
 
 def write_plant(path: Path) -> Path:
@@ -75,15 +70,7 @@ def write_edge(path: Path, sim: Simulator, broker_port: int) -> Path:
 
 @pytest.fixture
 def server(engine: Engine, db_url: str, mosquitto: Mosquitto) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=db_url,
-        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
-        secret_key="e2e-secret-key-0123456789abcdef",  # type: ignore[arg-type]
-        mqtt_host="127.0.0.1",
-        mqtt_port=mosquitto.port,
-        mqtt_client_id=f"takt-e2e-{uuid.uuid4().hex[:8]}",
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = ingest_settings(db_url, mosquitto.port, admin_token=ADMIN_TOKEN)
     with TestClient(create_app(settings, engine=engine)) as client:
         yield client
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +16,23 @@ from edge.sources.modbus import ModbusSource
 from shared import messages, topics
 from tests.support.processes import TaktProcess
 from tests.support.simulator import Simulator
+from tests.support.waiting import wait_until as wait_until  # re-exported for the edge tests
 
 HERE = Path(__file__).resolve().parent
 PLANTS = HERE / "plants"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+# the smallest valid edge config: one Modbus device with one counter (broker port from $MQTT_PORT)
+MINIMAL_CONFIG = """
+site: plant
+edge_id: e1
+broker: {host: 127.0.0.1, port: "${MQTT_PORT:-1883}"}
+devices:
+  - name: cnc1
+    protocol: modbus_tcp
+    host: 127.0.0.1
+    machine: cnc1
+    tags:
+      - {name: good_count, table: holding, address: 0, type: uint16, role: counter, width: 16}
+"""
 
 
 def modbus_device(

@@ -7,20 +7,9 @@ import pytest
 from edge import config
 from edge.cli import main
 from edge.errors import ConfigError
+from tests.edge.support import MINIMAL_CONFIG as MINIMAL
 
 ROOT = Path(__file__).resolve().parents[2]
-MINIMAL = """
-site: plant
-edge_id: e1
-broker: {host: 127.0.0.1, port: "${MQTT_PORT:-1883}"}
-devices:
-  - name: cnc1
-    protocol: modbus_tcp
-    host: 127.0.0.1
-    machine: cnc1
-    tags:
-      - {name: good_count, table: holding, address: 0, type: uint16, role: counter, width: 16}
-"""
 
 
 def write(tmp_path: Path, text: str) -> Path:

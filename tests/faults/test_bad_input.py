@@ -25,10 +25,11 @@ from sqlmodel import Session, select
 from server.ingest import Ingestor
 from server.models.ingest import DeadLetter, EdgeCursor
 from server.models.production import Operation
+from tests.edge.support import MINIMAL_CONFIG
 from tests.faults.realserver import MAX_BODY_BYTES, RealServer, enroll_tablet, real_server
 from tests.server.conftest import db_url, engine, pg_template, sqlite_template
 from tests.server.factory import make_order, ok
-from tests.server.ingest.conftest import broker, ingest_settings
+from tests.server.ingest.conftest import broker, connected_ingestors, ingest_settings
 from tests.server.ingest.support import EDGE, T0, Broker, counts, make_plant, wait_for
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import ROOT
@@ -93,22 +94,10 @@ def _dead_letters(engine: Engine) -> list[DeadLetter]:
 @pytest.fixture
 def settings_ingestor(engine: Engine, db_url: str, mosquitto: Mosquitto) -> Iterator[Callable[[], Ingestor]]:
     """Ingestors built as `takt server` builds them: options from Settings (mqtt_max_payload_bytes)."""
-    started: list[Ingestor] = []
     client_id = f"takt-faults-{uuid.uuid4().hex[:8]}"  # the same persistent session for every restart
-
-    def start() -> Ingestor:
-        settings = ingest_settings(
-            db_url, mosquitto.port, client_id=client_id, mqtt_max_payload_bytes=MQTT_LIMIT
-        )
-        ingestor = Ingestor(settings, engine)
-        ingestor.start()
-        assert ingestor.link.connected.wait(10), "ingestor did not connect"
-        started.append(ingestor)
-        return ingestor
-
-    yield start
-    for ingestor in started:
-        ingestor.stop()
+    settings = ingest_settings(db_url, mosquitto.port, client_id=client_id, mqtt_max_payload_bytes=MQTT_LIMIT)
+    with connected_ingestors(engine) as start:
+        yield lambda: start(settings, None)
 
 
 def test_malformed_and_oversized_mqtt_payloads_are_dead_lettered_acked_and_later_batches_flow(
@@ -323,17 +312,7 @@ def test_injection_strings_in_every_api_query_parameter_match_nothing(real_serve
 
 # -- 15: invalid configs: the real commands exit non-zero naming the file and the field --------------------
 
-EDGE_YAML = """site: plant
-edge_id: e1
-broker: {host: 127.0.0.1, port: 1883}
-devices:
-  - name: cnc1
-    protocol: modbus_tcp
-    host: 127.0.0.1
-    machine: cnc1
-    tags:
-      - {name: good_count, table: holding, address: 0, type: uint16, role: counter, width: 16}
-"""
+EDGE_YAML = MINIMAL_CONFIG
 
 
 def _takt(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -83,46 +83,14 @@ def test_lot_genealogy(client: TestClient) -> None:
     running_order(plant, "WO-1", 10)
     make_order(plant, "WO-2", 10)
     ok(client.post("/api/v1/work-orders/WO-2/release", headers=plant.as_("planner")))
-    ok(
-        client.post(
-            "/api/v1/work-orders/WO-1/consume",
-            json={"lot_code": "STEEL-1", "step_no": 10, "quantity": 5},
-            headers=op,
-        ),
-        201,
-    )
-    ok(
-        client.post(
-            "/api/v1/work-orders/WO-1/consume", json={"lot_code": "STEEL-2", "quantity": 1}, headers=op
-        ),
-        201,
-    )
-    ok(
-        client.post(
-            "/api/v1/work-orders/WO-1/produce",
-            json={"lot_code": "BRK-L1", "step_no": 20, "quantity": 10},
-            headers=op,
-        ),
-        201,
-    )
-    ok(
-        client.post(
-            "/api/v1/work-orders/WO-2/consume", json={"lot_code": "BRK-L1", "quantity": 10}, headers=op
-        ),
-        201,
-    )
-    ok(
-        client.post(
-            "/api/v1/work-orders/WO-2/consume", json={"lot_code": "BOX-1", "quantity": 1}, headers=op
-        ),
-        201,
-    )
-    ok(
-        client.post(
-            "/api/v1/work-orders/WO-2/produce", json={"lot_code": "KIT-L1", "quantity": 10}, headers=op
-        ),
-        201,
-    )
+    moves = [  # (order, consume|produce, lot, quantity, step)
+        ("WO-1", "consume", "STEEL-1", 5, 10), ("WO-1", "consume", "STEEL-2", 1, None),
+        ("WO-1", "produce", "BRK-L1", 10, 20), ("WO-2", "consume", "BRK-L1", 10, None),
+        ("WO-2", "consume", "BOX-1", 1, None), ("WO-2", "produce", "KIT-L1", 10, None),
+    ]  # fmt: skip
+    for number, verb, lot, quantity, step in moves:
+        body = {"lot_code": lot, "quantity": quantity} | ({"step_no": step} if step else {})
+        ok(client.post(f"/api/v1/work-orders/{number}/{verb}", json=body, headers=op), 201)
     forward = ok(client.get("/api/v1/lots/STEEL-1/trace", params={"direction": "forward"}, headers=op))
     assert forward["work_orders"] == ["WO-1", "WO-2"]
     assert [(n["lot"], n["depth"], n["via_work_order"]) for n in forward["lots"]] == [

@@ -35,12 +35,22 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _write_key(key: Key, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+def _validity(expired: bool) -> tuple[dt.datetime, dt.datetime]:
+    """Valid from an hour ago for a week, or (expired) from 10 days ago until yesterday."""
+    now = _now()
+    if expired:
+        return now - dt.timedelta(days=10), now - dt.timedelta(days=1)
+    return now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
+
+
+def _pkcs8(key: Key | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+
+
+def _write_key(key: Key, path: Path) -> None:
+    path.write_bytes(_pkcs8(key))
     path.chmod(0o644)  # mosquitto may drop privileges to its own user and must still read it
 
 
@@ -79,19 +89,8 @@ class Pki:
     ) -> CertFiles:
         key: Key = ec.generate_private_key(ec.SECP256R1())
         serial = x509.random_serial_number()
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(cn))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
-            )
+        builder = self._leaf(cn, key, serial, start, end).add_extension(
+            x509.ExtendedKeyUsage([usage]), critical=False
         )
         if usage == ExtendedKeyUsageOID.SERVER_AUTH:
             sans: list[x509.GeneralName] = [
@@ -105,29 +104,35 @@ class Pki:
         _write_key(key, files.key)
         return files
 
+    def _leaf(
+        self, cn: str, key: Key | rsa.RSAPrivateKey, serial: int, start: dt.datetime, end: dt.datetime
+    ) -> x509.CertificateBuilder:
+        """An end-entity certificate of this CA, before its usages."""
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(cn))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
+            )
+        )
+
     def server(self, cn: str = "127.0.0.1", name: str = "server") -> CertFiles:
         """The broker's certificate, SAN 127.0.0.1 and localhost, as `server.crt` / `server.key`."""
-        now = _now()
-        start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
-        return self._issue(cn, ExtendedKeyUsageOID.SERVER_AUTH, start, end, name)
+        return self._issue(cn, ExtendedKeyUsageOID.SERVER_AUTH, *_validity(False), name)
 
     def client(self, cn: str, expired: bool = False) -> CertFiles:
         """A client certificate whose CN is the MQTT username (`use_identity_as_username`)."""
-        now = _now()
-        if expired:
-            start, end = now - dt.timedelta(days=10), now - dt.timedelta(days=1)
-        else:
-            start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
-        return self._issue(cn, ExtendedKeyUsageOID.CLIENT_AUTH, start, end, cn)
+        return self._issue(cn, ExtendedKeyUsageOID.CLIENT_AUTH, *_validity(expired), cn)
 
     def opcua_server(self, name: str, uri: str, expired: bool = False) -> CertFiles:
         """An OPC UA server's application certificate: RSA 2048 (Basic256Sha256), SAN `uri`, localhost and
         127.0.0.1, OPC UA's key usages, serverAuth; `name.der` (DER) and `name.pem` (key) for asyncua."""
-        now = _now()
-        if expired:
-            start, end = now - dt.timedelta(days=10), now - dt.timedelta(days=1)
-        else:
-            start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         serial = x509.random_serial_number()
         sans: list[x509.GeneralName] = [
@@ -137,29 +142,15 @@ class Pki:
         ]
         usage = x509.KeyUsage(True, True, True, True, False, False, False, False, False)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            self._leaf(name, key, serial, *_validity(expired))
             .add_extension(usage, critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
-            )
             .sign(self.key, hashes.SHA256())
         )
         files = CertFiles(self.folder / f"{name}.der", self.folder / f"{name}.pem", serial)
         files.cert.write_bytes(cert.public_bytes(serialization.Encoding.DER))
-        files.key.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        files.key.write_bytes(_pkcs8(key))
         return files
 
     def revoke(self, files: CertFiles) -> None:

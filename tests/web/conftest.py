@@ -34,6 +34,7 @@ from shared.messages import BufferStatus, DataBatch, Sample, Status, encode
 from tests.server.factory import Plant, build_plant, make_order, ok
 from tests.support.mosquitto import Mosquitto
 from tests.support.ports import free_port
+from tests.support.waiting import wait_until as wait_until  # re-exported for the page tests
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -267,13 +268,3 @@ class Edge:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what} (last: {value!r})"
-        time.sleep(0.05)

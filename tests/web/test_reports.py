@@ -17,6 +17,7 @@ from server.models.plant import Machine
 from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
 from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
 from tests.server.factory import make_order, ok
+from tests.server.reports import support as reports
 from tests.web.conftest import ADMIN, LiveServer, PageFactory, shot
 
 DAY = "2026-11-16"
@@ -56,14 +57,8 @@ def seeded(live: LiveServer) -> LiveServer:
         s.add(
             CountEvent(machine_id=lathe.id or 0, ts_ms=_ms("09:00"), good=900, scrap=12, edge_id="e", seq=1)
         )
-        s.add(
-            DowntimeEvent(
-                machine_id=lathe.id or 0,
-                start_ms=_ms("10:00"),
-                end_ms=_ms("10:45"),
-                reason_code="tool_change",
-            )
-        )
+        s.add(DowntimeEvent(machine_id=lathe.id or 0, start_ms=_ms("10:00"), end_ms=_ms("10:45"),
+                            reason_code="tool_change"))  # fmt: skip
         order = s.exec(select(WorkOrder).where(WorkOrder.number == "WO-R1")).one()
         op = s.exec(select(Operation).where(Operation.work_order_id == order.id)).first()
         assert op is not None
@@ -77,33 +72,10 @@ def seeded(live: LiveServer) -> LiveServer:
                 ts_ms=_ms("11:00"),
             )
         )
-        plan = InspectionPlan(
-            product_id=order.product_id, name="FAI", frequency="first_article", sample_size=1
-        )
         s.add(lathe)
-        s.add(plan)
-        s.flush()
-        char = Characteristic(plan_id=plan.id or 0, name="D1", nominal=40.0, lsl=39.9, usl=40.1, unit="mm")
-        s.add(char)
-        s.flush()
-        for i, v in enumerate([40.0, 40.01, 39.99, 40.0, 40.3]):
-            at = datetime(2026, 11, 16, 9, tzinfo=UTC) + timedelta(minutes=10 * i)
-            rec = InspectionRecord(
-                plan_id=plan.id or 0,
-                work_order_id=order.id or 0,
-                inspector="inspector1",
-                passed=v <= 40.1,
-                created_at=at,
-                lot_code="L-1",
-            )
-            s.add(rec)
-            s.flush()
-            s.add(
-                InspectionValue(
-                    record_id=rec.id or 0, characteristic_id=char.id or 0, value=v, passed=v <= 40.1
-                )
-            )
-        s.flush()
+        char = reports.first_article_d1(s, order.product_id)
+        first, values = datetime(2026, 11, 16, 9, tzinfo=UTC), [40.0, 40.01, 39.99, 40.0, 40.3]
+        reports.measured(s, char, order.id or 0, values, first, timedelta(minutes=10), "inspector1", "L-1")
         s.commit()
     return live
 

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine
@@ -29,20 +30,34 @@ def ingest_settings(
     )
 
 
-@pytest.fixture
-def start_ingestor(engine: Engine, db_url: str, mosquitto: Mosquitto) -> Iterator[Callable[..., Ingestor]]:
+@contextmanager
+def connected_ingestors(engine: Engine) -> Iterator[Callable[[Settings, IngestOptions | None], Ingestor]]:
+    """`start(settings, options)` starts an Ingestor on `engine` and returns it once connected to the
+    broker; every one started is stopped at the end."""
     started: list[Ingestor] = []
 
-    def start(options: IngestOptions = FAST, **kwargs: object) -> Ingestor:
-        ingestor = Ingestor(ingest_settings(db_url, mosquitto.port, **kwargs), engine, options)  # type: ignore[arg-type]
+    def start(settings: Settings, options: IngestOptions | None) -> Ingestor:
+        ingestor = Ingestor(settings, engine, options)
         ingestor.start()
         assert ingestor.link.connected.wait(10), "ingestor did not connect"
         started.append(ingestor)
         return ingestor
 
-    yield start
-    for ingestor in started:
-        ingestor.stop()
+    try:
+        yield start
+    finally:
+        for ingestor in started:
+            ingestor.stop()
+
+
+@pytest.fixture
+def start_ingestor(engine: Engine, db_url: str, mosquitto: Mosquitto) -> Iterator[Callable[..., Ingestor]]:
+    with connected_ingestors(engine) as start:
+
+        def start_fast(options: IngestOptions = FAST, **kwargs: object) -> Ingestor:
+            return start(ingest_settings(db_url, mosquitto.port, **kwargs), options)  # type: ignore[arg-type]
+
+        yield start_fast
 
 
 @pytest.fixture

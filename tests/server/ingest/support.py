@@ -1,9 +1,7 @@
 """Helpers for ingestion tests: a small plant in the database, an MQTT publisher, ack watching, polling."""
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,6 +15,9 @@ from server.models.plant import Machine, Site, Tag
 from server.models.production import Operation, OperationRun, WorkOrder
 from shared import topics
 from shared.messages import Ack, DataBatch, Sample, decode, encode
+from tests.support.waiting import wait_until
+
+wait_for = wait_until  # the name the ingestion tests import
 
 T0 = 1_700_000_000_000
 SITE = "demo"
@@ -115,15 +116,3 @@ class Broker:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def wait_for(check: Callable[[], R], timeout: float = 15.0, what: str = "condition") -> R:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: R = check()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-        time.sleep(0.05)
-        last = check()
-    return last

@@ -1,6 +1,7 @@
 """Rows written straight through the models for hand-computed fixtures (times in UTC unless a tz is given)."""
 
-from datetime import datetime, time
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -8,7 +9,8 @@ from sqlmodel import Session
 from server.models.catalog import Product
 from server.models.ingest import CountEvent, MachineStateSegment
 from server.models.plant import Machine, Site
-from server.models.production import Operation, WorkOrder
+from server.models.production import DowntimeEvent, Operation, WorkOrder
+from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
 from server.models.shifts import Shift, ShiftBreak
 
 MIN = 60_000
@@ -105,3 +107,43 @@ def operation(session: Session, number: str, ideal: float | None, m: Machine | N
     session.add(op)
     session.commit()
     return op
+
+
+def downtime(session: Session, m: Machine, start: int, end: int | None, reason: str | None = None) -> None:
+    session.add(DowntimeEvent(machine_id=m.id or 0, start_ms=start, end_ms=end, reason_code=reason))
+    session.commit()
+
+
+def first_article_d1(session: Session, product_id: int) -> Characteristic:
+    """A first-article plan "FAI" of one sample, with characteristic D1: 40.0 mm, 39.9..40.1; flushed."""
+    plan = InspectionPlan(product_id=product_id, name="FAI", frequency="first_article", sample_size=1)
+    session.add(plan)
+    session.flush()
+    char = Characteristic(plan_id=plan.id or 0, name="D1", nominal=40.0, lsl=39.9, usl=40.1, unit="mm")
+    session.add(char)
+    session.flush()
+    return char
+
+
+def measured(
+    session: Session,
+    char: Characteristic,
+    work_order_id: int,
+    values: Sequence[float],
+    first: datetime,
+    every: timedelta,
+    inspector: str,
+    lot_code: str | None = None,
+) -> None:
+    """One inspection record of `char`'s plan per value, `every` apart from `first`, each passed when the
+    value is at most the upper limit; flushed."""
+    usl = char.usl if char.usl is not None else float("inf")
+    for i, value in enumerate(values):
+        passed, at = value <= usl, first + every * i
+        record = InspectionRecord(plan_id=char.plan_id, work_order_id=work_order_id, inspector=inspector,
+                                  passed=passed, created_at=at, lot_code=lot_code)  # fmt: skip
+        session.add(record)
+        session.flush()
+        session.add(InspectionValue(record_id=record.id or 0, characteristic_id=char.id or 0, value=value,
+                                    passed=passed))  # fmt: skip
+    session.flush()

@@ -136,27 +136,14 @@ def test_spc_and_certificate_endpoints(client: TestClient, session: Session) -> 
     from datetime import UTC, datetime, timedelta
 
     from server.models.auth import User
-    from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
 
     _seed(session)
     op = f.operation(session, "WO-C", ideal=None)
     session.add(User(username="qc1", display_name="Zhou Min", role="inspector"))
-    plan = InspectionPlan(product_id=1, name="FAI", frequency="first_article", sample_size=1)
-    session.add(plan)
+    char = f.first_article_d1(session, product_id=1)
+    first, values = datetime(2026, 11, 23, 8, tzinfo=UTC), [40.0, 40.01, 39.99, 40.0, 40.5]
+    f.measured(session, char, op.work_order_id, values, first, timedelta(minutes=1), "qc1")
     session.commit()
-    char = Characteristic(plan_id=plan.id or 0, name="D1", nominal=40.0, lsl=39.9, usl=40.1, unit="mm")
-    session.add(char)
-    session.commit()
-    for i, v in enumerate([40.0, 40.01, 39.99, 40.0, 40.5]):
-        at = datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(minutes=i)
-        rec = InspectionRecord(plan_id=plan.id or 0, work_order_id=op.work_order_id, inspector="qc1",
-                               passed=v <= 40.1, created_at=at)  # fmt: skip
-        session.add(rec)
-        session.commit()
-        session.add(
-            InspectionValue(record_id=rec.id or 0, characteristic_id=char.id or 0, value=v, passed=v <= 40.1)
-        )
-        session.commit()
     summary = client.get("/api/v1/reports/spc", headers=ADMIN).json()
     assert summary["count"] == 1 and summary["items"][0]["name"] == "D1"
     chart = client.get(f"/api/v1/reports/spc/{char.id}?work_order=WO-C", headers=ADMIN).json()

@@ -4,8 +4,6 @@ simulator (scenario, --accel) -> edge (Modbus TCP) -> mosquitto -> server ingest
 count ledger -> `oee.oee_rows`; compared with `/ground-truth` state intervals and parts.
 """
 
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,16 +15,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from server.core.settings import Settings
 from server.domain import oee
 from server.domain.edge_import import import_edge
 from server.main import create_app
 from server.models.ingest import MachineStateSegment
 from server.models.plant import Machine, Site
+from tests.server.ingest.conftest import ingest_settings
 from tests.server.reports import support as f
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import TaktProcess
 from tests.support.simulator import Simulator
+from tests.support.waiting import wait_until
 
 ACCEL = 20.0
 CYCLE_S = 2.0  # plant seconds; 0.133 s real
@@ -120,25 +119,11 @@ def _edge(tmp: Path, sim: Simulator, broker_port: int) -> dict[str, Any]:
 
 @pytest.fixture
 def server(engine: Engine, mosquitto: Mosquitto) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=str(engine.url),
-        admin_token="reports-admin-token-0123456789abcdef",  # type: ignore[arg-type]
-        secret_key="reports-secret-key-0123456789abcdef",  # type: ignore[arg-type]
-        mqtt_host="127.0.0.1",
-        mqtt_port=mosquitto.port,
-        mqtt_client_id=f"takt-oee-{uuid.uuid4().hex[:8]}",
-        _env_file=None,  # type: ignore[call-arg]
+    settings = ingest_settings(
+        str(engine.url), mosquitto.port, admin_token="reports-admin-token-0123456789abcdef"
     )
     with TestClient(create_app(settings, engine=engine)) as client:
         yield client
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.05)
-    return result
 
 
 def _server_state(engine: Engine) -> str | None:
@@ -177,14 +162,16 @@ def test_oee_from_the_chain_matches_the_simulator_ground_truth(
     edge = TaktProcess(["edge", "--config", str(edge_config)], tmp_path / "edge.log")
     edge.start()
     try:
-        _wait(lambda: _server_state(engine) == "idle", 20, "the server to see lathe1 idle")
+        wait_until(lambda: _server_state(engine) == "idle", 20, "the server to see lathe1 idle")
         truth = sim.ground_truth()
         assert truth["machines"]["lathe1"]["good"] == 0, "production started before the edge was connected"
         started = truth["started_ms"]
-        _wait(lambda: sim.ground_truth()["now_ms"] > started + (END_S + 3) * 1000 / ACCEL, 40, "scenario end")
+        wait_until(
+            lambda: sim.ground_truth()["now_ms"] > started + (END_S + 3) * 1000 / ACCEL, 40, "scenario end"
+        )
         truth = sim.ground_truth()["machines"]["lathe1"]
         made = truth["good"] + truth["scrap"]
-        _wait(
+        wait_until(
             lambda: oee.total(_rows(engine, started)).total == made, 20, f"the server to count {made} parts"
         )
     finally:

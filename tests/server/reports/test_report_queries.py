@@ -9,7 +9,7 @@ from server.domain import certificates, report_queries
 from server.domain.report_tables import cell_text, to_csv, to_xlsx
 from server.models.auth import ShareLink, User
 from server.models.catalog import ReasonCode
-from server.models.production import DowntimeEvent, WorkOrder, WorkReport
+from server.models.production import WorkOrder, WorkReport
 from server.models.quality import (
     Characteristic,
     InspectionPlan,
@@ -89,25 +89,9 @@ def test_scrap_pareto_sorted_with_cumulative_share(session: Session) -> None:
 
 def test_downtime_pareto_clips_to_the_days(session: Session) -> None:
     s, m, _op = _plant(session)
-    session.add(
-        DowntimeEvent(
-            machine_id=m.id or 0,
-            start_ms=ms("2026-11-23 09:00"),
-            end_ms=ms("2026-11-23 09:30"),
-            reason_code="tool_change",
-        )
-    )
-    session.add(
-        DowntimeEvent(machine_id=m.id or 0, start_ms=ms("2026-11-22 23:50"), end_ms=ms("2026-11-23 00:10"))
-    )
-    session.add(
-        DowntimeEvent(
-            machine_id=m.id or 0,
-            start_ms=ms("2026-11-23 10:00"),
-            end_ms=ms("2026-11-23 10:15"),
-            reason_code="tool_change",
-        )
-    )
+    f.downtime(session, m, ms("2026-11-23 09:00"), ms("2026-11-23 09:30"), "tool_change")
+    f.downtime(session, m, ms("2026-11-22 23:50"), ms("2026-11-23 00:10"))
+    f.downtime(session, m, ms("2026-11-23 10:00"), ms("2026-11-23 10:15"), "tool_change")
     session.commit()
     table = report_queries.downtime_pareto(session, s, DAY, DAY, "en", "unclassified")
     assert [r[:4] for r in table.rows] == [
@@ -235,12 +219,7 @@ def test_every_report_builds_on_postgresql(pg_url_fresh: str) -> None:
         s, m, op = _plant(session)
         f.count(session, m, ms("2026-11-23 06:30"), 10, 1, op)
         _report(session, op, "2026-11-23 07:00", 8, 2, "burr")
-        session.add(
-            DowntimeEvent(
-                machine_id=m.id or 0, start_ms=ms("2026-11-23 09:00"), end_ms=ms("2026-11-23 09:30")
-            )
-        )
-        session.commit()
+        f.downtime(session, m, ms("2026-11-23 09:00"), ms("2026-11-23 09:30"))
         q = named_reports.Query(s, DAY, DAY, DAY)
         built = {name: named_reports.build(session, name, q, str) for name in named_reports.TITLES}
         assert built["daily"][0].rows[0][-2:] == [10, 1]
@@ -257,9 +236,7 @@ def test_short_unclassified_downtime_counts_as_micro_stops(session: Session) -> 
         ("09:10", "09:11", "tool_change"),
         ("10:00", "10:05", None),
     ]:
-        session.add(DowntimeEvent(machine_id=m.id or 0, start_ms=ms(f"2026-11-23 {start}"),
-                                  end_ms=ms(f"2026-11-23 {end}"), reason_code=reason))  # fmt: skip
-    session.commit()
+        f.downtime(session, m, ms(f"2026-11-23 {start}"), ms(f"2026-11-23 {end}"), reason)
     table = report_queries.downtime_pareto(session, s, DAY, DAY, "zh_CN", "未分类", 120_000, "短暂停机")
     assert [r[:4] for r in table.rows] == [
         ["", "未分类", 1, 5 * MIN],
