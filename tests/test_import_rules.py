@@ -147,6 +147,11 @@ def test_packages_import_only_what_docs_architecture_allows() -> None:
     assert not found, "package rules broken (docs/architecture.md):\n" + "\n".join(found)
 
 
+def test_pages_run_no_queries() -> None:
+    found = query_violations(ROOT)
+    assert not found, "queries in server/web/ (they belong in server/domain/):\n" + "\n".join(found)
+
+
 def _write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
