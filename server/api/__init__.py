@@ -6,6 +6,7 @@ from server.api import (
     audit,
     auth,
     catalog,
+    counts,
     downtime,
     importexport,
     ingest,
@@ -35,4 +36,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     reports.router,
     ingest.router,
+    counts.router,
 ]

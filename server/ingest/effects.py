@@ -8,6 +8,7 @@ Points for external historians and live events are handed back to run after the 
 
 import dataclasses
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from sqlmodel import Session, col, select
 from server.core.events import CountsChanged, Event, MachineStateChanged
 from server.domain import counting, counts, machine_state
 from server.historian.base import Historian, Point
+from server.ingest.activity import MachineActivity
 from server.ingest.metrics import Metrics
 from server.ingest.options import IngestOptions
 from server.ingest.registry import COUNTER_ROLES, STATE_ROLES, MachineInfo, Registry, TagInfo
@@ -29,6 +31,7 @@ from shared.messages import DataBatch, Sample
 log = logging.getLogger(__name__)
 
 HISTORIAN_QUALITIES = frozenset({"good", "uncertain"})
+_SIGNAL_COLUMNS = ("value", "ts_ms", "suspect_value", "suspect_ts_ms", "rate", "window_ms", "window_parts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class Increment:
     kind: str
     seq: int
     received_ms: int  # the server's time of receipt: kept beside the edge's ts_ms (its clock may be off)
+    cycles: int = 0  # a cycle counter's cycles: x parts per cycle (the tag's, else the product's) -> good
+    parts_per_cycle: int | None = None
 
 
 @dataclass
@@ -57,6 +62,10 @@ class Effects:
     _dirty: set[tuple[int, str]] = field(default_factory=set)
     _increments: list[Increment] = field(default_factory=list)
     _anomalies: list[dict[str, Any]] = field(default_factory=list)
+    _dismiss: list[tuple[int, str, int, int]] = field(default_factory=list)  # (machine, tag, after, upto)
+    # counter samples are counted at flush, once every state sample of the transaction is known
+    _counter_samples: list[tuple[MachineInfo, TagInfo, Sample, int, int]] = field(default_factory=list)
+    _activities: dict[int, MachineActivity] = field(default_factory=dict)
     # state samples, and (tag None) a machine's first good sample after the start or a stale state sample:
     # the time it may be back from offline. Processed in sample order at flush.
     _state_samples: list[tuple[MachineInfo, TagInfo | None, Sample]] = field(default_factory=list)
@@ -87,12 +96,15 @@ class Effects:
             if tag is None:
                 self._unknown_tag(machine, sample)
             elif tag.role in COUNTER_ROLES:
-                self._count(machine, tag, sample, batch.seq, received_ms)
+                self._counter_samples.append((machine, tag, sample, batch.seq, received_ms))
+                self._span(machine.id, sample.ts_ms)
             elif tag.role in STATE_ROLES:
                 self._state_samples.append((machine, tag, sample))
                 self._span(machine.id, sample.ts_ms)
                 if sample.quality == "stale":
                     watch[machine.id] = True
+                elif sample.quality == "good" and isinstance(sample.value, int | float):
+                    self._activity_of(machine).signal(tag.role, int(sample.value), sample.ts_ms)
             value = sample.value
             if sample.quality in HISTORIAN_QUALITIES and isinstance(value, int | float):
                 points.append(Point(site, code, sample.tag, sample.ts_ms, float(value)))
@@ -119,61 +131,103 @@ class Effects:
         if states is None:
             rows = self.session.exec(select(SignalState).where(SignalState.machine_id == machine_id)).all()
             states = self._signals[machine_id] = {
-                r.tag: counting.CounterState(r.value, r.ts_ms) for r in rows
+                r.tag: counting.CounterState(
+                    r.value, r.ts_ms, r.suspect_value, r.suspect_ts_ms, r.rate, r.window_ms, r.window_parts
+                )
+                for r in rows
             }
         return states
 
-    def _count(self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int, received_ms: int) -> None:
+    def _count(
+        self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int, received_ms: int
+    ) -> None:  # fmt: skip
         states = self._signal_map(machine.id)
         limits = self._limits.get(machine.id)
         if limits is None:
             limits = dataclasses.replace(self.options.counter_limits, ideal_cycle_s=machine.ideal_cycle_s)
             self._limits[machine.id] = limits
+        spec = tag.counter
         old = states.get(tag.name)
         if old is not None and sample.ts_ms <= old.ts_ms and sample.quality == "good":
             value = counting.as_count(sample.value, tag.width)
-            if value is not None and value >= old.value:
+            if value is not None and spec.up(value) >= spec.up(old.value):
                 self.metrics.add("clock_steps_back")
                 old = counting.clock_stepped_back(old, sample.ts_ms)
-        step = counting.step(old, sample.value, sample.ts_ms, sample.quality, tag.width, limits)
+        activity = self._activity_of(machine).at(sample.ts_ms)
+        step = counting.step(
+            old, sample.value, sample.ts_ms, sample.quality, limits=limits, counter=spec, activity=activity
+        )
         if step.state is not None and step.state is not old:
             states[tag.name] = step.state
             self._dirty.add((machine.id, tag.name))
-        if step.kind == counting.Kind.QUARANTINE:
-            self._quarantine(machine, tag, sample, old, step, seq)
-        elif step.increment > 0:
-            good, scrap = (step.increment, 0) if tag.role == "counter" else (0, step.increment)
+        if step.settled is not None and old is not None and old.suspect_ts_ms is not None:
+            upto = sample.ts_ms if step.settled == "glitch" else old.suspect_ts_ms - 1  # keep the jump
+            self._dismiss.append((machine.id, tag.name, old.ts_ms, upto))
+        if step.held > 0:
+            self._hold(machine, tag, sample, old, step, seq)
+        if step.increment > 0:
+            good, scrap, cycles = counts.book(tag.role, step.increment, machine.counts_total)
             self._increments.append(
-                Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq, received_ms)
-            )
-            self._span(machine.id, sample.ts_ms)
+                Increment(machine, sample.ts_ms, good, scrap, step.kind.value, seq, received_ms, cycles,
+                          tag.parts_per_cycle)
+            )  # fmt: skip
 
-    def _quarantine(
+    def _activity_of(self, machine: MachineInfo) -> MachineActivity:
+        found = self._activities.get(machine.id)
+        if found is None:
+            signals = self._signal_map(machine.id)
+            roles = {
+                info.role: signals[name].value
+                for name, info in machine.tags.items()
+                if info.role in STATE_ROLES and name in signals
+            }
+            found = self._activities[machine.id] = MachineActivity(roles)
+        return found
+
+    def _hold(
         self, machine: MachineInfo, tag: TagInfo, sample: Sample, old: counting.CounterState | None,
         step: counting.Step, seq: int,
     ) -> None:  # fmt: skip
-        self.metrics.add("quarantined")
-        log.warning("machine %s tag %s: quarantined: %s", machine.code, tag.name, step.reason)
+        self.metrics.add("quarantined" if step.kind is counting.Kind.QUARANTINE else "held_ambiguous")
+        log.warning("machine %s tag %s: %d held for a supervisor: %s", machine.code, tag.name, step.held,
+                    step.reason)  # fmt: skip
         new_value = counting.as_count(sample.value, tag.width) or 0
         self._anomalies.append(
             {"machine_id": machine.id, "tag": tag.name, "ts_ms": sample.ts_ms,
              "old_value": old.value if old else None, "new_value": new_value, "reason": step.reason[:500],
-             "edge_id": self.edge_id, "seq": seq}
+             "edge_id": self.edge_id, "seq": seq, "kind": step.kind.value, "role": tag.role,
+             "held": step.held, "status": "open"}
         )  # fmt: skip
 
     # flushing
 
     def flush(self) -> None:
         """Write every effect in the session (call once, before commit)."""
+        for machine, tag, sample, seq, received_ms in self._counter_samples:
+            self._count(machine, tag, sample, seq, received_ms)
+        self._counter_samples.clear()
+        self._activities.clear()
         self._apply_states()
         self._write_counts()
-        if self._anomalies:
-            self.session.execute(insert(CounterAnomaly), self._anomalies)
+        self._write_anomalies()
         self._write_signals()
         if self.points and getattr(self.historian, "transactional", False):
             self.historian.write_in(self.session.connection(), self.points)  # type: ignore[attr-defined]
             self.metrics.add("historian_points", len(self.points))
             self.points = []
+
+    def _write_anomalies(self) -> None:
+        for machine_id, tag, after, upto in self._dismiss:
+            for row in self._anomalies:  # held in this transaction
+                if (row["machine_id"], row["tag"], row["kind"]) == (machine_id, tag, "quarantine") and (
+                    after < row["ts_ms"] <= upto
+                ):
+                    row.update(status="dismissed", resolved_by="takt", resolved_ms=int(time.time() * 1000))
+            counts.dismiss_glitches(self.session, machine_id, tag, after, upto)
+        self._dismiss.clear()
+        if self._anomalies:
+            self.session.execute(insert(CounterAnomaly), self._anomalies)
+            self._anomalies.clear()
 
     def _write_signals(self) -> None:
         if not self._dirty:
@@ -183,13 +237,14 @@ class Effects:
             state = self._signals[machine_id][tag]
             rows.append(
                 {"machine_id": machine_id, "tag": tag, "value": state.value, "ts_ms": state.ts_ms,
-                 "suspect_value": state.suspect_value, "suspect_ts_ms": state.suspect_ts_ms}
+                 "suspect_value": state.suspect_value, "suspect_ts_ms": state.suspect_ts_ms,
+                 "rate": state.rate, "window_ms": state.window_ms, "window_parts": state.window_parts}
             )  # fmt: skip
         dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(SignalState)
         stmt = stmt.on_conflict_do_update(
             index_elements=["machine_id", "tag"],
-            set_={"value": stmt.excluded.value, "ts_ms": stmt.excluded.ts_ms},
+            set_={name: getattr(stmt.excluded, name) for name in _SIGNAL_COLUMNS},
         )
         self.session.execute(stmt, rows)
         self._dirty.clear()
@@ -202,11 +257,17 @@ class Effects:
             by_machine[inc.machine.id].append(inc)
         ledger: list[dict[str, Any]] = []
         totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        cavities: dict[int | None, int] | None = None
         for machine_id, incs in by_machine.items():
             runs = self._runs(machine_id)
             per_op: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
             for inc in incs:
                 op = _covering(runs, inc.ts_ms)
+                if inc.cycles:
+                    if inc.parts_per_cycle is None and cavities is None:
+                        cavities = counts.parts_per_cycle(self.session, self._operations_of(by_machine))
+                    per_cycle = inc.parts_per_cycle or (cavities or {}).get(op) or 1
+                    inc = dataclasses.replace(inc, good=inc.good + inc.cycles * per_cycle)
                 ledger.append(
                     {"machine_id": machine_id, "operation_id": op, "ts_ms": inc.ts_ms, "good": inc.good,
                      "scrap": inc.scrap, "kind": inc.kind, "edge_id": self.edge_id, "seq": inc.seq,
@@ -223,6 +284,9 @@ class Effects:
         self.session.execute(insert(CountEvent), ledger)
         counts.add_to_operations(self.session, totals)
         self._increments.clear()
+
+    def _operations_of(self, by_machine: dict[int, list[Increment]]) -> set[int]:
+        return {op for machine_id in by_machine for op, _, _ in self._runs(machine_id)}
 
     def _runs(self, machine_id: int) -> list[tuple[int, int, int | None]]:
         """Operation runs of the machine that may cover a sample of this transaction (loaded once)."""

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.domain.counting import Counter
 from server.models.plant import Machine, Site, Tag
+from shared.messages import COUNTER_ROLES, STATE_ROLES
 
 log = logging.getLogger(__name__)
 
-COUNTER_ROLES = frozenset({"counter", "scrap_counter"})
-STATE_ROLES = frozenset({"run", "state", "fault"})
+__all__ = ["COUNTER_ROLES", "STATE_ROLES", "MachineInfo", "Registry", "TagInfo"]
+PRODUCTION_ROLES = frozenset({"total_counter", "cycle_counter"})  # a scrap count comes off their good
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,13 @@ class TagInfo:
     name: str
     role: str
     width: int | None
+    direction: str = "up"
+    reset_value: int = 0
+    parts_per_cycle: int | None = None
+
+    @property
+    def counter(self) -> Counter:
+        return Counter(self.width, "down" if self.direction == "down" else "up", self.reset_value)
 
 
 @dataclass(slots=True)
@@ -36,6 +45,11 @@ class MachineInfo:
     edge_id: str | None
     ideal_cycle_s: float | None
     tags: dict[str, TagInfo] = field(default_factory=dict)
+
+    @property
+    def counts_total(self) -> bool:
+        """True when its production counter counts good + scrap (good = total - scrap)."""
+        return any(t.role in PRODUCTION_ROLES for t in self.tags.values())
 
 
 class Registry:
@@ -67,7 +81,9 @@ class Registry:
             for t in session.exec(select(Tag)):
                 owner = by_id.get(t.machine_id)
                 if owner is not None:
-                    owner.tags[t.name] = TagInfo(t.name, t.role, t.width)
+                    owner.tags[t.name] = TagInfo(
+                        t.name, t.role, t.width, t.direction, t.reset_value, t.parts_per_cycle
+                    )
         with self._lock:
             self._machines, self._by_id = machines, by_id
             self._site_ids = {code: sid for sid, code in sites.items() if sid is not None}

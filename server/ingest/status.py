@@ -155,6 +155,9 @@ def _upsert_tags(session: Session, registry: Registry, site: str, status: Status
             "width": info.width,
             "unit": info.unit,
             "writable": info.writable,
+            "direction": info.direction,
+            "reset_value": info.reset_value,
+            "parts_per_cycle": info.parts_per_cycle,
         }
         if tag is None:
             tag = Tag(machine_id=machine.id, name=info.tag, **values)

@@ -35,6 +35,8 @@ class ProductBase(SQLModel):
     code: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200)
     unit: str = Field(default="pcs", max_length=16)
+    # parts per machine cycle (the cavities of its mold): what a cycle counter's cycles are multiplied by
+    parts_per_cycle: int | None = Field(default=None, ge=1)
 
 
 class Product(ProductBase, table=True):
@@ -71,6 +73,7 @@ class ProductCreate(ProductBase):
 class ProductUpdate(SQLModel):
     name: str | None = None
     unit: str | None = None
+    parts_per_cycle: int | None = Field(default=None, ge=1)
     routing: list[RoutingStepCreate] | None = None
 
 

@@ -95,6 +95,10 @@ class SignalState(SQLModel, table=True):
     ts_ms: int = Field(sa_type=BigInteger)
     suspect_value: int | None = Field(default=None, sa_type=BigInteger)  # quarantined, awaiting confirmation
     suspect_ts_ms: int | None = Field(default=None, sa_type=BigInteger)
+    # the counter's learned rate (docs/ingest.md, "Counting"): peak per second, the current window
+    rate: float | None = None
+    window_ms: int | None = Field(default=None, sa_type=BigInteger)
+    window_parts: int = Field(default=0, sa_type=BigInteger)
 
 
 class CountEvent(SQLModel, table=True):
@@ -137,7 +141,10 @@ class DataLossEpisode(SQLModel, table=True):
 
 
 class CounterAnomaly(SQLModel, table=True):
-    """A quarantined counter change: recorded, never counted."""
+    """A counter change the evidence could not decide (docs/ingest.md, "Count anomalies"): `held` counter
+    units are not counted until a supervisor confirms them (booked on the operation that ran at `ts_ms`) or
+    rejects them. `status`: open, confirmed, rejected, or dismissed (by Takt: the next reading showed a
+    glitch; or recorded before anomalies held anything)."""
 
     __tablename__ = "ingest_counter_anomaly"
     __table_args__ = (Index("ix_ingest_anomaly_machine_ts", "machine_id", "ts_ms"),)
@@ -150,6 +157,15 @@ class CounterAnomaly(SQLModel, table=True):
     reason: str = Field(max_length=500)
     edge_id: str = Field(max_length=64)
     seq: int = Field(sa_type=BigInteger)
+    kind: str = Field(default="quarantine", max_length=16)  # quarantine (a jump) | ambiguous (wrap or reset)
+    role: str | None = Field(default=None, max_length=32)  # the tag's role when it was held
+    held: int | None = Field(default=None, sa_type=BigInteger)  # counter units held
+    status: str = Field(default="open", max_length=16, index=True)
+    resolved_by: str | None = Field(default=None, max_length=100)
+    resolved_ms: int | None = Field(default=None, sa_type=BigInteger)
+    operation_id: int | None = Field(default=None, foreign_key="operation.id")  # booked on (confirmed)
+    good: int = Field(default=0, sa_type=BigInteger)  # booked when confirmed
+    scrap: int = Field(default=0, sa_type=BigInteger)
 
 
 class MachineStateSegment(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """The plant: sites, lines, stations, machines and their tags."""
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -109,10 +109,14 @@ class MachinePublic(MachineBase):
 
 class TagBase(SQLModel):
     name: str = Field(max_length=64)
-    role: str = Field(default="analog", max_length=32)  # counter, scrap_counter, run, state, fault, analog
+    role: str = Field(default="analog", max_length=32)  # shared.messages.Role
     width: int | None = None
     unit: str | None = Field(default=None, max_length=32)
     writable: bool = False
+    # counters (docs/contracts.md, "Tag meaning"): up or down, what a reset lands on, fixed parts per cycle
+    direction: str = Field(default="up", max_length=8)
+    reset_value: int = Field(default=0, ge=0, sa_type=BigInteger)
+    parts_per_cycle: int | None = Field(default=None, ge=1)
 
 
 class Tag(TagBase, table=True):

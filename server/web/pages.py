@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from server.web import admin_orders, admin_setup, boss, instructions, live, login, reports, share, station
+from server.web import (
+    admin_orders,
+    admin_setup,
+    boss,
+    counts,
+    instructions,
+    live,
+    login,
+    reports,
+    share,
+    station,
+)
 
 PAGE_ROUTERS: list[APIRouter] = [
     login.router,
@@ -10,6 +21,7 @@ PAGE_ROUTERS: list[APIRouter] = [
     station.router,
     instructions.router,
     boss.router,
+    counts.router,
     live.router,
     admin_orders.router,
     admin_setup.router,
