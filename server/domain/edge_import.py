@@ -1,8 +1,8 @@
 """`takt server import-edge FILE`: machines and tags from an edge config YAML.
 
-The site (the config's `site`) and each device's machine are created when missing and bound to the
-config's `edge_id`; tags are upserted with their role, width, unit and writability. Running it again
-changes only what differs.
+The site (the config's `site`) and the machines the tags name (a tag's `machine`, else its device's; never a
+machine per device) are created when missing and bound to the config's `edge_id`; tags are upserted with
+their role, width, unit, writability and counter meaning. Running it again changes only what differs.
 """
 
 import logging
@@ -84,16 +84,18 @@ def import_edge(engine: Engine, path: Path) -> EdgeImport:
     result = EdgeImport(edge_id=config.edge_id, site=config.site)
     with session_scope(engine) as session:
         site = _site(session, config.site)
+        machines: dict[str, Machine] = {}
         for device in config.devices:
-            default = _machine(session, site, device.machine or device.name, config.edge_id, result)
             for tag in device.tags:
-                machine = (
-                    default
-                    if tag.machine is None
-                    else _machine(session, site, tag.machine, config.edge_id, result)
-                )
+                code = tag.machine or device.machine  # the edge's config check: one of them is set
+                if code is None:
+                    continue
+                machine = machines.get(code)
+                if machine is None:
+                    machine = machines[code] = _machine(session, site, code, config.edge_id, result)
                 fields: dict[str, object] = {"name": tag.name, "role": tag.role, "width": tag.width}
-                fields |= {"unit": tag.unit, "writable": tag.writable}
+                fields |= {"unit": tag.unit, "writable": tag.writable, "direction": tag.direction}
+                fields |= {"reset_value": tag.reset_value, "parts_per_cycle": tag.parts_per_cycle}
                 _tag(session, machine, fields, result)
     log.info("imported edge %s: %d machines created, %d tags created, %d updated", result.edge_id,
              result.machines_created, result.tags_created, result.tags_updated)  # fmt: skip

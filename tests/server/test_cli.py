@@ -70,3 +70,30 @@ def test_takt_server_serves(tmp_path: Path, port: int) -> None:
         output = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0 and "Traceback" not in output, output
     assert "Shutting down" in output and "a" * 32 not in output
+
+
+def test_import_edge_makes_machines_only_from_the_tags_machine_fields(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A gateway device serving two machines: the machines its tags name, no phantom machine per device."""
+    monkeypatch.setenv("TAKT_DATABASE_URL", empty_db_url)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "site: demo\nedge_id: gw\nbroker: {host: 127.0.0.1, port: 1883}\nbuffer: {path: outbox.db}\n"
+        "devices:\n"
+        "  - {name: plc-gateway, protocol: modbus_tcp, host: 127.0.0.1, port: 5020, tags: [\n"
+        "      {name: shots, table: holding, address: 0, type: uint32, role: cycle_counter, width: 32,"
+        " machine: press-1, parts_per_cycle: 4},\n"
+        "      {name: good_count, table: holding, address: 10, type: uint16, role: counter, width: 16,"
+        " machine: press-2, direction: down, reset_value: 500}]}\n"
+    )
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["import-edge", str(config)]) == 0
+    with Session(make_engine(empty_db_url)) as session:
+        codes = sorted(m.code for m in session.exec(select(Machine)))
+        tags = {
+            t.name: (t.role, t.direction, t.reset_value, t.parts_per_cycle) for t in session.exec(select(Tag))
+        }
+    assert codes == ["press-1", "press-2"]
+    assert tags == {"shots": ("cycle_counter", "up", 0, 4), "good_count": ("counter", "down", 500, None)}
