@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.domain import oee, progress, spc
+from server.domain import inspections, oee, progress, spc
 from server.domain import workorders as wo
-from server.domain.inspections import inspections_due
 from server.domain.oee_calc import Segment, observed_availability
 from server.domain.workorders import OPEN_STATUSES
 from server.models.auth import User
@@ -297,14 +296,6 @@ def _manual_today(session: Session, since: int) -> tuple[int, int]:
     return int(good or 0), int(scrap or 0)
 
 
-def _pending_inspections(session: Session) -> int:
-    stmt = select(Operation, WorkOrder).join(WorkOrder, col(WorkOrder.id) == Operation.work_order_id)
-    stmt = stmt.where(col(Operation.status).in_(("running", "paused")))
-    return sum(
-        1 for op, order in session.exec(stmt).all() if inspections_due(session, order.number, op.step_no)
-    )
-
-
 def spc_flags(session: Session) -> list[SpcFlag]:
     """Characteristics out of statistical control now (SPC's flag: a signal among the last subgroups)."""
     return [
@@ -374,7 +365,7 @@ def boss_view(session: Session, site_code: str, limits: AlertLimits, locale: str
     view = BossView(
         site=site, day=today, orders=open_orders(session, tz_name), tiles=tiles,
         downtime=top_downtime(session, since, now, locale), good=good, scrap=scrap,
-        inspections_due=_pending_inspections(session), open_ncs=int(open_ncs.one()),
+        inspections_due=inspections.pending_count(session), open_ncs=int(open_ncs.one()),
     )  # fmt: skip
     view.alerts = alerts(view, limits, now) + data_loss_alerts(session, site_code, since, tz_name)
     view.spc_flags = spc_flags(session)

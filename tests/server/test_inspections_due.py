@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.core.db import init_db, make_engine
-from server.domain.inspections import inspections_due
+from server.domain.inspections import inspections_due, pending_count
 from server.models.catalog import Product
 from server.models.production import Operation, WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord
@@ -51,7 +51,9 @@ def _record(
 
 
 def _due(session: Session) -> list[str]:
-    return [d.name for d in inspections_due(session, "WO-1", 10)]
+    names = [d.name for d in inspections_due(session, "WO-1", 10)]
+    assert pending_count(session) == (1 if names else 0)  # the boss's count agrees with the tablet's list
+    return names
 
 
 def test_first_article_until_recorded(engine: Engine) -> None:
