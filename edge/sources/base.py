@@ -1,4 +1,4 @@
-"""What every source shares: the tag runtime, the sample sink, device health and backoff.
+"""What every source shares: the tag runtime, the sample sink, device health.
 
 Sources see only tags and values; they call `TagPoint.report()` for every reading and
 `Health.set()` when the device's state changes. Health logs changes of state once: ERROR when the
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,21 +156,6 @@ class Health:
             log.error("device %s failed: %s", self.device, error)
         self.known, self.connected, self.error, self.since_ms = True, connected, error, now_ms()
         self.on_change()
-
-
-class Backoff:
-    """Capped, jittered exponential backoff (full jitter over the upper half)."""
-
-    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
-        self.first, self.cap, self.attempt = first, cap, 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.first * (2**self.attempt))
-        self.attempt = min(self.attempt + 1, 30)
-        return float(delay * (0.5 + random.random() / 2))
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Source(Protocol):

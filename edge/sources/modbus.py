@@ -20,12 +20,14 @@ from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
+from tenacity import AttemptManager
 
 from edge.codec import Codec, Value, encode_bool, make_codec
 from edge.config import Device, orders
 from edge.errors import CodecError, CommandError, SourceError, TagError
 from edge.planner import Block, Item, plan, split
-from edge.sources.base import Backoff, Health, TagPoint, now_ms
+from edge.retry import retry_forever, start_over
+from edge.sources.base import Health, TagPoint, now_ms
 
 log = logging.getLogger(__name__)
 CONFIG_EXCEPTIONS = frozenset({1, 2, 3})
@@ -147,18 +149,18 @@ class ModbusSource:
     # -- run --------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        backoff = Backoff(0.2, self.device.backoff_max_s)
-        while True:
-            try:
-                await self.line.ensure_connected(self.where)
-                await self._poll_forever(backoff)
-            except SourceError as err:
-                self._went_stale(str(err))
-                if not self.line.client.connected or self.device.serial is None:
-                    self.line.client.close()
-                await asyncio.sleep(backoff.next())
+        async for attempt in retry_forever(SourceError, 0.2, self.device.backoff_max_s):
+            with attempt:
+                try:
+                    await self.line.ensure_connected(self.where)
+                    await self._poll_forever(attempt)
+                except SourceError as err:
+                    self._went_stale(str(err))
+                    if not self.line.client.connected or self.device.serial is None:
+                        self.line.client.close()
+                    raise
 
-    async def _poll_forever(self, backoff: Backoff) -> None:
+    async def _poll_forever(self, attempt: AttemptManager) -> None:
         start = time.monotonic()
         for group in self.groups:
             group.due = start
@@ -169,7 +171,7 @@ class ModbusSource:
                 await asyncio.sleep(delay)
             await self._poll_group(group)
             self.health.set(True)
-            backoff.reset()
+            start_over(attempt)
             group.due += group.interval_s
             now = time.monotonic()
             if group.due < now:

@@ -25,12 +25,14 @@ from asyncua.crypto.validator import CertificateValidatorOptions
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 from cryptography.hazmat.primitives import serialization
+from tenacity import AttemptManager
 
 from edge.codec import Value
 from edge.config import PROTECTED_ROLES, Device
 from edge.errors import CommandError, SourceError
+from edge.retry import retry_forever, start_over
 from edge.sources import opcua_trust
-from edge.sources.base import Backoff, Health, TagPoint, now_ms
+from edge.sources.base import Health, TagPoint, now_ms
 from edge.sources.opcua_trust import ServerValidator
 
 log = logging.getLogger(__name__)
@@ -209,21 +211,22 @@ class OpcUaSource:
     # -- run --------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        backoff = Backoff(0.5, self.device.backoff_max_s)
-        while True:
-            try:
-                async with self.session() as client:
-                    await self._guarded(self.resolve(client))
-                    if self.device.mode == "subscribe":
-                        await self._subscribe(client, backoff)
-                    else:
-                        await self._poll(client, backoff)
-            except SourceError as err:
-                self.health.set(False, str(err))
-                ts = now_ms()
-                for point in self.points:
-                    point.stale(ts)
-            await asyncio.sleep(backoff.next())
+        # not asyncua's auto_reconnect: it restores items on node ids a restarted server may number anew
+        async for attempt in retry_forever(SourceError, 0.5, self.device.backoff_max_s):
+            with attempt:
+                try:
+                    async with self.session() as client:
+                        await self._guarded(self.resolve(client))
+                        if self.device.mode == "subscribe":
+                            await self._subscribe(client, attempt)
+                        else:
+                            await self._poll(client, attempt)
+                except SourceError as err:
+                    self.health.set(False, str(err))
+                    ts = now_ms()
+                    for point in self.points:
+                        point.stale(ts)
+                    raise
 
     async def _guarded(self, work: Any) -> Any:
         try:
@@ -233,7 +236,7 @@ class OpcUaSource:
         except Exception as err:  # any asyncua failure inside a session means the session is gone
             raise SourceError(f"{self.device.endpoint}: {err!r}") from err
 
-    async def _subscribe(self, client: Client, backoff: Backoff) -> None:
+    async def _subscribe(self, client: Client, attempt: AttemptManager) -> None:
         lost = asyncio.Event()
 
         async def on_lost(_exc: Exception) -> None:
@@ -246,12 +249,12 @@ class OpcUaSource:
         except UaStatusCodeError as err:  # a server without (enough) subscriptions: poll it instead
             log.warning("device %s: subscription refused (%s): polling every %d ms", self.device.name, err,
                         self.device.poll_ms)  # fmt: skip
-            await self._poll(client, backoff)
+            await self._poll(client, attempt)
             return
         except (OSError, TimeoutError, UaError) as err:
             raise SourceError(f"{self.device.endpoint}: {err!r}") from err
         self.health.set(True)
-        backoff.reset()
+        start_over(attempt)
         consumer = asyncio.create_task(self._consume(sub), name=f"opcua-{self.device.name}-consume")
         watchdog = asyncio.create_task(
             self._watchdog(client, lost), name=f"opcua-{self.device.name}-watchdog"
@@ -325,12 +328,12 @@ class OpcUaSource:
                 raise SourceError(f"{self.device.endpoint}: watchdog probe failed: {err!r}") from err
         raise SourceError(f"{self.device.endpoint}: connection lost")
 
-    async def _poll(self, client: Client, backoff: Backoff) -> None:
+    async def _poll(self, client: Client, attempt: AttemptManager) -> None:
         indexes = [i for i, node in enumerate(self.nodes) if node is not None]
         while True:
             await self._read_batch(client, indexes)
             self.health.set(True)
-            backoff.reset()
+            start_over(attempt)
             await asyncio.sleep(self.device.poll_ms / 1000)
 
     async def _read_batch(self, client: Client, indexes: Sequence[int]) -> None:
