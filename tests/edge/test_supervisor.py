@@ -4,7 +4,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +18,9 @@ from shared import messages
 from tests.edge.support import Consumer, counter_tags, modbus_device, source, write_config
 from tests.support.mosquitto import Mosquitto
 from tests.support.simulator import Simulator
+from tests.support.waiting import wait_until_async as until
 
 SETPOINT = {"name": "setpoint", "table": "holding", "address": 50, "type": "uint16", "writable": True}
-
-
-async def until(condition: Callable[[], Any], seconds: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 @pytest.fixture
