@@ -25,7 +25,7 @@ from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkRe
 from server.models.quality import InspectionPlan, InspectionRecord, Nonconformance
 from server.models.types import now_ms
 
-DOWN_STATES = frozenset({"fault", "offline", "idle", "setup", "blocked", "starved"})
+DOWN_STATES = frozenset({"fault", "offline", "idle", "setup", "blocked", "starved", "off"})
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Machine state timeline (docs/ingest.md): run/state/fault tags -> `MachineStateSegment` rows and automatic
 `DowntimeEvent(source="auto")`.
 
-States: running, idle, setup, fault, blocked, starved, offline. `derive()` is pure: the `state` tag (enum
-0 idle, 1 setup, 2 running, 3 fault, 4 blocked, 5 starved) wins when the machine has one; otherwise
-fault -> "fault", running -> "running", not running -> "idle". "offline" comes from the edge's last will,
-a disconnected device or stale samples.
+States: running, idle, setup, fault, blocked, starved, off, offline. `derive()` is pure: the `state`
+tag (Takt's codes 0 idle, 1 setup, 2 running, 3 fault, 4 blocked, 5 starved, 6 off) wins when the machine
+has one; otherwise fault -> "fault", running -> "running", not running -> "idle". "offline" comes from the
+edge's last will, a disconnected device or stale samples.
 
 `Timeline` works inside the caller's transaction. Segments only move forward in sample time: a sample
 older than the open segment is ignored for the timeline, except that an "offline" segment (inferred from
@@ -23,12 +23,14 @@ from sqlmodel import Session, col, select
 
 from server.models.ingest import MachineStateSegment
 from server.models.production import DowntimeEvent
+from shared.messages import STATE_CODES
 
 log = logging.getLogger(__name__)
 
-STATE_ENUM = {0: "idle", 1: "setup", 2: "running", 3: "fault", 4: "blocked", 5: "starved"}
-STATES = ("running", "idle", "setup", "fault", "blocked", "starved", "offline")
-STOPPED_WHILE_PRODUCING = frozenset({"idle", "setup", "blocked", "starved"})
+# a `state` sample carries Takt's codes (the edge maps the PLC's own values: docs/contracts.md)
+STATE_ENUM = {code: name for name, code in STATE_CODES.items()}  # 0 idle ... 5 starved, 6 off
+STATES = ("running", "idle", "setup", "fault", "blocked", "starved", "off", "offline")
+STOPPED_WHILE_PRODUCING = frozenset({"idle", "setup", "blocked", "starved", "off"})
 
 
 def derive(state: int | None, running: bool | None, fault: bool | None) -> str | None:

@@ -17,6 +17,7 @@ BUCKET = {
     "idle": "idle_ms",
     "blocked": "idle_ms",
     "starved": "idle_ms",
+    "off": "idle_ms",  # switched off within planned time: not available, like idle
     "setup": "setup_ms",
     "fault": "fault_ms",
 }

@@ -43,7 +43,7 @@ MSGIDS = (
     _("Availability"), _("Performance"), _("Quality"), _("OEE"), _("Code"), _("Reason"), _("Reports"),
     _("Share"), _("Cumulative"), _("Events"), _("Minutes"), _("Customer"), _("Due"), _("Completed"),
     _("Status"), _("Result"), _("NC"), _("Lot"), _("Quantity"), _("Description"), _("Opened"),
-    _("running"), _("idle"), _("setup"), _("fault"), _("blocked"), _("starved"), _("offline"),
+    _("running"), _("idle"), _("setup"), _("fault"), _("blocked"), _("starved"), _("off"), _("offline"),
     _("micro-stops"), _("inspector"), _("supervisor"), _("planner"), _("admin"), _("operator"),
 )  # fmt: skip
 

@@ -201,3 +201,16 @@ def test_an_offline_machine_is_back_with_its_last_state_at_its_next_good_sample(
     broker.publish(batch(3, [("m1", "state", T0 + 8000, 2, "stale"), ("m1", "temperature", T0 + 9000, 21.0)]))
     wait_for(lambda: applied(engine) == 3, what="batch 3")
     assert segments(engine, m1) == [("running", 1000, 8000), ("offline", 8000, 9000), ("running", 9000, None)]
+
+
+def test_off_is_takts_state_code_6_a_stop_like_idle() -> None:
+    """An edge maps a PLC's "switched off" to code 6 (shared.messages.STATE_CODES): the server names it,
+    an operation running on the machine gets a downtime, and OEE counts it as not available (idle)."""
+    from server.domain import machine_state, oee_calc
+    from shared.messages import STATE_CODES
+
+    assert machine_state.derive(STATE_CODES["off"], None, None) == "off"
+    assert {machine_state.derive(code, None, None) for code in STATE_CODES.values()} == set(STATE_CODES)
+    assert machine_state.opens_downtime("running", "off", operation_running=True)
+    assert not machine_state.opens_downtime("running", "off", operation_running=False)
+    assert oee_calc.BUCKET["off"] == "idle_ms"
