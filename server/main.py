@@ -75,7 +75,8 @@ def _start_ingestor(settings: Settings, engine: Engine) -> Ingestor | None:
 
 
 async def _bad_data(_request: Request, exc: Exception) -> JSONResponse:
-    """A value the database cannot take (e.g. a NUL character in text): the request's fault, not ours."""
+    """A value the database or a hash cannot take: a NUL character in text, a lone surrogate (`"\\ud800"` is
+    valid JSON but no UTF-8), an integer past 64 bits. The request's fault, not ours: 422, never a 500."""
     log.info("refused a request the database cannot store: %s", type(exc).__name__)
     return JSONResponse({"detail": "invalid characters or values in the request"}, status_code=422)
 
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if engine is not None:
         app.state.engine = engine
     app.add_exception_handler(ServerError, _server_error)
-    app.add_exception_handler(DataError, _bad_data)
+    for bad_data in (DataError, UnicodeEncodeError, OverflowError):
+        app.add_exception_handler(bad_data, _bad_data)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", _readyz, methods=["GET"], tags=["health"])
     for router in ROUTERS:

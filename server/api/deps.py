@@ -64,8 +64,11 @@ class Paging(BaseModel):
     offset: int
 
 
+MAX_OFFSET = 2**31 - 1  # past any table here; larger values overflow the databases' integers
+
+
 def paging(
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
+    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0
 ) -> Paging:
     return Paging(limit=limit, offset=offset)
 
