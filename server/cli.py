@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import logging
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,6 +25,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int, log_level: str = "info") -> Any:
+    """uvicorn's config for `app`. X-Forwarded-For/-Proto are believed only from the reverse proxies in
+    TAKT_FORWARDED_ALLOW_IPS; uvicorn's own default believes 127.0.0.1, so any local client (or a local
+    proxy passing the header through) could choose its address and dodge per-address rate limits."""
+    import uvicorn
+
+    trusted = settings.forwarded_allow_ips
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or "",
+    )  # fmt: skip
+
+
 def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
     import uvicorn
 
@@ -31,8 +45,7 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> int:
     from server.main import create_app
 
     app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings, host, port, log_level))
     logs.install()  # after uvicorn configured its loggers
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its clean shutdown
         server.run()

@@ -16,6 +16,7 @@ from server.api import (
     reports,
     sharelinks,
     shifts,
+    tokens,
     users,
     workorders,
 )
@@ -26,6 +27,7 @@ ROUTERS: list[APIRouter] = [
     plant.router,
     catalog.router,
     users.router,
+    tokens.router,
     shifts.router,
     importexport.router,
     workorders.router,

@@ -33,8 +33,10 @@ def logout(
 
 
 @router.post("/users/{username}/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
-def issue_token(username: str, session: SessionDep, who: Admin, name: str = "api") -> TokenOut:
-    issued = signin.issue_api_token(session, who.username, username, name)
+def issue_token(
+    username: str, session: SessionDep, settings: SettingsDep, who: Admin, name: str = "api"
+) -> TokenOut:
+    issued = signin.issue_api_token(session, who.username, username, name, settings.api_token_days)
     return TokenOut(
         token=issued.token, expires_at=issued.expires_at, user=UserPublic.model_validate(issued.user)
     )

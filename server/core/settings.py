@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     signin_lockout_s: int = Field(default=300, ge=1)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
+    # addresses of reverse proxies whose X-Forwarded-For/-Proto are believed ("10.0.0.5,10.0.0.6" or "*");
+    # unset: believed from nobody, not even loopback (else anyone could pick their address for rate limits)
+    forwarded_allow_ips: str | None = None
+    api_token_days: int = Field(default=90, ge=1)  # API tokens (scripts, password sign-in) expire after
 
     @field_validator("site")
     @classmethod

@@ -91,10 +91,10 @@ def _issue(session: Session, user: User, kind: str, hours: int | None, station_i
     return Issued(token=token, expires_at=expires, user=user)
 
 
-def issue_api_token(session: Session, actor: str, username: str, name: str) -> Issued:
-    """An API token for a user (scripts, integrations), issued by an admin."""
+def issue_api_token(session: Session, actor: str, username: str, name: str, days: int) -> Issued:
+    """An API token for a user (scripts, integrations), issued by an admin, valid for `days`."""
     user = crud.get_by(session, User, username=username)
-    issued = _issue(session, user, "api", None, None)
+    issued = _issue(session, user, "api", days * 24, None)
     audit.record(session, actor, "User", user.id, "token_issued", {"name": name})
     session.commit()
     return issued
@@ -121,7 +121,7 @@ def password_sign_in(session: Session, settings: Settings, username: str, passwo
         _fail(session, settings, rows)
         raise Unauthorized("wrong username or password")
     _clear(session, rows)
-    return _issue(session, user, "api", None, None)
+    return _issue(session, user, "api", settings.api_token_days * 24, None)
 
 
 def tablet_for(session: Session, station_code: str, device_token: str | None) -> tuple[Station, Tablet]:

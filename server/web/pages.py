@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from server.web import (
     admin_orders,
     admin_setup,
+    admin_tokens,
     boss,
     counts,
     instructions,
@@ -25,5 +26,6 @@ PAGE_ROUTERS: list[APIRouter] = [
     live.router,
     admin_orders.router,
     admin_setup.router,
+    admin_tokens.router,
     reports.router,
 ]
