@@ -21,8 +21,8 @@ def _days_left(expires_at: str) -> float:
 
 def test_tokens_expire_and_an_admin_lists_and_revokes_them(client: TestClient, engine: Engine) -> None:
     plant = build_plant(client)
-    signin = ok(client.post("/api/v1/auth/token", json={"username": "planner1",
-                                                         "password": plant.passwords["planner1"]}))  # fmt: skip
+    credentials = {"username": "planner1", "password": plant.passwords["planner1"]}
+    signin = ok(client.post("/api/v1/auth/token", json=credentials))
     assert 89.9 < _days_left(signin["expires_at"]) <= 90
     issued = ok(client.post("/api/v1/users/planner1/tokens", params={"name": "erp"}, headers=ADMIN), 201)
     assert 89.9 < _days_left(issued["expires_at"]) <= 90
