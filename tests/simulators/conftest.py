@@ -6,7 +6,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from simulators.config import MachineConfig
+from simulators.machines import Machine
 from tests.support.simulator import Simulator
+
+
+def make_machine(**overrides: object) -> Machine:
+    """A machine on its own (seed 3): cnc m1, cycle 10 s with 10 % jitter, 5 % scrap, unless overridden."""
+    fields: dict[str, object] = {"id": "m1", "kind": "cnc", "line": "A", "protocol": "opcua",
+                                 "cycle_time_s": 10.0, "jitter": 0.1, "scrap_probability": 0.05}  # fmt: skip
+    fields.update(overrides)
+    return Machine(MachineConfig(**fields), seed=3)  # type: ignore[arg-type]
+
 
 STATIC = 1_000_000.0  # a cycle time so long that the machine never makes a part during a test
 

@@ -2,15 +2,8 @@
 
 import pytest
 
-from simulators.config import MachineConfig
-from simulators.machines import TAG_NAMES, Machine
-
-
-def make(**overrides: object) -> Machine:
-    fields: dict[str, object] = {"id": "m1", "kind": "cnc", "line": "A", "protocol": "opcua",
-                                 "cycle_time_s": 10.0, "jitter": 0.1, "scrap_probability": 0.05}  # fmt: skip
-    fields.update(overrides)
-    return Machine(MachineConfig(**fields), seed=3)  # type: ignore[arg-type]
+from simulators.machines import TAG_NAMES
+from tests.simulators.conftest import make_machine as make
 
 
 def test_counts_stay_within_jitter_bounds() -> None:

@@ -10,8 +10,9 @@ import pytest
 from asyncua import Client
 from pymodbus.client import AsyncModbusTcpClient
 
-from simulators.config import MachineConfig, load_plant
+from simulators.config import load_plant
 from simulators.machines import Machine
+from tests.simulators.conftest import make_machine
 from tests.support.processes import ROOT
 from tests.support.simulator import Simulator
 
@@ -20,10 +21,7 @@ NS = "urn:takt:simulator"
 
 
 def make(**overrides: object) -> Machine:
-    fields: dict[str, object] = {"id": "m1", "kind": "injection_molding", "line": "A", "protocol": "opcua",
-                                 "cycle_time_s": 10.0, "jitter": 0.1, "scrap_probability": 0.2}  # fmt: skip
-    fields.update(overrides)
-    return Machine(MachineConfig(**fields), seed=3)  # type: ignore[arg-type]
+    return make_machine(**({"kind": "injection_molding", "scrap_probability": 0.2} | overrides))
 
 
 def test_cavities_make_parts_per_shot_and_counters_wrap() -> None:

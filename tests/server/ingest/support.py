@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.models.catalog import Product
+from server.models.ingest import EdgeCursor
 from server.models.plant import Machine, Site, Tag
 from server.models.production import Operation, OperationRun, WorkOrder
 from shared import topics
@@ -116,3 +117,18 @@ class Broker:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def machine_counts(engine: Engine, op_id: int) -> tuple[int, int]:
+    """(machine_good, machine_scrap) of an operation."""
+    with Session(engine) as session:
+        op = session.get(Operation, op_id)
+        assert op is not None
+        return op.machine_good, op.machine_scrap
+
+
+def cursor(engine: Engine, edge: str = EDGE) -> int:
+    """The edge's last applied seq, -1 before its first batch."""
+    with Session(engine) as session:
+        row = session.get(EdgeCursor, edge)
+        return row.last_applied_seq if row else -1

@@ -13,26 +13,21 @@ from server.models.ingest import (
     CounterAnomaly,
     CountEvent,
     DeadLetter,
-    EdgeCursor,
     GapEvent,
     HistorianPoint,
     InboxBatch,
 )
-from server.models.production import Operation
-from tests.server.ingest.support import EDGE, T0, Broker, batch, counts, make_plant, wait_for
-
-
-def machine_counts(engine: Engine, op_id: int) -> tuple[int, int]:
-    with Session(engine) as session:
-        op = session.get(Operation, op_id)
-        assert op is not None
-        return op.machine_good, op.machine_scrap
-
-
-def cursor(engine: Engine, edge: str = EDGE) -> int:
-    with Session(engine) as session:
-        row = session.get(EdgeCursor, edge)
-        return row.last_applied_seq if row else -1
+from tests.server.ingest.support import (
+    EDGE,
+    T0,
+    Broker,
+    batch,
+    counts,
+    cursor,
+    machine_counts,
+    make_plant,
+    wait_for,
+)
 
 
 @pytest.mark.faults

@@ -24,26 +24,21 @@ from server.ingest.metrics import Metrics
 from server.ingest.registry import Registry
 from server.main import create_app
 from server.models.ingest import DeadLetter, EdgeCursor, InboxBatch
-from server.models.production import Operation
 from tests.server.ingest.conftest import ingest_settings
-from tests.server.ingest.support import EDGE, SITE, Broker, counts, make_plant, wait_for
+from tests.server.ingest.support import (
+    EDGE,
+    SITE,
+    Broker,
+    counts,
+    cursor,
+    machine_counts,
+    make_plant,
+    wait_for,
+)
 from tests.support.mosquitto import Mosquitto
 
 POISON = b'{"v":1,"edge_id":"rogue10","seq":9223372036854775808,"sent_ms":1,"samples":[]}'
 POISON_TOPIC = "takt/v1/demo/rogue10/data"
-
-
-def machine_counts(engine: Engine, op_id: int) -> tuple[int, int]:
-    with Session(engine) as session:
-        op = session.get(Operation, op_id)
-        assert op is not None
-        return op.machine_good, op.machine_scrap
-
-
-def cursor(engine: Engine, edge: str = EDGE) -> int:
-    with Session(engine) as session:
-        row = session.get(EdgeCursor, edge)
-        return row.last_applied_seq if row else -1
 
 
 def letters(engine: Engine) -> list[DeadLetter]:
