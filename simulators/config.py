@@ -6,12 +6,14 @@ Errors name the file, the field (e.g. `machines[2].counter_width`) and the probl
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import yaml
 
 from simulators.errors import ConfigError
+
+T = TypeVar("T")
 
 Kind = Literal["cnc", "injection_molding", "stamping_press", "packaging", "assembly"]
 ID_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -91,15 +93,20 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), "(file)", f"not valid YAML: {err}") from err
 
 
-def load_plant(path: Path) -> PlantConfig:
-    raw = read_yaml(path)
+def convert_file(path: Path, raw: object, kind: type[T], expected: str) -> T:
+    """A file's parsed YAML as `kind`; ConfigError naming the file, the field and the problem otherwise
+    (`expected` when the top level is not a mapping)."""
     if not isinstance(raw, dict):
-        raise ConfigError(str(path), "(top level)", "expected a mapping with a `machines` list")
+        raise ConfigError(str(path), "(top level)", expected)
     try:
-        plant = msgspec.convert(raw, PlantConfig)
+        return msgspec.convert(raw, kind)
     except msgspec.ValidationError as err:
         field, problem = field_of(err)
         raise ConfigError(str(path), field, problem) from err
+
+
+def load_plant(path: Path) -> PlantConfig:
+    plant = convert_file(path, read_yaml(path), PlantConfig, "expected a mapping with a `machines` list")
     validate_plant(plant, str(path))
     return plant
 

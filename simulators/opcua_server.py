@@ -100,12 +100,7 @@ class OpcuaPlant:
             await server.register_namespace(uri)
         self.idx = await server.register_namespace(NAMESPACE)
         await self._build(server)
-        try:
-            await server.start()
-        except OSError as err:
-            raise SimError(f"OPC UA cannot listen on {self.endpoint}: {err}") from err
-        self.server = server
-        self.starts += 1
+        await self._serve(server, "listen")
         log.info("OPC UA serving %d machines on %s", len(self.machines), self.endpoint)
 
     async def _build(self, server: Server) -> None:
@@ -122,6 +117,14 @@ class OpcuaPlant:
                 nodes[tag] = (nid, vtype)
             self.nodes[cfg.id] = nodes
             self.last[cfg.id] = {}
+
+    async def _serve(self, server: Server, doing: str) -> None:
+        try:
+            await server.start()
+        except OSError as err:
+            raise SimError(f"OPC UA cannot {doing} on {self.endpoint}: {err}") from err
+        self.server = server
+        self.starts += 1
 
     async def stop(self) -> None:
         server, self.server = self.server, None
@@ -140,12 +143,7 @@ class OpcuaPlant:
         await server.stop()
         log.info("OPC UA server stopped for a restart (%.1f s down)", down_s)
         await asyncio.sleep(down_s)
-        try:
-            await server.start()
-        except OSError as err:
-            raise SimError(f"OPC UA cannot listen again on {self.endpoint}: {err}") from err
-        self.server = server
-        self.starts += 1
+        await self._serve(server, "listen again")
         log.info("OPC UA server restarted on %s", self.endpoint)
 
     def drop_connections(self) -> int:

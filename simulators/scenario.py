@@ -5,7 +5,7 @@ from pathlib import Path
 
 import msgspec
 
-from simulators.config import field_of, read_yaml
+from simulators.config import convert_file, read_yaml
 from simulators.errors import ConfigError, FaultError
 from simulators.faults import Duration, FaultRequest, check, parse_duration
 
@@ -34,13 +34,7 @@ def load_scenario(path: Path, machines: Mapping[str, str], units: Mapping[int, s
     raw = read_yaml(path)
     if raw is None:
         raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(str(path), "(top level)", "expected a mapping with an `events` list")
-    try:
-        parsed = msgspec.convert(raw, ScenarioFile)
-    except msgspec.ValidationError as err:
-        field, problem = field_of(err)
-        raise ConfigError(str(path), field, problem) from err
+    parsed = convert_file(path, raw, ScenarioFile, "expected a mapping with an `events` list")
     events: list[tuple[float, FaultRequest]] = []
     for i, event in enumerate(parsed.events):
         try:
