@@ -29,19 +29,24 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class MachineStateChanged:
-    machine_id: int
-    machine: str
-    state: str
-    since_ms: int
-    kind: str = "machine_state"
+class _Event:
+    """What every event is: its fields, `kind` last, as one JSON object."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
 
 @dataclass(frozen=True, slots=True)
-class CountsChanged:
+class MachineStateChanged(_Event):
+    machine_id: int
+    machine: str
+    state: str
+    since_ms: int
+    kind: str = "machine_state"
+
+
+@dataclass(frozen=True, slots=True)
+class CountsChanged(_Event):
     machine_id: int
     machine: str
     operation_id: int | None
@@ -50,30 +55,21 @@ class CountsChanged:
     ts_ms: int
     kind: str = "counts"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
 
 @dataclass(frozen=True, slots=True)
-class EdgeChanged:
+class EdgeChanged(_Event):
     edge_id: str
     online: bool
     kind: str = "edge"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
 
 @dataclass(frozen=True, slots=True)
-class InspectionRecorded:
+class InspectionRecorded(_Event):
     """An inspection was recorded (SPC signals, due checks and nonconformances may have changed)."""
 
     work_order: str
     passed: bool
     kind: str = "inspection"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 Event = MachineStateChanged | CountsChanged | EdgeChanged | InspectionRecorded
