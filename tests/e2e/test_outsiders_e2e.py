@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.domain.edge_import import import_edge
-from server.models.ingest import CounterAnomaly, CountEvent
+from server.models.ingest import CounterAnomaly, CountEvent, SignalState
 from tests.e2e.test_counts_e2e import server, wait
 from tests.e2e.test_profiles_e2e import counted, states
 from tests.support.mosquitto import Mosquitto
@@ -111,3 +111,43 @@ def test_an_outsider_plc_is_counted_exactly_through_a_32_bit_wrap(
         for line in output.splitlines()
         if " WARNING " in line or " ERROR " in line or " CRITICAL " in line
     ], output
+
+
+@pytest.mark.faults
+def test_the_finding_a_reset_near_the_top_of_32_bits_is_not_a_wrap(
+    engine: Engine, server: TestClient, mosquitto: Mosquitto, plc: tuple[OutsiderPlc, dict[str, Any]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Replayed from the issue against each outsider: a uint32 PartCount at 4294967265 is reset to 0 by the
+    operator while the machine is idle. Counting it as a wrap would invent 31 parts."""
+    outsider, device = plc
+    config = write_edge(tmp_path / "edge" / "edge.yaml", device, mosquitto.port)
+    import_edge(engine, config)
+    edge = TaktProcess(["edge", "--config", str(config)], tmp_path / "edge.log")
+    edge.start()
+    try:
+        wait(lambda: states(engine) == {"press": "idle"}, what="the machine idle on the server")
+        outsider.send("run 65")
+        assert outsider.send("read")["count"] == 4_294_967_265
+        wait(lambda: counted(engine).get("press") == (65, 0), timeout=30, what="65 parts counted")
+        outsider.send("set 0")  # the operator's reset, machine idle
+        wait(lambda: _part_count(engine) == 0, what="the server to see the counter at 0")
+        outsider.send("run 20")
+        wait(lambda: counted(engine).get("press") == (85, 0), timeout=30,
+             what=f"server counts {counted(engine)} to be the 85 parts made")  # fmt: skip
+        with Session(engine) as session:
+            kinds = set(session.exec(select(CountEvent.kind)).all())
+            anomalies = session.exec(select(CounterAnomaly)).all()
+        assert "wrap" not in kinds and anomalies == [], (kinds, anomalies)
+        assert counted(engine)["press"] == (85, 0)  # nothing invented after the fact either
+    finally:
+        edge.stop()
+        if edge.alive():
+            edge.kill()
+    assert "Traceback" not in edge.output()
+
+
+def _part_count(engine: Engine) -> int | None:
+    with Session(engine) as session:
+        row = session.exec(select(SignalState).where(SignalState.tag == "PartCount")).first()
+        return None if row is None else int(row.value)

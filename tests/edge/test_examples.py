@@ -22,7 +22,7 @@ def test_example_loads_and_validates(path: Path) -> None:
     cfg = config.load(path, env={})
     assert cfg.devices and all(d.tags for d in cfg.devices)
     roles = {t.role for d in cfg.devices for t in d.tags}
-    assert {"counter", "scrap_counter", "state"} <= roles
+    assert {"scrap_counter", "state"} <= roles and roles & {"counter", "total_counter", "cycle_counter"}
     for device in cfg.devices:
         for tag in device.tags:
             if tag.role == "state":
@@ -38,10 +38,15 @@ def test_docs_show_the_example_verbatim(path: Path) -> None:
 def test_siemens_ids_keep_their_quotes_and_name_the_namespace_by_uri() -> None:
     cfg = config.load(EXAMPLES[2], env={})
     addresses = [str(t.address) for t in cfg.devices[0].tags]
-    assert addresses[0] == 'nsu=http://www.siemens.com/simatic-s7-opcua;s="DB_Machine"."good_count"'
+    assert addresses[0] == 'nsu=http://www.siemens.com/simatic-s7-opcua;s="DB_Machine"."shot_count"'
 
 
 def test_swapped_words_example_reads_low_word_first() -> None:
     cfg = config.load(EXAMPLES[0], env={})
     device = cfg.devices[0]
     assert config.orders(device, device.tags[0]) == ("little", "big", False)
+
+
+def test_the_examples_show_every_counter_kind() -> None:
+    kinds = {t.role for p in EXAMPLES for t in config.load(p, env={}).devices[0].tags}
+    assert {"counter", "total_counter", "cycle_counter", "scrap_counter"} <= kinds
