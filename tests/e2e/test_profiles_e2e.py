@@ -133,3 +133,93 @@ def test_floor_plant_counts_exactly_through_the_example_configs(
             edge.kill()
     assert "Traceback" not in edge.output()
     assert "maps to no state" not in edge.output()
+
+
+def _w16_plant(path: Path) -> Path:
+    machine = {"id": "w16", "kind": "stamping_press", "line": "P", "protocol": "modbus", "unit_id": 1,
+               "cycle_time_s": 4.0, "jitter": 0.05, "scrap_probability": 0.1, "counter_width": 16,
+               "counter_start": 65_470}  # fmt: skip
+    plant = {"site": "demo", "tick_ms": 20, "seed": 5, "machines": [machine]}
+    path.write_bytes(msgspec.yaml.encode(plant))
+    return path
+
+
+def _w16_edge(path: Path, sim: Simulator, broker_port: int) -> Path:
+    tags = [
+        {"name": "good_count", "table": "holding", "address": 0, "type": "uint16", "role": "counter"},
+        {"name": "scrap_count", "table": "holding", "address": 2, "type": "uint16", "role": "scrap_counter"},
+        {"name": "state", "table": "holding", "address": 4, "role": "state"},
+    ]
+    device = {"name": "w16", "protocol": "modbus_tcp", "machine": "w16", "host": "127.0.0.1",
+              "port": sim.modbus_port, "poll_ms": 50, "backoff_max_s": 0.5, "max_gap": 0,
+              "tags": tags}  # fmt: skip
+    config = {"site": "demo", "edge_id": "w16", "broker": {"host": "127.0.0.1", "port": broker_port},
+              "buffer": {"path": str(path.parent / "outbox.db")}, "batching": {"max_delay_ms": 50},
+              "publishing": {"status_interval_s": 1}, "devices": [device]}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(msgspec.yaml.encode(config))
+    return path
+
+
+@pytest.mark.faults
+def test_a_reset_near_the_top_of_16_bits_and_a_jump_held_as_an_anomaly(
+    engine: Engine, server: TestClient, mosquitto: Mosquitto, start_simulator: Any, tmp_path: Path
+) -> None:
+    sim = start_simulator(
+        config=_w16_plant(tmp_path / "plant.yaml"), accel=ACCEL, extra=["--scenario", "none"]
+    )
+    sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "idle"})
+    config = _w16_edge(tmp_path / "edge" / "edge.yaml", sim, mosquitto.port)
+    import_edge(engine, config)
+    edge = TaktProcess(["edge", "--config", str(config)], tmp_path / "edge.log")
+    edge.start()
+
+    def made() -> tuple[int, int]:
+        machine = sim.ground_truth()["machines"]["w16"]
+        return machine["good"], machine["scrap"]
+
+    def produce(parts: int) -> None:
+        start = sum(made())
+        sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "running"})
+        wait(lambda: sum(made()) >= start + parts, what=f"{parts} parts")
+        sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "idle"})
+
+    def counts_equal(base: tuple[int, int]) -> bool:
+        now = made()
+        return counted(engine).get("w16") == (now[0] - base[0], now[1] - base[1])
+
+    try:
+        wait(lambda: states(engine).get("w16") == "idle", what="w16 idle on the server")
+        base = made()
+        produce(20)  # the good counter climbs to ~65490, short of the wrap at 65536
+        wait(lambda: counts_equal(base), timeout=30, what="the counts before the reset")
+        sim.post("/faults", {"action": "reset_counter", "machine": "w16", "counter": "both"})  # while idle
+        produce(20)
+        wait(
+            lambda: counts_equal(base),
+            timeout=30,
+            what=f"counts {counted(engine)} = ground truth after the reset",
+        )
+        with Session(engine) as session:
+            assert "wrap" not in set(session.exec(select(CountEvent.kind)).all())  # ~45 parts not invented
+            assert session.exec(select(CounterAnomaly)).all() == []
+        # a jump no machine makes (a preset while idle): held for a person, nothing counted
+        good_now = made()[0] - base[0] - 0
+        sim.post(
+            "/faults",
+            {"action": "set_counter", "machine": "w16", "counter": "good", "value": 5_000 + good_now},
+        )
+        wait(lambda: _anomalies(engine), what="the jump held as a count anomaly")
+        assert counts_equal(base)
+        anomaly = _anomalies(engine)[0]
+        assert anomaly.status == "open" and anomaly.tag == "good_count"
+    finally:
+        edge.stop()
+        if edge.alive():
+            edge.kill()
+    assert "Traceback" not in edge.output()
+
+
+def _anomalies(engine: Engine) -> list[CounterAnomaly]:
+    with Session(engine) as session:
+        return list(session.exec(select(CounterAnomaly)).all())
