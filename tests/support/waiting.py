@@ -3,9 +3,29 @@
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 R = TypeVar("R")
+
+
+class _Poll(Generic[R]):
+    """`check` until it returns something truthy (kept in `value`), for `timeout` seconds from now."""
+
+    def __init__(self, check: Callable[[], R], timeout: float, what: str) -> None:
+        self.check, self.timeout, self.what = check, timeout, what
+        self.deadline = time.monotonic() + timeout
+
+    def done(self) -> bool:
+        """Check once: True when it holds; an AssertionError naming `what` and the last value after the
+        deadline; False to poll again."""
+        self.value = self.check()
+        if self.value:
+            return True
+        if time.monotonic() > self.deadline:
+            raise AssertionError(
+                f"timed out after {self.timeout} s waiting for {self.what} (last: {self.value!r})"
+            )
+        return False
 
 
 def wait_until(
@@ -13,25 +33,17 @@ def wait_until(
 ) -> R:
     """Poll `check` until it returns something truthy and return that; after `timeout` seconds fail with an
     AssertionError naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {value!r})")
+    poll = _Poll(check, timeout, what)
+    while not poll.done():
         time.sleep(interval)
+    return poll.value
 
 
 async def wait_until_async(
     check: Callable[[], R], seconds: float = 20.0, what: str = "condition", interval: float = 0.05
 ) -> R:
     """`wait_until` for a test running on the event loop: polls with asyncio.sleep, so the loop runs on."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what} (last: {value!r})")
+    poll = _Poll(check, seconds, what)
+    while not poll.done():
         await asyncio.sleep(interval)
+    return poll.value
