@@ -75,7 +75,10 @@ class Agent:
 
     async def run(self) -> None:
         outbox = self.outbox
-        self.publisher = Publisher(self.config, outbox.pending, self._ack, self._command, self.status)
+        sessions = await outbox.call(outbox.outbox.reserve_sessions)
+        self.publisher = Publisher(
+            self.config, outbox.pending, self._ack, self._command, self.status, session_base=sessions
+        )
         self.publisher.acked = self.publisher.sent = outbox.outbox.acked_seq
         log.info(
             "edge %s/%s starting: %d devices, outbox %s (%d batches waiting, next seq %d)",

@@ -58,6 +58,9 @@ def is_disk_full(err: sqlite3.Error) -> bool:
     return "full" in str(err).lower() or getattr(err, "sqlite_errorcode", 0) == 13  # SQLITE_FULL
 
 
+SESSIONS = 1 << 20  # connections per run of the agent
+
+
 class Outbox:
     def __init__(
         self,
@@ -103,6 +106,16 @@ class Outbox:
 
     def close(self) -> None:
         self.db.close()
+
+    def reserve_sessions(self) -> int:
+        """The first of a block of MQTT connection numbers for this run of the agent: they rise across
+        restarts without a write per connect (the server orders an edge's statuses by them, docs/contracts.md
+        "Edge status")."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'session_next'").fetchone()
+        base = int(row[0]) if row is not None else 1
+        reserve = "INSERT OR REPLACE INTO meta (key, value) VALUES ('session_next', ?)"
+        self.db.execute(reserve, (base + SESSIONS,))
+        return base
 
     def append(self, samples: list[SampleRow], created_ms: int | None = None) -> int:
         """Store one batch and return its seq. Raises OutboxError (disk full) without losing state."""

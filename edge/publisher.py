@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 from aiolimiter import AsyncLimiter
 from paho.mqtt.enums import CallbackAPIVersion
@@ -40,8 +41,12 @@ class Publisher:
         on_ack: Callable[[int], Coroutine[Any, Any, None]],
         on_command: Callable[[messages.Command], None],
         status: Callable[[], messages.Status],
+        session_base: int = 0,
     ) -> None:
         self.config = config
+        # this connection's number (docs/contracts.md, "Status"): +1 before every connect, in the will too
+        self.session = session_base
+        self.status_n = 0  # statuses published on this connection
         self.pending, self.on_ack, self.on_command, self.status = pending, on_ack, on_command, status
         site, edge = config.site, config.edge_id
         self.topic_data, self.topic_status = topics.data(site, edge), topics.status(site, edge)
@@ -69,8 +74,7 @@ class Publisher:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311
         )
-        will = messages.Status(edge_id=config.edge_id, online=False, ts_ms=int(time.time() * 1000))
-        client.will_set(self.topic_status, messages.encode(will), qos=1, retain=True)
+        client.on_pre_connect = self._on_pre_connect
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
         if broker.tls is not None:
@@ -95,9 +99,11 @@ class Publisher:
         """Clean stop: the retained status says offline (a crash leaves that to the last will)."""
         self.stopping = True
         if self.connected.is_set():
+            self.status_n += 1
             offline = messages.Status(
-                edge_id=self.config.edge_id, online=False, ts_ms=int(time.time() * 1000)
-            )
+                edge_id=self.config.edge_id, online=False, ts_ms=int(time.time() * 1000),
+                session=self.session, n=self.status_n,
+            )  # fmt: skip
             info = self.client.publish(self.topic_status, messages.encode(offline), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=2)
@@ -105,6 +111,16 @@ class Publisher:
         self.client.loop_stop()
 
     # -- paho thread -> event loop ----------------------------------------------------------------------
+
+    def _on_pre_connect(self, client: mqtt.Client, _u: Any) -> None:
+        """Before every (re)connect: a new connection number, and the last will that carries it (so the
+        server knows this will ends this connection, and no later status of it counts)."""
+        self.session += 1
+        self.status_n = 0
+        will = messages.Status(
+            edge_id=self.config.edge_id, online=False, ts_ms=int(time.time() * 1000), session=self.session
+        )
+        client.will_set(self.topic_status, messages.encode(will), qos=1, retain=True)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
@@ -166,7 +182,9 @@ class Publisher:
 
     def publish_status(self) -> None:
         if self.connected.is_set():
-            self.client.publish(self.topic_status, messages.encode(self.status()), qos=1, retain=True)
+            self.status_n += 1
+            status = msgspec.structs.replace(self.status(), session=self.session, n=self.status_n)
+            self.client.publish(self.topic_status, messages.encode(status), qos=1, retain=True)
 
     def publish_result(self, result: messages.CommandResult) -> None:
         self.client.publish(self.topic_result, messages.encode(result), qos=1)

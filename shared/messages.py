@@ -140,6 +140,11 @@ class Status(msgspec.Struct, kw_only=True, frozen=True):
     devices: Annotated[list[DeviceStatus], msgspec.Meta(max_length=MAX_DEVICES)] = []
     buffer: BufferStatus | None = None
     tags: Annotated[list[TagInfo], msgspec.Meta(max_length=MAX_TAGS)] = []
+    # the order of an edge's statuses (docs/contracts.md, "Status"): `session` numbers the edge's MQTT
+    # connections, rising across reconnects and restarts; the last will carries its connection's number.
+    # `n` numbers the statuses of one connection (None on the will). Older edges send neither.
+    session: Seq | None = None
+    n: Seq | None = None
 
 
 class Ack(msgspec.Struct, kw_only=True, frozen=True):

@@ -17,7 +17,7 @@ from server.domain.oee_calc import Segment, observed_availability
 from server.domain.workorders import OPEN_STATUSES
 from server.models.auth import User
 from server.models.catalog import Product, ReasonCode
-from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment
+from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment, SignalState
 from server.models.materials import LotConsumption, MaterialLot
 from server.models.orders import WorkOrderProgress
 from server.models.plant import Line, Machine, Site, Tag
@@ -47,6 +47,8 @@ class Tile:
     oee: float | None = None
     availability: float | None = None
     job: str | None = None
+    no_data_since_ms: int | None = None  # offline: its last sample's time (else since when it is offline)
+    no_data_since: str | None = None  # the same as the site's local time of day
 
 
 @dataclass
@@ -171,6 +173,18 @@ def _running_jobs(session: Session) -> dict[int | None, str]:
     return dict(session.exec(stmt).all())
 
 
+def _last_samples(session: Session, machine_ids: list[int]) -> dict[int, int]:
+    """The time of each machine's last counter or state sample."""
+    if not machine_ids:
+        return {}
+    stmt = (
+        select(SignalState.machine_id, func.max(SignalState.ts_ms))
+        .where(col(SignalState.machine_id).in_(machine_ids))
+        .group_by(col(SignalState.machine_id))
+    )
+    return {int(m): int(ts) for m, ts in session.exec(stmt).all() if ts is not None}
+
+
 def machine_tiles(session: Session, site: Site | None, today: date, since: int, now: int) -> list[Tile]:
     stmt = select(Machine).order_by(col(Machine.code))
     if site is not None:
@@ -181,10 +195,17 @@ def machine_tiles(session: Session, site: Site | None, today: date, since: int, 
     jobs = _running_jobs(session)
     segments = _segments_since(session, [m.id or 0 for m in machines], since, now)
     tiles = []
+    offline = [m.id or 0 for m in machines if segments[m.id or 0] and segments[m.id or 0][-1][0] == "offline"]
+    last_samples = _last_samples(session, offline)
     for m in machines:
         segs = segments[m.id or 0]
         last = segs[-1] if segs else None
         tile = Tile(m.code, m.name, last[0] if last else "unknown", last[1] if last else None)
+        if tile.state == "offline":
+            tile.no_data_since_ms = ms = last_samples.get(m.id or 0) or tile.since_ms
+            zone = ZoneInfo(site.timezone or "UTC") if site is not None else ZoneInfo("UTC")
+            if ms is not None:
+                tile.no_data_since = datetime.fromtimestamp(ms / 1000, zone).strftime("%H:%M:%S")
         tile.good, tile.scrap = counts.get(m.id or 0, (0, 0))
         fig = figures.get(m.id or 0)
         tile.oee = fig.oee if fig is not None and fig.planned_ms > 0 else None

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from server.domain import crud
@@ -13,7 +14,7 @@ from server.domain.principals import Principal
 from server.domain.workorders import OPEN_STATUSES
 from server.models.auth import User
 from server.models.catalog import Product, ReasonCode
-from server.models.ingest import MachineStateSegment
+from server.models.ingest import MachineStateSegment, SignalState
 from server.models.plant import Machine, Station
 from server.models.production import DowntimeEvent, Operation, WorkOrder
 
@@ -62,12 +63,14 @@ class StationView:
     scrap_reasons: list[tuple[str, str]]
     downtime_reasons: list[tuple[str, str]]
     due: list[Due] = field(default_factory=list)
+    no_data_since_ms: int | None = None  # offline: the machine's last sample (no state is shown then)
 
     def to_json(self) -> dict[str, Any]:
         job = self.current
         return {
             "machine_state": self.machine_state,
             "state_since_ms": self.state_since_ms,
+            "no_data_since_ms": self.no_data_since_ms,
             "current": None if job is None else {
                 "number": job.number, "step_no": job.step_no, "status": job.status, "planned": job.planned,
                 "good": job.shown_good, "scrap": job.shown_scrap, "percent": job.percent,
@@ -166,6 +169,10 @@ def station_view(session: Session, code: str, locale: str, prefer: str | None = 
         scrap_reasons=reasons(session, "scrap", locale),
         downtime_reasons=reasons(session, "downtime", locale),
     )  # fmt: skip
+    if state == "offline" and machine is not None:
+        newest = select(func.max(SignalState.ts_ms)).where(SignalState.machine_id == machine.id)
+        last = session.exec(newest).one()
+        view.no_data_since_ms = last or since
     if current is not None and current.status in ACTIVE_OP:
         view.due = inspections_due(session, current.number, current.step_no)
     return view

@@ -38,6 +38,9 @@ class MachineLive(BaseModel):
     downtime_since_ms: int | None  # open automatic or manual downtime
     last_sample_ms: int | None
     last_sample_age_s: float | None
+    # offline (its edge died, or its device stopped answering): the time of its last sample, else since when
+    # it is offline. The state is not its last one: there is no data since then.
+    no_data_since_ms: int | None = None
 
 
 def machine_live(session: Session, machine: Machine, site: Site, now_ms: int) -> MachineLive:
@@ -71,6 +74,7 @@ def machine_live(session: Session, machine: Machine, site: Site, now_ms: int) ->
         downtime_since_ms=downtime,
         last_sample_ms=last,
         last_sample_age_s=None if last is None else max(0.0, (now_ms - last) / 1000),
+        no_data_since_ms=(last or segment.start_ms) if segment and segment.state == "offline" else None,
     )
 
 

@@ -40,8 +40,9 @@ def handle_status(
         row = session.exec(
             select(EdgeStatus).where(EdgeStatus.edge_id == status.edge_id).with_for_update()
         ).first()
-        if row is not None and status.ts_ms < row.status_ts_ms:
-            log.info("edge %s: older status (ts %d) ignored", status.edge_id, status.ts_ms)
+        if row is not None and is_older(status, row):
+            log.info("edge %s: older status (connection %s, n %s, ts %d) ignored",
+                     status.edge_id, status.session, status.n, status.ts_ms)  # fmt: skip
             return events
         was_online = row.online if row is not None else None
         before = dict(row.dropped or {}) if row is not None else {}
@@ -64,6 +65,21 @@ def handle_status(
         log.info("edge %s/%s is %s", site, status.edge_id, "online" if status.online else "offline")
         events.append(EdgeChanged(status.edge_id, status.online))
     return events
+
+
+def is_older(status: Status, row: EdgeStatus) -> bool:
+    """Is `status` older than the stored one? By the edge's connection number, then within a connection
+    by the status's number; an offline status (the will, a clean stop) ends its connection: nothing of that
+    connection after it counts. Statuses of older edges (no connection number) compare by their time."""
+    if status.session is None or row.session is None:
+        return status.session is None and status.ts_ms < row.status_ts_ms
+    if status.session != row.session:
+        return status.session < row.session
+    if not row.online:
+        return status.online
+    if not status.online:
+        return False
+    return (status.n or 0) < (row.status_n or 0)
 
 
 def _record_drops(session: Session, site: str, status: Status, before: dict[str, int], now_ms: int) -> None:
@@ -104,6 +120,7 @@ def _store(row: EdgeStatus, site: str, status: Status, received_ms: int) -> Edge
     row.site = site
     row.online = status.online
     row.status_ts_ms = status.ts_ms
+    row.session, row.status_n = status.session, status.n
     row.received_ms = received_ms
     row.version = status.version[:64]
     row.next_seq = status.next_seq

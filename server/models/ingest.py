@@ -69,6 +69,8 @@ class EdgeStatus(SQLModel, table=True):
     site: str = Field(max_length=64)
     online: bool = False
     status_ts_ms: int = Field(default=0, sa_type=BigInteger)
+    session: int | None = Field(default=None, sa_type=BigInteger)  # the edge's connection number (ordering)
+    status_n: int | None = Field(default=None, sa_type=BigInteger)  # the status's number in its connection
     received_ms: int = Field(default=0, sa_type=BigInteger)
     version: str = Field(default="", max_length=64)
     next_seq: int | None = Field(default=None, sa_type=BigInteger)

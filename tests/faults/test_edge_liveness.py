@@ -1,0 +1,103 @@
+"""A dead edge is seen (docs/ingest.md, "Edge status"): `kill -9` of a real `takt edge` while its machines
+run, and a network blackhole between edge and broker through the fault proxy (the broker's keepalive fires
+the will), each make the edge offline and its machines show "no data since <time>" within keepalive x 1.5,
+on the API and on the boss page in Chromium; the next birth brings them back.
+
+The waits below are bounds, not measurements: keepalive x 1.5 (the broker's rule) plus the time the
+server needs to take the will in."""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.faults.plant import ADMIN_TOKEN, MACHINES, Plant
+from tests.support.waiting import wait_until
+
+KEEPALIVE_S = 5  # the plant's edge config
+BOUND_S = KEEPALIVE_S * 1.5 + 5  # + the will's way through the broker and the server's apply
+PASSWORD = "liveness-boss-pw-1234"
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
+    running = Plant(tmp_path_factory.mktemp("liveness"))
+    try:
+        running.start()
+        body = {"username": "boss", "display_name": "Boss", "role": "supervisor", "password": PASSWORD}
+        created = httpx.post(f"{running.base}/api/v1/users", json=body,
+                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
+        assert created.status_code == 201, created.text
+        yield running
+    finally:
+        running.stop()
+
+
+def dead(plant: Plant) -> dict[str, Any] | None:
+    """The edge and every machine's live view, once the edge is offline and every machine shows no data."""
+    edge = plant.api("/edges/plant-edge")
+    lives = {m: plant.api(f"/machines/{m}/live") for m in MACHINES}
+    if edge["online"] or any(live["state"] != "offline" or live["no_data_since_ms"] is None
+                             for live in lives.values()):  # fmt: skip
+        return None
+    return {"edge": edge, "machines": lives}
+
+
+def alive(plant: Plant) -> bool:
+    edge = plant.api("/edges/plant-edge")
+    return bool(edge["online"]) and all(
+        plant.api(f"/machines/{m}/live")["state"] == "running" for m in MACHINES
+    )
+
+
+def boss_tiles_without_data(plant: Plant) -> dict[str, str]:
+    """The boss page in Chromium: each machine tile's "no data since" line (empty when it has none)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(locale="en", extra_http_headers={"Accept-Language": "en"})
+            page.goto(f"{plant.base}/login?next=/boss")
+            page.fill("input[name=username]", "boss")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/boss")
+            found = {}
+            for machine in MACHINES:
+                tile = page.locator(f'#tiles [data-machine="{machine}"]')
+                line = tile.locator("[data-no-data]")
+                found[machine] = line.inner_text() if line.count() else ""
+            return found
+        finally:
+            browser.close()
+
+
+@pytest.mark.faults
+def test_an_edge_killed_while_its_machines_run_is_offline_and_they_show_no_data(plant: Plant) -> None:
+    with plant.production():
+        wait_until(lambda: alive(plant), 60, "the edge online and its machines running")
+        killed_ms = int(time.time() * 1000)
+        plant.edge.kill()
+        seen = wait_until(lambda: dead(plant), BOUND_S, "the edge offline and its machines without data", 0.5)
+        for live in seen["machines"].values():
+            assert live["no_data_since_ms"] <= killed_ms + 1000  # its last sample, not a later state
+        tiles = boss_tiles_without_data(plant)
+        assert all(line.startswith("No data since ") for line in tiles.values()), tiles
+        plant.ensure_running()  # the next birth brings them back
+        wait_until(lambda: alive(plant), 60, "the edge back online and its machines running")
+    assert not any(boss_tiles_without_data(plant).values())
+
+
+@pytest.mark.faults
+def test_an_edge_cut_from_the_broker_is_offline_by_the_brokers_keepalive(plant: Plant) -> None:
+    with plant.production():
+        wait_until(lambda: alive(plant), 60, "the edge online and its machines running")
+        plant.proxy.drop(True)  # a blackhole: no FIN, no RST; only the keepalive can tell
+        try:
+            wait_until(lambda: dead(plant), BOUND_S, "the edge offline through the broker's keepalive", 0.5)
+            assert all(line for line in boss_tiles_without_data(plant).values())
+        finally:
+            plant.proxy.drop(False)
+        wait_until(lambda: alive(plant), 60, "the edge back online after the network came back")
