@@ -1,11 +1,12 @@
 """The FastAPI app: `create_app(settings)` builds it; its lifespan makes the engine, migrates the database,
-starts the live events' fan-out across replicas on PostgreSQL (`server.ingest.fanout`) and ingestion
-(`server.ingest.Ingestor`) when MQTT is enabled."""
+makes the one historian, starts the live events' fan-out across replicas on PostgreSQL
+(`server.ingest.fanout`) and ingestion (`server.ingest.Ingestor`) when MQTT is enabled, and keeps them
+in the app's `Services` (`server/core/services.py`), which routes get through `Depends`."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,39 +21,52 @@ from server.core import events
 from server.core.db import init_db, make_engine
 from server.core.errors import ServerError
 from server.core.i18n import request_error_text
+from server.core.services import Services, ServicesDep, attach
 from server.core.settings import Settings, get_settings
 from server.domain import security
+from server.historian import Historian, make_historian
 from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
 from server.web.pages import PAGE_ROUTERS
+from server.web.share import make_share_guards
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    engine: Engine | None = getattr(app.state, "engine", None)
-    if engine is None:
-        engine = make_engine(settings.database_url)
-        app.state.engine = engine
-    init_db(engine)
-    fanout = _start_fanout(settings, engine)
-    app.state.fanout = fanout
-    try:
-        ingestor = _start_ingestor(settings, engine)
-        app.state.ingestor = ingestor
-        log.info("takt server ready (site %s, database %s)", settings.site, engine.dialect.name)
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def lifespan(settings: Settings, engine: Engine | None) -> Lifespan:
+    """The app's lifespan: builds its `Services` (server/core/services.py) and stops them at the end."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        db = make_engine(settings.database_url) if engine is None else engine
+        init_db(db)
+        historian = make_historian(settings, db)
+        fanout = _start_fanout(settings, db)
         try:
-            yield
+            ingestor = _start_ingestor(settings, db, historian)
+            share_limiter, share_cache = make_share_guards(settings)
+            attach(app, Services(settings, db, historian, share_limiter, share_cache, ingestor, fanout))
+            log.info("takt server ready (site %s, database %s)", settings.site, db.dialect.name)
+            try:
+                yield
+            finally:
+                if ingestor is not None:
+                    ingestor.stop()  # closes the historian too
+                else:
+                    historian.close()
         finally:
-            if ingestor is not None:
-                ingestor.stop()
-    finally:
-        if fanout is not None:  # after ingestion: its last events are still sent
-            await asyncio.to_thread(fanout.stop)
+            if fanout is not None:  # after ingestion: its last events are still sent
+                await asyncio.to_thread(fanout.stop)
+            if own_engine:
+                db.dispose()
+
+    return run
 
 
 def _start_fanout(settings: Settings, engine: Engine) -> Fanout | None:
@@ -66,10 +80,10 @@ def _start_fanout(settings: Settings, engine: Engine) -> Fanout | None:
     return fanout
 
 
-def _start_ingestor(settings: Settings, engine: Engine) -> Ingestor | None:
+def _start_ingestor(settings: Settings, engine: Engine, historian: Historian) -> Ingestor | None:
     if not settings.mqtt_enabled:
         return None
-    ingestor = Ingestor(settings, engine)
+    ingestor = Ingestor(settings, engine, historian=historian)
     ingestor.start()
     return ingestor
 
@@ -95,10 +109,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     security.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
     # FastAPI's own body limit: 413 on a Content-Length over it before a byte is read, and on a streamed
     # (chunked) body as soon as the bytes read pass it
-    app = FastAPI(title="Takt", version="0.1.0", lifespan=lifespan, max_body_size=settings.max_body_bytes)
-    app.state.settings = settings
-    if engine is not None:
-        app.state.engine = engine
+    app = FastAPI(
+        title="Takt",
+        version="0.1.0",
+        lifespan=lifespan(settings, engine),
+        max_body_size=settings.max_body_bytes,
+    )
     app.add_exception_handler(ServerError, _server_error)
     for bad_data in (DataError, UnicodeEncodeError, OverflowError):
         app.add_exception_handler(bad_data, _bad_data)
@@ -112,17 +128,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-async def _healthz(request: Request) -> JSONResponse:
+async def _healthz(services: ServicesDep) -> JSONResponse:
     """Alive: 503 with the reasons when ingestion is stuck or lags beyond `TAKT_INGEST_MAX_LAG_S`."""
-    body = _health(request)
+    body = _health(services)
     return _answer(body)
 
 
-async def _readyz(request: Request) -> JSONResponse:
+async def _readyz(services: ServicesDep) -> JSONResponse:
     """Ready for traffic: healthy, the database answers and (with MQTT on) the broker subscription holds."""
-    body = _health(request)
+    body = _health(services)
     try:
-        await asyncio.to_thread(_ping, request.app.state.engine)
+        await asyncio.to_thread(_ping, services.engine)
     except Exception as err:
         body["reasons"].append(f"the database does not answer: {type(err).__name__}")
     ingest = body.get("ingest")
@@ -139,9 +155,9 @@ def _answer(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
 
-def _health(request: Request) -> dict[str, Any]:
-    body: dict[str, Any] = {"ok": True, "site": request.app.state.settings.site, "reasons": []}
-    ingestor: Ingestor | None = getattr(request.app.state, "ingestor", None)
+def _health(services: Services) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": True, "site": services.settings.site, "reasons": []}
+    ingestor = services.ingestor
     if ingestor is not None:
         health = ingestor.health()
         body["ingest"] = {

@@ -1,26 +1,28 @@
-"""Dependencies shared by the routers, as Annotated aliases: the caller, role checks, paging, settings."""
+"""Dependencies shared by the routers, as Annotated aliases: the caller, role checks, paging, the app's
+services (`server.core.services`: settings, engine, historian)."""
 
 from collections.abc import Callable, Sequence
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from server.core.db import SessionDep
-from server.core.settings import Settings
+from server.core.services import ServicesDep
+from server.core.services import SettingsDep as SettingsDep  # re-exported: the routers import it from here
 from server.domain.principals import Principal, authenticate
+from server.historian.base import Historian
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="API token, operator session token or TAKT_ADMIN_TOKEN")
 
 
-def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def services_historian(services: ServicesDep) -> Historian:
+    return services.historian
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+HistorianDep = Annotated[Historian, Depends(services_historian)]
 
 
 def current_principal(

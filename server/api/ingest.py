@@ -3,7 +3,7 @@ tag series from the historian. Included by `create_app` under /api/v1."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from server.api.deps import Admin, AnyRole, Page, PagingDep, Supervisor, make_page
 from server.core.db import SessionDep
 from server.core.errors import NotFound
-from server.historian import Aggregate, Historian, make_historian
+from server.core.services import Services, ServicesDep
+from server.historian import Aggregate
 from server.ingest import apply as applier
 from server.ingest.live import MachineLive, machine_live
 from server.models.ingest import DataLossEpisode, DeadLetter, EdgeCursor, EdgeStatus, GapEvent
@@ -109,43 +110,40 @@ def dead_letter_raw(letter_id: int, session: SessionDep, _: Admin) -> Response:
 
 
 @router.get("/edges", response_model=list[EdgePublic])
-def list_edges(request: Request, session: SessionDep, _: AnyRole) -> list[EdgePublic]:
+def list_edges(services: ServicesDep, session: SessionDep, _: AnyRole) -> list[EdgePublic]:
     ids = set(session.exec(select(EdgeCursor.edge_id)).all()) | set(
         session.exec(select(EdgeStatus.edge_id)).all()
     )
-    return [_edge(request, session, edge_id) for edge_id in sorted(ids)]
+    return [_edge(services, session, edge_id) for edge_id in sorted(ids)]
 
 
 @router.get("/edges/{edge_id}", response_model=EdgePublic)
-def get_edge(edge_id: str, request: Request, session: SessionDep, _: AnyRole) -> EdgePublic:
+def get_edge(edge_id: str, services: ServicesDep, session: SessionDep, _: AnyRole) -> EdgePublic:
     if session.get(EdgeCursor, edge_id) is None and session.get(EdgeStatus, edge_id) is None:
         raise NotFound(f"edge {edge_id!r} not found")
-    return _edge(request, session, edge_id)
+    return _edge(services, session, edge_id)
 
 
 @router.post("/edges/{edge_id}/gaps/{seq}/skip", response_model=SkipResult)
-def skip_gap(edge_id: str, seq: int, request: Request, who: Admin) -> SkipResult:
+def skip_gap(edge_id: str, seq: int, services: ServicesDep, who: Admin) -> SkipResult:
     """Give up on missing batches `seq..` (the edge lost them for good): later batches are applied."""
-    ingestor = getattr(request.app.state, "ingestor", None)
-    kick = getattr(ingestor, "kick", None)
-    last = applier.skip_gap(
-        request.app.state.engine, edge_id, seq, by=who.username, on_done=kick
-    )  # 409: GapSkipError
+    kick = services.ingestor.kick if services.ingestor is not None else None
+    last = applier.skip_gap(services.engine, edge_id, seq, by=who.username, on_done=kick)  # 409: GapSkipError
     return SkipResult(edge_id=edge_id, last_applied_seq=last)
 
 
 @router.get("/machines/{code}/live", response_model=MachineLive)
 def get_machine_live(
-    code: str, request: Request, session: SessionDep, _: AnyRole, site: str | None = None
+    code: str, services: ServicesDep, session: SessionDep, _: AnyRole, site: str | None = None
 ) -> MachineLive:
-    machine, site_row = _machine(request, session, code, site)
+    machine, site_row = _machine(services, session, code, site)
     return machine_live(session, machine, site_row, applier.now_ms())
 
 
 @router.get("/machines/{code}/series", response_model=SeriesPublic)
 def get_series(
     code: str,
-    request: Request,
+    services: ServicesDep,
     session: SessionDep,
     _: AnyRole,
     tag: str,
@@ -155,21 +153,20 @@ def get_series(
     agg: Aggregate = "avg",
     site: str | None = None,
 ) -> SeriesPublic:
-    machine, site_row = _machine(request, session, code, site)
+    machine, site_row = _machine(services, session, code, site)
     end = end if end is not None else applier.now_ms()
     start = start if start is not None else end - 3600_000
     step = step or max(1000, (end - start) // 300)
-    historian = _historian(request)
+    historian = services.historian
     points = historian.query(site_row.code, machine.code, tag, start, end, step, agg)
     return SeriesPublic(machine=machine.code, tag=tag, start=start, end=end, step=step, agg=agg,
                         historian=historian.name, points=points)  # fmt: skip
 
 
 @router.get("/ingest/stats")
-def ingest_stats(request: Request, _: Supervisor) -> dict[str, Any]:
+def ingest_stats(services: ServicesDep, _: Supervisor) -> dict[str, Any]:
     """This process's ingestion counters (each server replica has its own), and its live fan-out's."""
-    ingestor = getattr(request.app.state, "ingestor", None)
-    fanout = getattr(request.app.state, "fanout", None)
+    ingestor, fanout = services.ingestor, services.fanout
     live = {"live_fanout": fanout.snapshot()} if fanout is not None else {}
     if ingestor is None:
         return {"running": False, **live}
@@ -183,19 +180,8 @@ def ingest_stats(request: Request, _: Supervisor) -> dict[str, Any]:
     }
 
 
-def _historian(request: Request) -> Historian:
-    ingestor = getattr(request.app.state, "ingestor", None)
-    if ingestor is not None:
-        return ingestor.historian  # type: ignore[no-any-return]
-    historian = getattr(request.app.state, "historian", None)
-    if historian is None:
-        historian = make_historian(request.app.state.settings, request.app.state.engine)
-        request.app.state.historian = historian
-    return historian  # type: ignore[no-any-return]
-
-
-def _machine(request: Request, session: Session, code: str, site: str | None) -> tuple[Machine, Site]:
-    site_code = site or request.app.state.settings.site
+def _machine(services: Services, session: Session, code: str, site: str | None) -> tuple[Machine, Site]:
+    site_code = site or services.settings.site
     found = session.exec(
         select(Machine, Site).join(Site).where(Machine.code == code, Site.code == site_code)
     ).first()
@@ -210,9 +196,9 @@ def _machine(request: Request, session: Session, code: str, site: str | None) ->
     return found[0], found[1]
 
 
-def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
+def _edge(services: Services, session: Session, edge_id: str) -> EdgePublic:
     status = session.get(EdgeStatus, edge_id)
-    prog = applier.progress(request.app.state.engine, edge_id)
+    prog = applier.progress(services.engine, edge_id)
     cursor = session.get(EdgeCursor, edge_id)
     gaps = session.exec(
         select(GapEvent).where(GapEvent.edge_id == edge_id).order_by(col(GapEvent.id).desc()).limit(50)
@@ -223,7 +209,7 @@ def _edge(request: Request, session: Session, edge_id: str) -> EdgePublic:
         .order_by(col(DataLossEpisode.last_ms).desc())
         .limit(20)
     ).all()
-    ingestor = getattr(request.app.state, "ingestor", None)
+    ingestor = services.ingestor
     errors = ingestor.apply_errors() if ingestor is not None else {}
     clock = ingestor.clock.of(edge_id) if ingestor is not None else None
     offset = clock.offset_ms if clock is not None and clock.offset_ms is not None else None

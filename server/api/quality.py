@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.api.deps import AnyRole, Inspector, Page, PagingDep, QualityLead, make_page
 from server.core.db import SessionDep
+from server.core.services import EngineDep
 from server.domain import crud, idempotency, quality
 from server.models.catalog import Product
 from server.models.production import WorkOrder
@@ -88,7 +89,7 @@ def list_plans(
 )  # fmt: skip
 def record_inspection(
     body: quality.InspectionIn,
-    request: Request,
+    engine: EngineDep,
     session: SessionDep,
     who: Inspector,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -105,7 +106,7 @@ def record_inspection(
 
     scope = f"inspection:{body.work_order}"
     payload = body.model_dump(mode="json")
-    done = idempotency.once(request.app.state.engine, session, scope, idempotency_key, payload, work)
+    done = idempotency.once(engine, session, scope, idempotency_key, payload, work)
     if isinstance(done, idempotency.Replay):
         return JSONResponse(done.body, status_code=done.status)
     return done

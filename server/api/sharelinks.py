@@ -2,15 +2,15 @@
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from sqlmodel import Field, SQLModel
 
 from server.api.deps import SettingsDep, Sharer
 from server.core.db import SessionDep
+from server.core.services import ServicesDep
 from server.domain import crud, sharelinks
 from server.domain import workorders as wo
 from server.models.auth import ShareLink
-from server.web.share import forget_rendered_shares
 
 router = APIRouter(tags=["share links"])
 
@@ -72,11 +72,11 @@ def revoke_share_link(link_id: int, session: SessionDep, who: Sharer) -> ShareLi
 
 @router.post("/share-links/{link_id}/certificate", response_model=ShareLinkPublic)
 def release_certificate(
-    link_id: int, body: CertificateRelease, request: Request, session: SessionDep, who: Sharer
+    link_id: int, body: CertificateRelease, services: ServicesDep, session: SessionDep, who: Sharer
 ) -> ShareLink:
     """Show (released=true) or withdraw the order's inspection certificate on this customer's page."""
     link = sharelinks.release_certificate(
         session, who.username, crud.get_by(session, ShareLink, id=link_id), body.released
     )
-    forget_rendered_shares(request)
+    services.forget_rendered_shares()
     return link

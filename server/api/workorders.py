@@ -2,12 +2,14 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
 from server.core.db import SessionDep
+from server.core.services import EngineDep
 from server.domain import crud, idempotency, operations, progress, station_scope, work_reports
 from server.domain import workorders as wo
 from server.domain.principals import Principal
@@ -121,7 +123,7 @@ def get_progress(number: str, session: SessionDep, settings: SettingsDep, _: Any
 def create_report(
     number: str,
     body: WorkReportCreate,
-    request: Request,
+    engine: EngineDep,
     session: SessionDep,
     settings: SettingsDep,
     who: ShopFloor,
@@ -131,11 +133,11 @@ def create_report(
     body = station_scope.bind_step(session, who, number, body)
     if idempotency_key is None:
         return work_reports.create_report(session, who, number, body, tolerance)
-    return _idempotent_report(request, session, who, number, body, tolerance, idempotency_key)
+    return _idempotent_report(engine, session, who, number, body, tolerance, idempotency_key)
 
 
 def _idempotent_report(
-    request: Request, session: Session, who: Principal, number: str, body: WorkReportCreate, tolerance: float,
+    engine: Engine, session: Session, who: Principal, number: str, body: WorkReportCreate, tolerance: float,
     key: str,
 ) -> Any:  # fmt: skip
     payload = {"number": number, "body": body.model_dump(mode="json")}
@@ -148,7 +150,7 @@ def _idempotent_report(
             session, who, number, body, tolerance, key=key, before_commit=stored
         )
 
-    done = idempotency.once(request.app.state.engine, session, f"work-report:{number}", key, payload, work)
+    done = idempotency.once(engine, session, f"work-report:{number}", key, payload, work)
     if isinstance(done, idempotency.Replay):
         return JSONResponse(done.body, status_code=done.status)
     return done

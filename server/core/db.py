@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from server.core.services import EngineDep
+
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BEGIN = "takt_sqlite_begin"
@@ -116,9 +118,8 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_session(request: Request, engine: EngineDep) -> Iterator[Session]:
     """The request's session; requests that may write take SQLite's write lock per transaction."""
-    engine: Engine = request.app.state.engine
     if request.method not in READ_METHODS:
         engine = writer(engine)
     with Session(engine, expire_on_commit=False) as session:

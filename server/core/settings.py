@@ -24,15 +24,20 @@ def _client_id() -> str:
 
 
 class Settings(BaseSettings):
+    """Every setting of the server, one flat `TAKT_<NAME>` variable each (docs/server.md lists them)."""
+
     model_config = SettingsConfigDict(env_prefix="TAKT_", env_file=".env", extra="ignore")
 
+    # --- the server: database, secrets, site
     database_url: str = "sqlite:///./var/takt.db"
     admin_token: SecretStr | None = None
     secret_key: SecretStr | None = None
     demo_mode: bool = False
     site: str = "demo"
     public_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # --- ingestion: MQTT, the inbox, live events across replicas
     mqtt_enabled: bool = True
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -48,6 +53,7 @@ class Settings(BaseSettings):
     live_fanout: bool = True  # PostgreSQL: live events reach every replica's pages (LISTEN/NOTIFY)
     live_fanout_url: str | None = None  # its PostgreSQL, if database_url is a transaction-mode pooler
 
+    # --- historian
     historian: Literal["sql", "influxdb", "victoriametrics"] = "sql"
     historian_url: str | None = None
     historian_token: SecretStr | None = None
@@ -55,10 +61,9 @@ class Settings(BaseSettings):
     historian_bucket: str | None = None
     retention_days: int = Field(default=90, ge=1)
 
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    report_tolerance: float = Field(default=0.05, ge=0.0, le=10.0)
-    share_link_days: int = Field(default=30, ge=1)
-    operator_session_hours: int = Field(default=12, ge=1)
+    # --- sign-in: two session kinds, one lifetime each
+    session_hours: int = Field(default=12, ge=1)  # a password sign-in to the pages (boss, admin)
+    operator_session_hours: int = Field(default=12, ge=1)  # an operator's badge + PIN sign-in on a tablet
     signin_max_failures: int = Field(default=5, ge=1)
     signin_lockout_s: int = Field(default=300, ge=1)
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -67,6 +72,20 @@ class Settings(BaseSettings):
     # unset: believed from nobody, not even loopback (else anyone could pick their address for rate limits)
     forwarded_allow_ips: str | None = None
     api_token_days: int = Field(default=90, ge=1)  # API tokens (scripts, password sign-in) expire after
+
+    # --- work orders and share links
+    report_tolerance: float = Field(default=0.05, ge=0.0, le=10.0)
+    share_link_days: int = Field(default=30, ge=1)
+    share_rate_per_minute: int = Field(default=120, ge=1)  # per client IP, on every /s/ answer
+    share_rate_burst: int = Field(default=60, ge=1)
+    share_cache_s: float = Field(default=2.0, ge=0)  # a customer sees progress at most this old
+
+    # --- pages: files, alert thresholds, refresh
+    data_dir: Path = Path("./var")  # the factory logo and the work instructions
+    alert_down_minutes: float = Field(default=10.0, ge=0)
+    alert_scrap_rate: float = Field(default=0.05, ge=0, le=1)
+    live_refresh_s: float = Field(default=30.0, gt=0)
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
     @field_validator("site")
     @classmethod
@@ -90,6 +109,14 @@ class Settings(BaseSettings):
             raise ConfigError("TAKT_ADMIN_TOKEN is a known default; set a long random value or unset it")
         if self.admin_token is not None and len(self.admin_token.get_secret_value()) < 16:
             raise ConfigError("TAKT_ADMIN_TOKEN is shorter than 16 characters; use a long random value")
+
+    @property
+    def instructions_dir(self) -> Path:
+        return self.data_dir / "instructions"
+
+    @property
+    def logo_path(self) -> Path:
+        return self.data_dir / "logo.png"
 
 
 def _is_default(secret: SecretStr) -> bool:

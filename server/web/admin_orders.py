@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
+from server.core.services import ServicesDep, SettingsDep
 from server.domain import admin_lists, crud, importexport, operations, progress, sharelinks
 from server.domain import workorders as wo
 from server.models.auth import ShareLink
@@ -16,7 +17,7 @@ from server.models.orders import WorkOrderCreate, WorkOrderUpdate
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
-from server.web.share import forget_rendered_shares, qr_svg
+from server.web.share import qr_svg
 from server.web.templates import templates
 from server.web.validation import row_problem
 
@@ -104,9 +105,11 @@ def reprioritise(
 
 
 @router.get("/admin/orders/{number}/traveler")
-def traveler(number: str, request: Request, session: SessionDep, _who: PlannerUser) -> Response:
+def traveler(
+    number: str, request: Request, session: SessionDep, settings: SettingsDep, _who: PlannerUser
+) -> Response:
     order = wo.get(session, number)
-    base = str(request.app.state.settings.public_url).rstrip("/")
+    base = str(settings.public_url).rstrip("/")
     url = f"{base}/station/go/{order.number}"
     product = admin_lists.product_of(session, order.product_id)
     qr = qr_svg(url, scale=5).decode()
@@ -125,6 +128,7 @@ def create_share_link(
     number: str,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     who: PlannerUser,
     _origin: SameOrigin,
     days: Annotated[int, Form(ge=1, le=366)] = 30,
@@ -136,7 +140,7 @@ def create_share_link(
     show = {"show_progress": True, "show_eta": show_eta, "show_inspections": show_inspections,
             "show_certificate": show_certificate}  # fmt: skip
     new = sharelinks.create(session, who.username, order, days, show)
-    base = str(request.app.state.settings.public_url).rstrip("/")
+    base = str(settings.public_url).rstrip("/")
     url = f"{base}/s/{new.token}"
     context = {
         "o": order,
@@ -151,7 +155,7 @@ def create_share_link(
 @router.post("/admin/share-links/{link_id}/certificate")
 def release_certificate(
     link_id: int,
-    request: Request,
+    services: ServicesDep,
     session: SessionDep,
     who: PlannerUser,
     _origin: SameOrigin,
@@ -160,7 +164,7 @@ def release_certificate(
     """Release (release=true) or withdraw the inspection certificate on one customer share link."""
     link = crud.get_by(session, ShareLink, id=link_id)
     sharelinks.release_certificate(session, who.username, link, release)
-    forget_rendered_shares(request)
+    services.forget_rendered_shares()
     order = admin_lists.order_of(session, link.work_order_id)
     message = N_("Certificate released") if release else N_("Certificate withdrawn")
     return done(f"/admin/orders/{order.number if order else ''}", message)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from server.core.db import SessionDep
 from server.core.i18n import N_
+from server.core.services import SettingsDep
 from server.domain import admin_lists, catalog, crud, quality
 from server.domain.security import hash_secret, new_token, token_hash
 from server.models.auth import Tablet, User, UserCreate
@@ -19,7 +20,6 @@ from server.web.auth import AdminUser, PlannerUser, SameOrigin
 from server.web.forms import FormInvalid, done, validated
 from server.web.instructions import list_instructions, save_instruction
 from server.web.routing import PageRoute
-from server.web.settings import web_settings
 from server.web.share import qr_svg
 from server.web.templates import templates
 
@@ -73,9 +73,10 @@ def create_product(
 
 
 @router.get("/admin/products/{code}")
-def product_page(code: str, request: Request, session: SessionDep, who: PlannerUser) -> Response:
+def product_page(
+    code: str, request: Request, session: SessionDep, web: SettingsDep, who: PlannerUser
+) -> Response:
     product = catalog.public(session, crud.get_by(session, Product, code=code))
-    web = web_settings(request)
     steps = [(s, list_instructions(web, _Step(product.code, s.step_no))) for s in product.routing]
     return templates.TemplateResponse(
         request, "admin/product.html", {"p": product, "steps": steps, "who": who}
@@ -90,15 +91,14 @@ class _Step:
 @router.post("/admin/products/{code}/instructions")
 def upload_instruction(
     code: str,
-    request: Request,
     session: SessionDep,
+    web: SettingsDep,
     _who: PlannerUser,
     _origin: SameOrigin,
     step_no: Annotated[int, Form(ge=1)],
     file: Annotated[UploadFile, File()],
 ) -> Response:
     product = crud.get_by(session, Product, code=code)
-    web = web_settings(request)
     data = file.file.read(web.upload_max_bytes + 1)
     save_instruction(web, product.code, step_no, file.filename or "", data)
     return done(f"/admin/products/{code}", N_("Uploaded"))
@@ -132,13 +132,12 @@ def add_tag(
 
 @router.post("/admin/logo")
 def upload_logo(
-    request: Request, who: AdminUser, _origin: SameOrigin, file: Annotated[UploadFile, File()]
+    web: SettingsDep, who: AdminUser, _origin: SameOrigin, file: Annotated[UploadFile, File()]
 ) -> Response:
     """The factory's logo on customer share pages: a PNG up to 1 MB, stored as `{data_dir}/logo.png`."""
     data = file.file.read(LOGO_MAX_BYTES + 1)
     if len(data) > LOGO_MAX_BYTES or not data.startswith(PNG_MAGIC):
         raise FormInvalid(N_("The logo must be a PNG file of at most 1 MB."))
-    web = web_settings(request)
     web.data_dir.mkdir(parents=True, exist_ok=True)
     web.logo_path.write_bytes(data)
     log.info("factory logo replaced by %s (%d bytes)", who.username, len(data))
@@ -254,6 +253,7 @@ def tablets(request: Request, session: SessionDep, who: AdminUser) -> Response:
 def enroll_tablet(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     who: AdminUser,
     _origin: SameOrigin,
     station: Annotated[str, Form(max_length=64)],
@@ -264,7 +264,7 @@ def enroll_tablet(
     tablet = crud.create(
         session, who.username, Tablet(station_id=st.id or 0, name=name, device_token_hash=token_hash(token))
     )
-    url = f"{str(request.app.state.settings.public_url).rstrip('/')}/station/enroll?token={token}"
+    url = f"{str(settings.public_url).rstrip('/')}/station/enroll?token={token}"
     context = {"tablet": tablet, "station": st, "url": url, "qr": qr_svg(url, scale=4).decode()}
     return templates.TemplateResponse(request, "admin/tablet_enrolled.html", context, status_code=201)
 

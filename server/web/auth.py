@@ -1,7 +1,7 @@
 """Sign-in for the pages.
 
 - Boss/admin pages: `/login` (username + password, `signin.password_sign_in`) sets the `takt_session` cookie
-  (httponly, SameSite=Strict, expiring after `session_hours`); `/logout` revokes the token.
+  (httponly, SameSite=Strict, expiring after `TAKT_SESSION_HOURS`); `/logout` revokes the token.
 - Station tablets: the `takt_device` cookie (set by the enrollment link) and, after badge + PIN, the
   `takt_op` cookie holding the operator's station-bound session token (`signin.badge_sign_in`).
 - CSRF: every cookie-authenticated POST passes `check_origin` (Origin, else Referer, must be this server),
@@ -19,16 +19,15 @@ from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.errors import Unauthorized
 from server.core.i18n import N_
+from server.core.services import services_of
 from server.domain.principals import Principal, authenticate
 from server.web.errors import CsrfRejected, LoginRequired, PageForbidden
-from server.web.settings import WebSettings, web_settings
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "takt_session"
 OPERATOR_COOKIE = "takt_op"
 DEVICE_COOKIE = "takt_device"
-WebSettingsDep = Annotated[WebSettings, Depends(web_settings)]
 
 
 def check_origin(request: Request) -> None:
@@ -50,7 +49,7 @@ def cookie_principal(session: Session, request: Request, cookie: str) -> Princip
     if not token:
         return None
     try:
-        return authenticate(session, request.app.state.settings, token)
+        return authenticate(session, services_of(request.app).settings, token)
     except Unauthorized:
         return None
 

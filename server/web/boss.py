@@ -11,15 +11,16 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from server.api.deps import HistorianDep, SettingsDep
 from server.core.db import SessionDep
 from server.core.i18n import get_locale
+from server.core.settings import Settings
 from server.domain import boss_view as bv
 from server.domain import crud
 from server.models.plant import Machine
 from server.models.types import now_ms
 from server.web.auth import BossUser
 from server.web.routing import PageRoute
-from server.web.settings import web_settings
 from server.web.templates import templates
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,22 @@ router = APIRouter(route_class=PageRoute)
 HOUR_MS = 3_600_000
 
 
-def _context(request: Request, session: Session) -> dict[str, Any]:
-    web = web_settings(request)
+def _context(request: Request, session: Session, web: Settings) -> dict[str, Any]:
     limits = bv.AlertLimits(web.alert_down_minutes, web.alert_scrap_rate)
-    view = bv.boss_view(session, request.app.state.settings.site, limits, get_locale(request))
+    view = bv.boss_view(session, web.site, limits, get_locale(request))
     return {"v": view, "now_ms": now_ms(), "refresh_s": web.live_refresh_s,
             "scrap_alert": web.alert_scrap_rate}  # fmt: skip
 
 
 @router.get("/boss")
-def boss(request: Request, session: SessionDep, who: BossUser) -> Response:
-    return templates.TemplateResponse(request, "boss/page.html", _context(request, session) | {"who": who})
+def boss(request: Request, session: SessionDep, settings: SettingsDep, who: BossUser) -> Response:
+    context = _context(request, session, settings) | {"who": who}
+    return templates.TemplateResponse(request, "boss/page.html", context)
 
 
 @router.get("/boss/fragment")
-def boss_fragment(request: Request, session: SessionDep, _who: BossUser) -> Response:
-    return templates.TemplateResponse(request, "boss/main.html", _context(request, session),
+def boss_fragment(request: Request, session: SessionDep, settings: SettingsDep, _who: BossUser) -> Response:
+    return templates.TemplateResponse(request, "boss/main.html", _context(request, session, settings),
                                       headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
@@ -73,8 +74,9 @@ def machine_detail(
 def machine_series(
     code: str,
     tag: Annotated[str, Query(max_length=64)],
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
+    historian: HistorianDep,
     _who: BossUser,
     hours: Annotated[int, Query(ge=1, le=168)] = 8,
 ) -> Response:
@@ -82,22 +84,6 @@ def machine_series(
     now = now_ms()
     start = now - hours * HOUR_MS
     step = max(1000, (now - start) // 600)
-    historian = _historian(request)
-    points = (
-        historian.query(request.app.state.settings.site, code, tag, start, now, step) if historian else []
-    )
+    points = historian.query(settings.site, code, tag, start, now, step)
     return JSONResponse({"t": [p[0] / 1000 for p in points], "v": [p[1] for p in points]},
                         headers={"Cache-Control": "no-store"})  # fmt: skip
-
-
-def _historian(request: Request) -> Any | None:
-    ingestor = getattr(request.app.state, "ingestor", None)
-    if ingestor is not None and getattr(ingestor, "historian", None) is not None:
-        return ingestor.historian
-    found = getattr(request.app.state, "web_historian", None)
-    if found is None:
-        from server.historian import make_historian
-
-        found = make_historian(request.app.state.settings, request.app.state.engine)
-        request.app.state.web_historian = found
-    return found

@@ -15,11 +15,12 @@ from fastapi.responses import FileResponse
 
 from server.core.db import SessionDep
 from server.core.i18n import N_
+from server.core.services import SettingsDep
+from server.core.settings import Settings
 from server.domain import tokens
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageError, PageForbidden, PageNotFound
 from server.web.routing import PageRoute
-from server.web.settings import WebSettings, web_settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
@@ -58,7 +59,7 @@ def safe_name(name: str) -> str:
     return base
 
 
-def step_dir(web: WebSettings, product_code: str, step_no: int) -> Path:
+def step_dir(web: Settings, product_code: str, step_no: int) -> Path:
     root = web.instructions_dir.resolve()
     folder = (root / _UNSAFE.sub("_", product_code).lstrip(".") / str(int(step_no))).resolve()
     if not folder.is_relative_to(root):
@@ -66,7 +67,7 @@ def step_dir(web: WebSettings, product_code: str, step_no: int) -> Path:
     return folder
 
 
-def save_instruction(web: WebSettings, product_code: str, step_no: int, name: str, data: bytes) -> Path:
+def save_instruction(web: Settings, product_code: str, step_no: int, name: str, data: bytes) -> Path:
     if len(data) > web.upload_max_bytes:
         raise BadUpload(N_("file %(name)r is larger than %(max)s bytes"), name=name, max=web.upload_max_bytes)
     folder = step_dir(web, product_code, step_no)
@@ -79,7 +80,7 @@ def save_instruction(web: WebSettings, product_code: str, step_no: int, name: st
     return path
 
 
-def list_instructions(web: WebSettings, job: HasStep) -> list[Instruction]:
+def list_instructions(web: Settings, job: HasStep) -> list[Instruction]:
     folder = step_dir(web, job.product_code, job.step_no)
     if not folder.is_dir():
         return []
@@ -103,12 +104,12 @@ def _may_view(request: Request, session: SessionDep) -> bool:
 
 @router.get("/instructions/{product}/{step_no}/{name}")
 def instruction_file(
-    product: str, step_no: int, name: str, request: Request, session: SessionDep
+    product: str, step_no: int, name: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     if not _may_view(request, session):
         raise PageForbidden(N_("sign in or use an enrolled tablet to see work instructions"))
     try:
-        folder = step_dir(web_settings(request), product, step_no)
+        folder = step_dir(settings, product, step_no)
         path = (folder / safe_name(name)).resolve()
     except BadUpload as err:
         raise PageNotFound(N_("no such instruction")) from err

@@ -11,7 +11,7 @@ from server.core.db import SessionDep
 from server.core.errors import Locked, Unauthorized
 from server.core.i18n import N_
 from server.domain import signin, tokens
-from server.web.auth import SESSION_COOKIE, SameOrigin, WebSettingsDep, cookie_principal
+from server.web.auth import SESSION_COOKIE, SameOrigin, cookie_principal
 from server.web.routing import PageRoute
 from server.web.templates import templates
 
@@ -45,7 +45,6 @@ def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    web: WebSettingsDep,
     _origin: SameOrigin,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
@@ -57,13 +56,13 @@ def login(
         return _login_error(request, next, N_("Too many failed sign-ins. Try again later."), 429)
     except Unauthorized:
         return _login_error(request, next, N_("Wrong username or password."), 401)
-    tokens.expire_session_token(session, issued.token, web.session_hours)
+    tokens.expire_session_token(session, issued.token, settings.session_hours)
     target = _safe_next(next) or HOME.get(issued.user.role, "/boss")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,
-        max_age=web.session_hours * 3600,
+        max_age=settings.session_hours * 3600,
         httponly=True,
         samesite="strict",
         path="/",

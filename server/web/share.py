@@ -16,13 +16,14 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.core.i18n import get_locale
+from server.core.services import Services, ServicesDep, SettingsDep
+from server.core.settings import Settings
 from server.domain.share_view import share_view
 from server.domain.sharelinks import live_link
 from server.models.auth import ShareLink
 from server.web.cache import TtlCache
 from server.web.ratelimit import RateLimiter
 from server.web.routing import PageRoute
-from server.web.settings import web_settings
 from server.web.templates import templates
 
 log = logging.getLogger(__name__)
@@ -31,105 +32,87 @@ HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-C
 NOT_FOUND = b"<!doctype html><title>404</title><p>Not found / \xe6\x9c\xaa\xe6\x89\xbe\xe5\x88\xb0</p>"
 
 
-def _limiter(request: Request) -> RateLimiter:
-    limiter = getattr(request.app.state, "share_limiter", None)
-    if not isinstance(limiter, RateLimiter):
-        web = web_settings(request)
-        limiter = RateLimiter(web.share_rate_per_minute, web.share_rate_burst)
-        request.app.state.share_limiter = limiter
-    return limiter
+def make_share_guards(settings: Settings) -> tuple[RateLimiter, TtlCache]:
+    """The app's rate limiter and rendered-view cache of `/s/...` (kept in `Services`, made at start)."""
+    limiter = RateLimiter(settings.share_rate_per_minute, settings.share_rate_burst)
+    return limiter, TtlCache(settings.share_cache_s)
 
 
-def _cache(request: Request) -> TtlCache:
-    cache = getattr(request.app.state, "share_cache", None)
-    if not isinstance(cache, TtlCache):
-        cache = TtlCache(web_settings(request).share_cache_s)
-        request.app.state.share_cache = cache
-    return cache
-
-
-def forget_rendered_shares(request: Request) -> None:
-    """Drop the cached share views (after a planner changed what a link shows): the next view is fresh."""
-    cache = getattr(request.app.state, "share_cache", None)
-    if isinstance(cache, TtlCache):
-        cache.clear()
-
-
-def _gate(request: Request, token: str) -> ShareLink | Response:
+def _gate(services: Services, request: Request, token: str) -> ShareLink | Response:
     """The live link, or the response to send instead (429 over the rate, the one 404 otherwise).
 
     Runs on the event loop: one indexed lookup, cheaper than a thread hop; revocation and expiry are
     therefore checked on every request, only the rendered view is cached (`share_cache_s`)."""
     client = request.client.host if request.client else "?"
-    if not _limiter(request).allow(client):
+    if not services.share_limiter.allow(client):
         return Response(b"Too many requests", status_code=429, headers=HEADERS | {"Retry-After": "30"})
-    with request.app.state.engine.connect() as conn:
+    with services.engine.connect() as conn:
         link = live_link(conn, token)
     if link is None:
         return Response(NOT_FOUND, status_code=404, media_type="text/html", headers=HEADERS)
     return link
 
 
-def _view(request: Request, link: ShareLink) -> dict[str, Any]:
-    with Session(request.app.state.engine) as session:
-        return share_view(session, link, request.app.state.settings.site)
+def _view(services: Services, link: ShareLink) -> dict[str, Any]:
+    with Session(services.engine) as session:
+        return share_view(session, link, services.settings.site)
 
 
-def share_url(request: Request, token: str) -> str:
-    base = str(request.app.state.settings.public_url).rstrip("/")
+def share_url(settings: Settings, token: str) -> str:
+    base = str(settings.public_url).rstrip("/")
     return f"{base}/s/{token}"
 
 
 @router.get("/logo.png")
-def logo(request: Request) -> Response:
-    path = web_settings(request).logo_path
+def logo(settings: SettingsDep) -> Response:
+    path = settings.logo_path
     if not path.is_file():
         return Response(status_code=404)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/s/{token}.json")
-async def share_json(token: str, request: Request) -> Response:
-    gate = _gate(request, token)
+async def share_json(token: str, request: Request, services: ServicesDep) -> Response:
+    gate = _gate(services, request, token)
     if isinstance(gate, Response):
         return gate
 
     async def render() -> bytes:
-        view = await run_in_threadpool(_view, request, gate)
+        view = await run_in_threadpool(_view, services, gate)
         return json.dumps(view, ensure_ascii=False).encode()
 
-    body = await _cache(request).fetch((gate.id, "json"), render)
+    body = await services.share_cache.fetch((gate.id, "json"), render)
     return Response(body, media_type="application/json", headers=HEADERS)
 
 
 @router.get("/s/{token}/qr.svg")
-async def share_qr_svg(token: str, request: Request) -> Response:
-    gate = _gate(request, token)
+async def share_qr_svg(token: str, request: Request, services: ServicesDep) -> Response:
+    gate = _gate(services, request, token)
     if isinstance(gate, Response):
         return gate
-    return Response(qr_svg(share_url(request, token)), media_type="image/svg+xml", headers=HEADERS)
+    return Response(qr_svg(share_url(services.settings, token)), media_type="image/svg+xml", headers=HEADERS)
 
 
 @router.get("/s/{token}/qr.png")
-async def share_qr_png(token: str, request: Request) -> Response:
-    gate = _gate(request, token)
+async def share_qr_png(token: str, request: Request, services: ServicesDep) -> Response:
+    gate = _gate(services, request, token)
     if isinstance(gate, Response):
         return gate
-    return Response(qr_png(share_url(request, token)), media_type="image/png", headers=HEADERS)
+    return Response(qr_png(share_url(services.settings, token)), media_type="image/png", headers=HEADERS)
 
 
 @router.get("/s/{token}")
-async def share_page(token: str, request: Request) -> Response:
-    gate = _gate(request, token)
+async def share_page(token: str, request: Request, services: ServicesDep) -> Response:
+    gate = _gate(services, request, token)
     if isinstance(gate, Response):
         return gate
 
     async def render() -> bytes:
-        view = await run_in_threadpool(_view, request, gate)
-        context = {"v": view, "token": token, "has_logo": web_settings(request).logo_path.is_file()}
+        view = await run_in_threadpool(_view, services, gate)
+        context = {"v": view, "token": token, "has_logo": services.settings.logo_path.is_file()}
         return bytes(templates.TemplateResponse(request, "share.html", context).body)
 
-    body = await _cache(request).fetch((gate.id, get_locale(request)), render)
+    body = await services.share_cache.fetch((gate.id, get_locale(request)), render)
     return Response(body, media_type="text/html; charset=utf-8", headers=HEADERS)
 
 

@@ -19,6 +19,7 @@ from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.errors import Locked, ServerError, Unauthorized
 from server.core.i18n import N_, get_locale, request_error_text
+from server.core.services import EngineDep
 from server.domain import idempotency, quality, signin, station_scope, tokens
 from server.domain.principals import Principal
 from server.domain.station_view import operator_name, station_view
@@ -28,7 +29,6 @@ from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_p
 from server.web.errors import PageForbidden, PageNotFound
 from server.web.instructions import list_instructions
 from server.web.routing import PageRoute
-from server.web.settings import web_settings
 from server.web.templates import templates
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,15 @@ def _operator(session: Session, request: Request, station: Station) -> Principal
 
 
 @router.get("/station/{code}")
-def station_page(code: str, request: Request, session: SessionDep, order: str | None = None) -> Response:
+def station_page(
+    code: str, request: Request, session: SessionDep, settings: SettingsDep, order: str | None = None
+) -> Response:
     station = _tablet(session, request, code)
     principal = _operator(session, request, station)
     if principal is None:
         return templates.TemplateResponse(request, "station/signin.html", {"station": station, "error": None})
     view = station_view(session, code, get_locale(request), prefer=order)
-    instructions = list_instructions(web_settings(request), view.current) if view.current else []
+    instructions = list_instructions(settings, view.current) if view.current else []
     context: dict[str, Any] = {
         "station": station, "v": view, "operator": operator_name(session, principal),
         "op_token": request.cookies.get(OPERATOR_COOKIE), "state": view.to_json(),
@@ -154,6 +156,7 @@ def station_inspection(
     code: str,
     request: Request,
     session: SessionDep,
+    engine: EngineDep,
     _origin: SameOrigin,
     body: Annotated[quality.InspectionIn, Body()],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -178,7 +181,7 @@ def station_inspection(
         payload = {"station": code, "body": body.model_dump(mode="json")}
         scope = f"station-inspection:{code}"
         done = idempotency.once(
-            request.app.state.engine, session, scope, idempotency_key, payload, work,
+            engine, session, scope, idempotency_key, payload, work,
             refused=lambda err: _refusal(request, err),
         )  # fmt: skip
     except ServerError as err:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from edge.buffer import Outbox
+from server.core.services import services_of
 from server.main import create_app
 from server.models.ingest import CountEvent, HistorianPoint
 from server.models.production import Operation
@@ -35,7 +36,8 @@ def app(engine: Engine, db_url: str, mosquitto: Mosquitto) -> Iterator[TestClien
     settings = ingest_settings(db_url, mosquitto.port, admin_token=ADMIN["Authorization"][7:])
     with TestClient(create_app(settings, engine=engine)) as client:
         # the test publishes each message once: a status sent before the subscription would be lost
-        assert client.app.state.ingestor.link.connected.wait(10), "ingestor did not subscribe"  # type: ignore[attr-defined]
+        ingestor = services_of(client.app).ingestor  # type: ignore[arg-type]
+        assert ingestor is not None and ingestor.link.connected.wait(10), "ingestor did not subscribe"
         yield client
 
 

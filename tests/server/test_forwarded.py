@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from server.cli import uvicorn_config
 from server.core.settings import Settings
 from server.main import create_app
-from server.web.settings import WebSettings
 from tests.server.factory import ADMIN, build_plant, ok
 from tests.support.ports import free_port
 
@@ -23,8 +22,9 @@ BURST = 5
 
 @contextmanager
 def _serving(settings: Settings, engine: Engine) -> Iterator[httpx.Client]:
-    app = create_app(settings, engine=engine)
-    app.state.web_settings = WebSettings(share_rate_burst=BURST, share_rate_per_minute=1, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(
+        settings.model_copy(update={"share_rate_burst": BURST, "share_rate_per_minute": 1}), engine=engine
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port, "warning"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
+from server.core.services import services_of
 from server.main import create_app
 from tests.server.factory import ADMIN, build_plant, make_order, ok
 
@@ -90,7 +91,8 @@ def test_xlsx_import_and_export_round_trip(client: TestClient, tmp_path: Path) -
     assert [r["number"] for r in csv.DictReader(io.StringIO(csv_export.text))] == ["WO-X-1"]
     # round trip: the CSV export imports into an empty factory and exports the same again
     full = client.get("/api/v1/work-orders/export", params={"format": "csv"}, headers=ADMIN).content
-    settings = client.app.state.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'b.db'}"})
+    here = services_of(client.app).settings  # type: ignore[arg-type]
+    settings = here.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'b.db'}"})
     with TestClient(create_app(settings)) as other:
         build_plant(other)
         assert _upload(other, full, "export.csv")[1]["imported"] == 3

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.core.services import services_of
 from server.domain.security import token_hash
 from server.models.auth import ApiToken
 from tests.server.conftest import ADMIN_TOKEN
@@ -65,6 +66,6 @@ def test_tokens_expire_and_an_admin_lists_and_revokes_them(client: TestClient, e
 
 def test_the_token_lifetime_is_a_setting(client: TestClient) -> None:
     build_plant(client)
-    client.app.state.settings.api_token_days = 7  # type: ignore[attr-defined]
+    services_of(client.app).settings.api_token_days = 7  # type: ignore[arg-type]
     issued = ok(client.post("/api/v1/users/planner1/tokens", headers=ADMIN), 201)
     assert 6.9 < _days_left(issued["expires_at"]) <= 7

@@ -26,9 +26,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import Engine
 
 from server.core.db import init_db, make_engine
+from server.core.services import Services, services_of
 from server.core.settings import Settings
 from server.main import create_app
-from server.web.settings import WebSettings
 from shared import topics
 from shared.messages import BufferStatus, DataBatch, Sample, Status, encode
 from tests.server.factory import Plant, build_plant, make_order, ok
@@ -63,8 +63,8 @@ class LiveServer:
         return self.base + path
 
     @property
-    def web(self) -> WebSettings:
-        return self.app.state.web_settings  # type: ignore[no-any-return]
+    def services(self) -> Services:
+        return services_of(self.app)
 
     def edge(self) -> "Edge":
         """The one simulated edge of this server (its `seq` must keep rising across tests)."""
@@ -73,9 +73,7 @@ class LiveServer:
         return self.shared["edge"]  # type: ignore[no-any-return]
 
     def reset_share_limiter(self) -> None:
-        limiter = getattr(self.app.state, "share_limiter", None)
-        if limiter is not None:
-            limiter.reset()
+        self.services.share_limiter.reset()
 
 
 def core_settings(db_url: str, mqtt_port: int, **overrides: Any) -> Settings:
@@ -123,7 +121,9 @@ def seed(live: LiveServer) -> None:
     live.device_tokens["st-lathe-1"] = tablet["device_token"]
     # Machines and tags made through the API after ingestion started: tell its registry to reload now
     # (it would by itself only when a sample names an unknown machine, at most every 2 s).
-    live.app.state.ingestor.registry.invalidate()
+    ingestor = live.services.ingestor
+    assert ingestor is not None
+    ingestor.registry.invalidate()
 
 
 @pytest.fixture(scope="module")
@@ -132,21 +132,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     broker = Mosquitto(tmp / "mosquitto")
     broker.start()
     db_url = f"sqlite:///{tmp / 'takt.db'}"
-    settings = core_settings(db_url, broker.port)
+    settings = core_settings(
+        db_url, broker.port, data_dir=tmp / "data", share_rate_burst=SHARE_BURST, alert_down_minutes=0.05,
+        live_refresh_s=2,
+    )  # fmt: skip
     engine = make_engine(db_url)
     init_db(engine)
     port = free_port()
     app = create_app(settings, engine=engine)
-    app.state.web_settings = WebSettings(
-        data_dir=tmp / "data",
-        share_rate_burst=SHARE_BURST,
-        alert_down_minutes=0.05,
-        live_refresh_s=2,
-        _env_file=None,  # type: ignore[call-arg]
-    )
     server = ThreadServer(app, port)
     server.start()
-    assert app.state.ingestor.link.connected.wait(10), "ingestor did not subscribe"  # tests publish once
+    ingestor = services_of(app).ingestor
+    # tests publish once: a message sent before the subscription would be lost
+    assert ingestor is not None and ingestor.link.connected.wait(10), "ingestor did not subscribe"
     base = f"http://127.0.0.1:{port}"
     http = httpx.Client(base_url=base, timeout=20)
     try:

@@ -115,10 +115,10 @@ def test_instruction_uploads_are_sanitised(live: LiveServer, browser_like: httpx
         url, data={"step_no": "10"}, files={"file": ("../../../evil.png", b"\x89PNG1")}
     )
     assert sneaky.status_code == 303
-    root: Path = live.web.instructions_dir
+    root: Path = live.settings.instructions_dir
     stored = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert stored == ["BRK-100/10/evil.png"]
-    assert not (live.web.data_dir.parent / "evil.png").exists()
+    assert not (live.settings.data_dir.parent / "evil.png").exists()
     for name in ("run.sh", ".png", "x.html"):
         assert browser_like.post(url, data={"step_no": "10"}, files={"file": (name, b"x")}).status_code == 422
     assert browser_like.get("/instructions/BRK-100/10/evil.png").content == b"\x89PNG1"

@@ -114,7 +114,7 @@ def test_share_rate_limit_per_client(live: LiveServer) -> None:
     live.reset_share_limiter()
     make_order(live.plant, "WO-RATE", 5)
     token = _link(live, "WO-RATE")["token"]
-    codes = [live.http.get(f"/s/{token}.json").status_code for _ in range(live.web.share_rate_burst + 5)]
+    codes = [live.http.get(f"/s/{token}.json").status_code for _ in range(live.settings.share_rate_burst + 5)]
     assert codes[0] == 200 and codes[-1] == 429
     limited = live.http.get("/s/" + "y" * 43)
     assert limited.status_code == 429

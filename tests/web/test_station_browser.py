@@ -196,7 +196,7 @@ def test_unenrolled_browser_cannot_open_the_station(live: LiveServer, new_page: 
 def test_tablet_asks_why_the_machine_stopped_and_shows_instructions(
     live: LiveServer, new_page: PageFactory, artifacts: Path, running_job: str
 ) -> None:
-    save_instruction(live.web, "BRK-100", 10, "drawing.png", qr_png("drawing of step 10"))
+    save_instruction(live.settings, "BRK-100", 10, "drawing.png", qr_png("drawing of step 10"))
     page = new_page("tablet", "en")
     enroll_and_sign_in(page, live)
     expect(page.locator("img[alt='drawing.png']")).to_be_visible()

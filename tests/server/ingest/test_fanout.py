@@ -30,6 +30,7 @@ from server.core.events import (
     Subscription,
     event_from_json,
 )
+from server.core.services import services_of
 from server.core.settings import Settings
 from server.ingest.fanout import CHANNEL, Fanout, conninfo_of
 from server.main import create_app
@@ -301,7 +302,7 @@ async def test_the_lifespan_runs_the_fanout_on_postgresql_and_stops_it(
     settings: Settings, engine: Engine, replica: Callable[[str], Fanout]
 ) -> None:
     with TestClient(create_app(settings, engine=engine)) as client:
-        fanout: Any = client.app.state.fanout  # type: ignore[attr-defined]
+        fanout: Any = services_of(client.app).fanout  # type: ignore[arg-type]
         if engine.dialect.name == "sqlite":
             assert fanout is None and events.bus.relay is None
             return
@@ -329,7 +330,7 @@ async def test_the_fanout_connects_where_live_fanout_url_says(
         url = engine.url.set(port=proxy.port).render_as_string(hide_password=False)
         direct = settings.model_copy(update={"live_fanout_url": url})
         with TestClient(create_app(direct, engine=engine)) as client:
-            fanout: Any = client.app.state.fanout  # type: ignore[attr-defined]
+            fanout: Any = services_of(client.app).fanout  # type: ignore[arg-type]
             assert fanout.wait_listening(WAIT_S)
             other = replica(conninfo_of(engine.url))
             async with other.bus.subscribe() as there:
