@@ -18,6 +18,7 @@ from server.models.plant import Machine, Station, Tag, TagCreate
 from server.models.quality import InspectionPlanCreate
 from server.web.auth import AdminUser, PlannerUser, SameOrigin
 from server.web.forms import FormInvalid, done, validated
+from server.web.images import NotTheType, check_content
 from server.web.instructions import list_instructions, save_instruction
 from server.web.routing import PageRoute
 from server.web.share import qr_svg
@@ -25,7 +26,6 @@ from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LOGO_MAX_BYTES = 1024 * 1024
 
 
@@ -136,8 +136,13 @@ def upload_logo(
 ) -> Response:
     """The factory's logo on customer share pages: a PNG up to 1 MB, stored as `{data_dir}/logo.png`."""
     data = file.file.read(LOGO_MAX_BYTES + 1)
-    if len(data) > LOGO_MAX_BYTES or not data.startswith(PNG_MAGIC):
-        raise FormInvalid(N_("The logo must be a PNG file of at most 1 MB."))
+    try:
+        if len(data) > LOGO_MAX_BYTES:
+            raise NotTheType("too large")
+        check_content(data, "image/png")
+    except NotTheType as err:
+        log.warning("logo upload refused: %s", err)
+        raise FormInvalid(N_("The logo must be a PNG file of at most 1 MB.")) from err
     web.data_dir.mkdir(parents=True, exist_ok=True)
     web.logo_path.write_bytes(data)
     log.info("factory logo replaced by %s (%d bytes)", who.username, len(data))

@@ -20,6 +20,7 @@ from server.core.settings import Settings
 from server.domain import tokens
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageError, PageForbidden, PageNotFound
+from server.web.images import SAFE_HEADERS, NotTheType, check_content
 from server.web.routing import PageRoute
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,11 @@ def save_instruction(web: Settings, product_code: str, step_no: int, name: str, 
     path = (folder / safe_name(name)).resolve()
     if not path.is_relative_to(folder):
         raise BadUpload(N_("file %(name)r: bad name"), name=name)
+    try:
+        check_content(data, ALLOWED[path.suffix.lower()])
+    except NotTheType as err:
+        log.warning("work instruction %r refused: %s", name, err)
+        raise BadUpload(N_("file %(name)r is not the image or PDF its name says"), name=name) from err
     folder.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     log.info("work instruction stored: %s", path)
@@ -115,4 +121,4 @@ def instruction_file(
         raise PageNotFound(N_("no such instruction")) from err
     if not path.is_relative_to(folder) or not path.is_file():
         raise PageNotFound(N_("no such instruction"))
-    return FileResponse(path, media_type=ALLOWED[path.suffix.lower()])
+    return FileResponse(path, media_type=ALLOWED[path.suffix.lower()], headers=SAFE_HEADERS)

@@ -22,6 +22,7 @@ from server.domain.share_view import share_view
 from server.domain.sharelinks import live_link
 from server.models.auth import ShareLink
 from server.web.cache import TtlCache
+from server.web.images import SAFE_HEADERS
 from server.web.ratelimit import RateLimiter
 from server.web.routing import PageRoute
 from server.web.templates import templates
@@ -68,7 +69,8 @@ def logo(settings: SettingsDep) -> Response:
     path = settings.logo_path
     if not path.is_file():
         return Response(status_code=404)
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+    headers = SAFE_HEADERS | {"Cache-Control": "public, max-age=3600"}
+    return FileResponse(path, media_type="image/png", headers=headers)
 
 
 @router.get("/s/{token}.json")

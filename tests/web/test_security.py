@@ -10,6 +10,7 @@ import pytest
 
 from tests.server.factory import add_user, ok
 from tests.web.conftest import LiveServer
+from tests.web.images import TINY_PNG
 
 
 @pytest.fixture
@@ -111,9 +112,7 @@ def test_instruction_uploads_are_sanitised(live: LiveServer, browser_like: httpx
     add_user(live.plant, "planner", "planner-up")
     assert _login(browser_like, live, "planner-up").status_code == 303
     url = "/admin/products/BRK-100/instructions"
-    sneaky = browser_like.post(
-        url, data={"step_no": "10"}, files={"file": ("../../../evil.png", b"\x89PNG1")}
-    )
+    sneaky = browser_like.post(url, data={"step_no": "10"}, files={"file": ("../../../evil.png", TINY_PNG)})
     assert sneaky.status_code == 303
     root: Path = live.settings.instructions_dir
     stored = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
@@ -121,7 +120,7 @@ def test_instruction_uploads_are_sanitised(live: LiveServer, browser_like: httpx
     assert not (live.settings.data_dir.parent / "evil.png").exists()
     for name in ("run.sh", ".png", "x.html"):
         assert browser_like.post(url, data={"step_no": "10"}, files={"file": (name, b"x")}).status_code == 422
-    assert browser_like.get("/instructions/BRK-100/10/evil.png").content == b"\x89PNG1"
+    assert browser_like.get("/instructions/BRK-100/10/evil.png").content == TINY_PNG
     assert browser_like.get("/instructions/BRK-100/10/..%2F..%2F..%2Ftakt.db").status_code == 404
     with httpx.Client(base_url=live.base) as stranger:
         assert stranger.get("/instructions/BRK-100/10/evil.png").status_code == 403
