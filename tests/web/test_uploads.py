@@ -34,7 +34,7 @@ def test_uploads_are_checked_by_content_and_served_safely(live: LiveServer, plan
     for name, data in refused.items():
         answer = planner.post(url, data={"step_no": "10"}, files={"file": (name, data)})
         assert answer.status_code == 422, (name, answer.status_code)
-    stored = sorted(p.name for p in live.web.instructions_dir.rglob("*") if p.is_file())
+    stored = sorted(p.name for p in live.settings.instructions_dir.rglob("*") if p.is_file())
     assert not set(refused) & set(stored), stored
     accepted = {"a.png": TINY_PNG, "b.jpg": image_bytes("JPEG"), "c.gif": image_bytes("GIF"),
                 "d.webp": image_bytes("WEBP"), "e.pdf": b"%PDF-1.4\n%%EOF\n"}  # fmt: skip
