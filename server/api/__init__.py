@@ -8,6 +8,7 @@ from server.api import (
     catalog,
     counts,
     downtime,
+    edges,
     importexport,
     ingest,
     lots,
@@ -39,4 +40,5 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     ingest.router,
     counts.router,
+    edges.router,
 ]

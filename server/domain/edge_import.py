@@ -2,10 +2,12 @@
 
 The site (the config's `site`) and the machines the tags name (a tag's `machine`, else its device's; never a
 machine per device) are created when missing and bound to the config's `edge_id`; tags are upserted with
-their role, width, unit, writability and counter meaning. Running it again changes only what differs.
+their role, width, unit, writability and counter meaning; the edge is registered as approved (it may publish
+the machines it owns: server/domain/edges.py). Running it again changes only what differs.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from sqlmodel import Session, select
 
 from server.core.db import session_scope
 from server.core.errors import InvalidInput
-from server.domain import audit
+from server.domain import audit, edges
 from server.models.plant import Machine, Site, Tag
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ def import_edge(engine: Engine, path: Path) -> EdgeImport:
     with session_scope(engine) as session:
         site = _site(session, config.site)
         machines: dict[str, Machine] = {}
+        edges.register(session, config.edge_id, config.site, ACTOR, int(time.time() * 1000))
         for device in config.devices:
             for tag in device.tags:
                 code = tag.machine or device.machine  # the edge's config check: one of them is set

@@ -88,6 +88,9 @@ class Effects:
             if machine is None:
                 self._unknown_machine(sample)
                 continue
+            if machine.edge_id != self.edge_id:  # given to another edge after the batch was stored
+                self.metrics.add("refused_samples")
+                continue
             if sample.quality == "good" and watch.get(machine.id, True):
                 watch[machine.id] = False
                 self._state_samples.append((machine, None, sample))

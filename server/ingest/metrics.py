@@ -12,6 +12,9 @@ class Metrics:
     batches_applied: int = 0
     samples_applied: int = 0
     dead_letters: int = 0
+    refused_messages: int = 0  # from edges not approved (dead-lettered)
+    refused_samples: int = 0  # for machines the sending edge does not own (dead-lettered)
+    refused_tags: int = 0  # tag definitions for machines the sending edge does not own
     status_messages: int = 0
     command_results: int = 0
     unknown_machine_samples: int = 0

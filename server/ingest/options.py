@@ -15,7 +15,7 @@ class IngestOptions:
     gap_grace_s: float = 5.0  # a hole in seq held this long is recorded as a gap event
     future_tolerance_ms: int = 60_000  # a sample stamped later than its receipt + this is flagged
     tick_s: float = 0.5  # housekeeping: gaps, retries, registry refresh
-    registry_refresh_s: float = 30.0
+    registry_refresh_s: float = 10.0  # approvals, revocations, machine owners changed elsewhere
     retention_every_s: float = 3600.0
     historian_retry_points: int = 1_000_000  # external historian: points kept for retry
     counter_limits: Limits = field(default_factory=Limits)

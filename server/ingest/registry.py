@@ -1,4 +1,5 @@
-"""What ingestion knows of the plant: machines by (site code, machine code) and their tags' roles.
+"""What ingestion knows of the plant: machines by (site code, machine code), their tags' roles and
+owning edges, and which edges may publish (server/domain/edges.py).
 
 Loaded from the database and reloaded when a sample names a machine not seen missing before (a machine
 created a moment ago is found at its first sample), when a known-missing one is asked for again (at
@@ -14,6 +15,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.domain.counting import Counter
+from server.domain.edges import State, effective_state
+from server.models.ingest import EdgeRegistration
 from server.models.plant import Machine, Site, Tag
 from shared.messages import COUNTER_ROLES, STATE_ROLES
 
@@ -64,6 +67,8 @@ class Registry:
         self._lock = threading.Lock()
         self._unknown_logged: set[tuple[str, ...]] = set()
         self._missing: set[tuple[str, str]] = set()
+        self._edges: dict[str, State | None] = {}
+        self._edges_refused: set[str] = set()
 
     def invalidate(self) -> None:
         self._stale = True
@@ -84,8 +89,11 @@ class Registry:
                     owner.tags[t.name] = TagInfo(
                         t.name, t.role, t.width, t.direction, t.reset_value, t.parts_per_cycle
                     )
+            rows = {r.edge_id: r.state for r in session.exec(select(EdgeRegistration))}
+        owners = {m.edge_id for m in machines.values() if m.edge_id}
+        edges = {e: effective_state(rows.get(e), e in owners) for e in set(rows) | owners}
         with self._lock:
-            self._machines, self._by_id = machines, by_id
+            self._machines, self._by_id, self._edges = machines, by_id, edges
             self._site_ids = {code: sid for sid, code in sites.items() if sid is not None}
             self._loaded_at, self._stale = time.monotonic(), False
 
@@ -93,6 +101,24 @@ class Registry:
         age = time.monotonic() - self._loaded_at
         if self._stale or force or (missed and age >= self.min_reload_s):
             self.reload()
+
+    def refresh(self, max_age_s: float) -> None:
+        """Reload when older than `max_age_s`: approvals, revocations and new owners made elsewhere."""
+        if time.monotonic() - self._loaded_at >= max_age_s:
+            self.reload()
+
+    def edge_state(self, edge_id: str) -> State | None:
+        """approved, pending or revoked; None for an edge id nobody registered. A not-approved edge is
+        looked up again at most every `min_reload_s`: an approval counts from its next message."""
+        state = self._edges.get(edge_id)
+        if state != "approved":
+            self._fresh(missed=True, force=edge_id not in self._edges_refused)  # a new id: look now
+            state = self._edges.get(edge_id)
+            if state == "approved":
+                self._edges_refused.discard(edge_id)
+            else:
+                self._edges_refused.add(edge_id)
+        return state
 
     def machine(self, site: str, code: str) -> MachineInfo | None:
         key = (site, code)

@@ -1,7 +1,9 @@
 """`Ingestor(settings, engine)`: MQTT -> durable inbox -> ack -> apply in seq order -> ack topic.
 
 One worker thread takes what paho received, in passes of up to `max_messages_per_pass` messages:
-  1. decode and validate; bad ones become dead letters (oversized ones undecoded);
+  1. decode and validate; bad ones become dead letters (oversized ones undecoded); so do messages of edges
+     that are not approved (a new edge id becomes "pending approval") and the samples, tag definitions
+     and device states an edge sends for machines it does not own (server/domain/edges.py);
   2. commit batches (UNIQUE(edge_id, seq)) and dead letters in one transaction, then ack every message;
      if the database refuses the pass for the data's sake, the messages are stored one by one and the
      refused ones dead-lettered (server/ingest/errors.py); a database error keeps the pass unacked and
@@ -22,11 +24,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgspec
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.core.events import Event, bus
 from server.core.settings import Settings
+from server.domain.edges import Refusals, note_refusals
 from server.historian import Historian, make_historian
 from server.ingest import apply as applier
 from server.ingest.clock import ClockWatch
@@ -91,6 +95,7 @@ class Ingestor:
         self._store_error = ""
         self._oldest_pending: float | None = None
         self._error_since: dict[str, float] = {}  # edge -> when applying started failing
+        self._refusals = Refusals()
 
     # lifecycle
 
@@ -192,8 +197,10 @@ class Ingestor:
         batches: list[StoredBatch] = []
         rejected: list[Rejected] = []
         statuses: list[tuple[str, Status]] = []
+        self._refusals = Refusals()
         for message in messages:
             self._classify(message, batches, rejected, statuses)
+        note_refusals(self.engine, self._refusals, now)
         try:
             new = store(self.engine, batches, rejected, self._known_edges, now)
         except Exception as err:
@@ -240,13 +247,17 @@ class Ingestor:
             if topic.kind == "data":
                 batch = decode(DataBatch, message.payload)
                 _same_edge(topic.edge_id, batch.edge_id)
-                batches.append(
-                    StoredBatch(topic.site, batch.edge_id, batch.seq, len(batch.samples), message.payload)
+                self._trusted(topic.site, batch.edge_id, {s.machine for s in batch.samples})
+                payload, batch = self._own_samples(
+                    message.topic, topic.site, batch, message.payload, rejected
                 )
+                batches.append(StoredBatch(topic.site, batch.edge_id, batch.seq, len(batch.samples), payload))
                 self.ctx.decoded[(batch.edge_id, batch.seq)] = batch
             elif topic.kind == "status":
                 status = decode(Status, message.payload)
                 _same_edge(topic.edge_id, status.edge_id)
+                self._trusted(topic.site, status.edge_id, {t.machine for t in status.tags})
+                status = self._own_status(message.topic, topic.site, status, message.payload, rejected)
                 statuses.append((topic.site, status))
             elif topic.kind == "result":
                 result = decode(CommandResult, message.payload)
@@ -256,6 +267,58 @@ class Ingestor:
                 )
         except (PayloadError, TopicError) as err:
             rejected.append(self._reject(message.topic, str(err), message.payload, size))
+
+    def _trusted(self, site: str, edge_id: str, machines: set[str]) -> None:
+        """Raise PayloadError (a dead letter) unless `edge_id` is approved; a new edge id becomes pending."""
+        state = self.registry.edge_state(edge_id)
+        if state == "approved":
+            return
+        self._refusals.add(edge_id, site, machines)
+        self.metrics.add("refused_messages")
+        why = "revoked" if state == "revoked" else "not approved (pending approval on /admin/edges)"
+        raise PayloadError("edge", f"edge {edge_id!r} is {why}: its messages are refused")
+
+    def _foreign(self, site: str, edge_id: str, code: str) -> bool:
+        """True for a known machine that `edge_id` does not own (an unknown one stays unknown)."""
+        machine = self.registry.machine(site, code)
+        return machine is not None and machine.edge_id != edge_id
+
+    def _own_samples(
+        self, topic: str, site: str, batch: DataBatch, payload: bytes, rejected: list[Rejected]
+    ) -> tuple[bytes, DataBatch]:
+        """Split off the samples of machines the edge does not own: dead-lettered (as a batch of their
+        own, same edge and seq); the rest is stored, so the edge's seqs stay contiguous."""
+        codes = {s.machine for s in batch.samples}
+        foreign = {c for c in codes if self._foreign(site, batch.edge_id, c)}
+        if not foreign:
+            return payload, batch
+        kept = [s for s in batch.samples if s.machine not in foreign]
+        refused = msgspec.structs.replace(batch, samples=[s for s in batch.samples if s.machine in foreign])
+        raw = encode(refused)
+        self.metrics.add("refused_samples", len(refused.samples))
+        reason = (f"edge {batch.edge_id!r} does not own machine(s) {', '.join(sorted(foreign))}: "
+                  f"{len(refused.samples)} samples of seq {batch.seq} refused")  # fmt: skip
+        rejected.append(self._reject(topic, reason, raw, len(raw)))
+        batch = msgspec.structs.replace(batch, samples=kept)
+        return encode(batch), batch
+
+    def _own_status(
+        self, topic: str, site: str, status: Status, payload: bytes, rejected: list[Rejected]
+    ) -> Status:
+        """Drop the tag definitions and device states of machines the edge does not own (dead-lettered)."""
+        foreign = {t.machine for t in status.tags if self._foreign(site, status.edge_id, t.machine)}
+        foreign |= {d.name for d in status.devices if self._foreign(site, status.edge_id, d.name)}
+        if not foreign:
+            return status
+        self.metrics.add("refused_tags", sum(t.machine in foreign for t in status.tags))
+        reason = (f"edge {status.edge_id!r} does not own machine(s) {', '.join(sorted(foreign))}: "
+                  "their tag definitions and device states refused")  # fmt: skip
+        rejected.append(self._reject(topic, reason, payload, len(payload)))
+        return msgspec.structs.replace(
+            status,
+            tags=[t for t in status.tags if t.machine not in foreign],
+            devices=[d for d in status.devices if d.name not in foreign],
+        )
 
     def _reject(self, topic: str, reason: str, payload: bytes, size: int) -> Rejected:
         if topic not in self._dead_logged:
@@ -318,6 +381,7 @@ class Ingestor:
 
     def _tick(self) -> None:
         try:
+            self.registry.refresh(self.options.registry_refresh_s)
             self._record_gaps()
             for edge_id in self._edges_to_retry():
                 self._apply(edge_id)

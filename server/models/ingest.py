@@ -212,3 +212,19 @@ class HistorianRollup(SQLModel, table=True):
     vmax: float
     vsum: float
     n: int
+
+
+class EdgeRegistration(SQLModel, table=True):
+    """Whether an edge id may publish: approved by an admin, pending approval (it published, nobody
+    registered it) or revoked. The machines it owns are `Machine.edge_id` (server/domain/edges.py)."""
+
+    __tablename__ = "ingest_edge_registration"
+    edge_id: str = Field(max_length=64, primary_key=True)
+    site: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # approved | pending | revoked
+    first_seen_ms: int | None = Field(default=None, sa_type=BigInteger)  # first refused message
+    changed_ms: int | None = Field(default=None, sa_type=BigInteger)  # last approval or revocation
+    changed_by: str | None = Field(default=None, max_length=100)
+    announced: Any = Field(default=None, sa_column=Column(JSON))  # machine codes it named while pending
+    refused: int = Field(default=0, sa_type=BigInteger)  # messages refused while not approved
+    last_refused_ms: int | None = Field(default=None, sa_type=BigInteger)

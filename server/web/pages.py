@@ -8,6 +8,7 @@ from server.web import (
     admin_tokens,
     boss,
     counts,
+    edges,
     instructions,
     live,
     login,
@@ -27,5 +28,6 @@ PAGE_ROUTERS: list[APIRouter] = [
     admin_orders.router,
     admin_setup.router,
     admin_tokens.router,
+    edges.router,
     reports.router,
 ]

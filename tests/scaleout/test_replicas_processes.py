@@ -40,7 +40,7 @@ def test_three_replicas_twenty_edges_count_exactly_once_through_a_replica_kill(
     start_simulator: Callable[..., Simulator],
     tmp_path: Path,
 ) -> None:
-    plant = make_plant(engine, machines=tuple(FLEET.values()))
+    plant = make_plant(engine, machines=tuple(FLEET.values()), owners={m: e for e, m in FLEET.items()})
     sim = start_simulator(
         config=write_plant(tmp_path / "plant.yaml"), accel=ACCEL, extra=["--scenario", "none"]
     )

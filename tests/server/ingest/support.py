@@ -41,8 +41,14 @@ class PlantIds:
     order_id: int
 
 
-def make_plant(engine: Engine, machines: tuple[str, ...] = ("m1",), run_from: int = T0) -> PlantIds:
-    """Site `demo`, machines with the canonical tags, an order whose operation runs on the first machine."""
+def make_plant(
+    engine: Engine,
+    machines: tuple[str, ...] = ("m1",),
+    run_from: int = T0,
+    owners: dict[str, str] | None = None,
+) -> PlantIds:
+    """Site `demo`, machines with the canonical tags, an order whose operation runs on the first machine.
+    Each machine belongs to EDGE (an edge may publish only its own machines), or to `owners[code]`."""
     with Session(engine, expire_on_commit=False) as session:
         site = Site(code=SITE, name="Demo")
         session.add(site)
@@ -50,7 +56,7 @@ def make_plant(engine: Engine, machines: tuple[str, ...] = ("m1",), run_from: in
         assert site.id is not None
         ids: dict[str, int] = {}
         for code in machines:
-            machine = Machine(site_id=site.id, code=code, name=code, edge_id=EDGE)
+            machine = Machine(site_id=site.id, code=code, name=code, edge_id=(owners or {}).get(code, EDGE))
             session.add(machine)
             session.flush()
             assert machine.id is not None

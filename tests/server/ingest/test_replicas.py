@@ -19,7 +19,8 @@ BATCHES = 60
 def test_two_replicas_share_the_stream_and_count_exactly_once(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
-    plant = make_plant(engine, machines=tuple(EDGES.values()), run_from=T0)
+    owners = {machine: edge for edge, machine in EDGES.items()}
+    plant = make_plant(engine, machines=tuple(EDGES.values()), run_from=T0, owners=owners)
     first = start_ingestor(shared=True)
     second = start_ingestor(shared=True)
     rng = random.Random(7)
