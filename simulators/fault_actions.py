@@ -130,7 +130,7 @@ async def _restart_modbus(runner: "Runner", down: float) -> None:
 def _restart(runner: "Runner", req: FaultRequest, at: float) -> dict[str, Any]:
     down = runner.wall_s(parse_duration(req.down_s, "down_s")) or 0.0
     if req.protocol == "opcua":
-        runner.spawn(runner.opcua.restart(down))
+        runner.spawn(runner.opcua.restart(down, renumber=req.renumber))
     else:
         runner.spawn(_restart_modbus(runner, down))
     return {"action": "restart", "protocol": req.protocol, "down_wall_s": down}

@@ -33,6 +33,7 @@ class FaultRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     code: int | None = None  # Modbus exception code; 0 clears
     protocol: Literal["modbus", "opcua", "all"] | None = None
     down_s: Duration = 0  # restart: how long the server stays down
+    renumber: bool = False  # OPC UA restart: one more namespace before ours (its index moves, as on a PLC)
 
 
 def parse_duration(value: Duration | None, field: str = "duration_s") -> float | None:

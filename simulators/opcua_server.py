@@ -133,9 +133,19 @@ class OpcuaPlant:
             await server.stop()
             log.info("OPC UA server stopped")
 
-    async def restart(self, down_s: float = 0.0) -> None:
-        """Stop serving (sessions end, clients must reconnect), wait, serve the same address space again."""
+    async def restart(self, down_s: float = 0.0, renumber: bool = False) -> None:
+        """Stop serving (sessions end, clients must reconnect), wait, serve the same address space again.
+        `renumber`: a new server with one more namespace before ours, so our index moves (as a PLC's may
+        after a download): clients must resolve it by URI again."""
         server, self.server = self.server, None
+        if renumber:
+            if server is not None:
+                await _stop_clock(server)
+                await server.stop()
+            await asyncio.sleep(down_s)
+            self.namespaces_before = [*self.namespaces_before, f"urn:takt:renumbered:{self.starts}"]
+            await self.start()
+            return
         if server is None:
             await self.start()
             return

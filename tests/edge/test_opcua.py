@@ -300,3 +300,43 @@ async def test_an_unknown_namespace_uri_or_a_malformed_id_makes_only_that_tag_ba
     assert "urn:takt:simulator" in str(read["mold/elsewhere"][2])  # it names the ones the server has
     assert read["mold/malformed"][1] == "bad"
     assert read["mold/quoted"][1] == "bad"
+
+
+async def test_a_namespace_renumbered_by_a_server_restart_is_resolved_again(
+    start_simulator: Any, tmp_path: Path
+) -> None:
+    """Tags named by namespace URI keep flowing when a restart moves the namespace's index."""
+    from asyncua import Client
+
+    plant = Path(__file__).parent / "plants" / "orders.yaml"
+    sim = await asyncio.to_thread(start_simulator, config=plant, accel=10.0, extra=["--scenario", "none"])
+    src, rows = source(sim)
+    task = asyncio.create_task(src.run())
+
+    async def index() -> int:
+        async with Client(sim.opcua_endpoint, timeout=5) as client:
+            return int(await client.get_namespace_index("urn:takt:simulator"))
+
+    async def good_counts_after(mark: int) -> bool:
+        for _ in range(300):
+            if any(r[1] == "good_count" and r[4] == "good" for r in rows[mark:]):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    try:
+        assert await good_counts_after(0)
+        before = await index()
+        await asyncio.to_thread(
+            sim.post, "/faults", {"action": "restart", "protocol": "opcua", "renumber": True}
+        )
+        for _ in range(200):  # the session drops: every tag goes stale, then the source reconnects
+            if any(r[4] == "stale" for r in rows):
+                break
+            await asyncio.sleep(0.05)
+        mark = len(rows)
+        assert await good_counts_after(mark), "values flow again after the renumbering restart"
+        assert await index() == before + 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
