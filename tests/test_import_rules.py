@@ -32,6 +32,7 @@ RULES = (
          "the historian stores series for whoever asks"),
     Rule("server/domain", ("server.api", "server.web", "server.ingest"), "the rules know no callers"),
     Rule("server/ingest", ("server.api", "server.web"), "ingestion knows no HTTP routes or pages"),
+    Rule("server/api", ("server.web",), "the API and the pages are two thin callers of the domain"),
 )  # fmt: skip
 QUERY_NAMES = frozenset({"select", "text", "update", "delete", "insert"})
 SESSION_CALLS = frozenset({"exec", "execute", "get", "scalar", "scalars"})
