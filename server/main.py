@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DataError
 
 from server.api import ROUTERS
-from server.core import events
+from server.core import events, headers
 from server.core.db import init_db, make_engine
 from server.core.errors import ServerError
 from server.core.i18n import request_error_text
@@ -120,12 +120,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_exception_handler(bad_data, _bad_data)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", _readyz, methods=["GET"], tags=["health"])
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    headers.install(app)
     return app
+
+
+async def _favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever the page says: a PNG answers (every browser takes one there)."""
+    return FileResponse(STATIC / "favicon.png", media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 
 
 async def _healthz(services: ServicesDep) -> JSONResponse:

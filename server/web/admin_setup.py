@@ -105,11 +105,12 @@ def upload_instruction(
 
 
 @router.get("/admin/machines")
-def machines(request: Request, session: SessionDep, who: AdminUser) -> Response:
+def machines(request: Request, session: SessionDep, who: AdminUser, web: SettingsDep) -> Response:
     rows = admin_lists.machines(session)
     tags = admin_lists.tags_by_machine(session, [m.id for m in rows])
     stations = admin_lists.stations(session)
-    context = {"rows": rows, "tags": tags, "stations": stations, "who": who}
+    context = {"rows": rows, "tags": tags, "stations": stations, "who": who,
+               "has_logo": web.logo_path.is_file()}  # fmt: skip
     return templates.TemplateResponse(request, "admin/machines.html", context)
 
 

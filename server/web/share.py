@@ -7,6 +7,7 @@ Missing, expired and revoked tokens all get the same 404 body; every answer is r
 import io
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import segno
@@ -29,6 +30,7 @@ from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
+DEFAULT_LOGO = Path(__file__).resolve().parent / "static" / "logo.png"
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
 NOT_FOUND = b"<!doctype html><title>404</title><p>Not found / \xe6\x9c\xaa\xe6\x89\xbe\xe5\x88\xb0</p>"
 
@@ -66,9 +68,10 @@ def share_url(settings: Settings, token: str) -> str:
 
 @router.get("/logo.png")
 def logo(settings: SettingsDep) -> Response:
+    """The factory's uploaded logo, else Takt's own (never a 404)."""
     path = settings.logo_path
     if not path.is_file():
-        return Response(status_code=404)
+        path = DEFAULT_LOGO
     headers = SAFE_HEADERS | {"Cache-Control": "public, max-age=3600"}
     return FileResponse(path, media_type="image/png", headers=headers)
 
