@@ -28,6 +28,7 @@ from server.historian import Historian, make_historian
 from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
 from server.web.pages import PAGE_ROUTERS
+from server.web.ratelimit import RateLimiter
 from server.web.share import make_share_guards
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,11 @@ def lifespan(settings: Settings, engine: Engine | None) -> Lifespan:
         try:
             ingestor = _start_ingestor(settings, db, historian)
             share_limiter, share_cache = make_share_guards(settings)
-            attach(app, Services(settings, db, historian, share_limiter, share_cache, ingestor, fanout))
+            signin_limiter = RateLimiter(settings.signin_rate_per_minute, settings.signin_rate_burst)
+            services = Services(
+                settings, db, historian, share_limiter, share_cache, signin_limiter, ingestor, fanout
+            )
+            attach(app, services)
             log.info("takt server ready (site %s, database %s)", settings.site, db.dialect.name)
             try:
                 yield

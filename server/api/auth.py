@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, status
 from fastapi.security import HTTPAuthorizationCredentials
 
-from server.api.deps import Admin, CurrentPrincipal, SettingsDep, bearer
+from server.api.deps import Admin, CurrentPrincipal, SettingsDep, SigninSource, bearer
 from server.core.db import SessionDep
 from server.domain import signin
 from server.models.auth import UserPublic
@@ -15,8 +15,10 @@ router = APIRouter(tags=["auth"])
 
 
 @router.post("/auth/token", response_model=TokenOut)
-def password_token(body: PasswordSignIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    issued = signin.password_sign_in(session, settings, body.username, body.password)
+def password_token(
+    body: PasswordSignIn, session: SessionDep, settings: SettingsDep, source: SigninSource
+) -> TokenOut:
+    issued = signin.password_sign_in(session, settings, body.username, body.password, source)
     return TokenOut(
         token=issued.token, expires_at=issued.expires_at, user=UserPublic.model_validate(issued.user)
     )
@@ -48,6 +50,7 @@ def station_sign_in(
     body: BadgeSignIn,
     session: SessionDep,
     settings: SettingsDep,
+    _source: SigninSource,
     x_device_token: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TokenOut:
     issued = signin.badge_sign_in(session, settings, code, x_device_token, body.badge, body.pin)

@@ -4,13 +4,14 @@ services (`server.core.services`: settings, engine, historian)."""
 from collections.abc import Callable, Sequence
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from server.core.db import SessionDep
 from server.core.services import ServicesDep
 from server.core.services import SettingsDep as SettingsDep  # re-exported: the routers import it from here
+from server.domain import signin
 from server.domain.principals import Principal, authenticate
 from server.historian.base import Historian
 
@@ -87,3 +88,19 @@ class Page(BaseModel, Generic[T]):
 
 def make_page(items: Sequence[T], total: int, paging: Paging) -> Page[T]:
     return Page[T](items=list(items), total=total, limit=paging.limit, offset=paging.offset)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server sees it (a reverse proxy's X-Forwarded-For only when trusted:
+    TAKT_FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
+def signin_source(request: Request, services: ServicesDep) -> str:
+    """The caller's address, once it is within the per-address sign-in rate (else Locked: 429)."""
+    source = client_address(request)
+    signin.admit(services.signin_limiter, source)
+    return source
+
+
+SigninSource = Annotated[str, Depends(signin_source)]

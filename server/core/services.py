@@ -28,6 +28,7 @@ class Services:
     historian: "Historian"  # the one per process: ingestion writes through it, the pages and API read it
     share_limiter: "RateLimiter"  # per client IP on `/s/...` (server.web.share.make_share_guards)
     share_cache: "TtlCache"  # rendered share views
+    signin_limiter: "RateLimiter"  # per client IP on every sign-in (API and pages)
     ingestor: "Ingestor | None" = None  # None when TAKT_MQTT_ENABLED is off
     fanout: "Fanout | None" = None  # live events across replicas: PostgreSQL only
 

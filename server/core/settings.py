@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     operator_session_hours: int = Field(default=12, ge=1)  # an operator's badge + PIN sign-in on a tablet
     signin_max_failures: int = Field(default=5, ge=1)
     signin_lockout_s: int = Field(default=300, ge=1)
+    signin_rate_per_minute: int = Field(default=60, ge=1)  # sign-in attempts per client IP, any account
+    signin_rate_burst: int = Field(default=30, ge=1)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     # addresses of reverse proxies whose X-Forwarded-For/-Proto are believed ("10.0.0.5,10.0.0.6" or "*");

@@ -1,12 +1,17 @@
 """Sign-in: username + password for API tokens; badge + PIN on an enrolled tablet for operators.
 
-Failed sign-ins are counted per badge and per tablet (and per username for passwords). After
-`signin_max_failures` failures the key is locked for `signin_lockout_s`; a success clears it.
+Failed sign-ins are counted per badge and per tablet, and per username *and source address* for passwords
+(so nobody can lock the boss out from elsewhere). After `signin_max_failures` failures the key is locked for
+`signin_lockout_s`, and each further failure locks it again for twice as long (up to a day); a success clears
+it, a day without failures forgets them. Secrets are verified (argon2, slow on purpose, constant time) outside
+any database transaction: on SQLite a sign-in storm must not hold the write lock ingestion needs. See
+docs/reliability.md (sign-in).
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -22,6 +27,8 @@ from server.models.types import utcnow
 
 log = logging.getLogger(__name__)
 SCOPES = {"username": Msgid("username"), "badge": Msgid("badge"), "tablet": Msgid("tablet")}
+FORGET_AFTER = timedelta(days=1)
+MAX_LOCK_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -58,16 +65,25 @@ def _check_locked(rows: list[SigninThrottle]) -> None:
             )
 
 
+def _peek(session: Session, scope: str, key: str) -> list[SigninThrottle]:
+    """The throttle row of `key`, read without locking (nothing if there is none)."""
+    stmt = select(SigninThrottle).where(SigninThrottle.scope == scope, SigninThrottle.key == key)
+    return list(session.exec(stmt).all())
+
+
 def _fail(session: Session, settings: Settings, rows: list[SigninThrottle]) -> None:
     now = utcnow()
     for row in rows:
-        if row.locked_until is not None and row.locked_until <= now:
+        if row.updated_at < now - FORGET_AFTER:
             row.failures, row.locked_until = 0, None
         row.failures += 1
         row.updated_at = now
-        if row.failures >= settings.signin_max_failures:
-            row.locked_until = now + timedelta(seconds=settings.signin_lockout_s)
-            log.warning("sign-in locked for %s %s after %d failures", row.scope, row.key, row.failures)
+        over = row.failures - settings.signin_max_failures
+        if over >= 0:  # locked, and for twice as long at each failure past the limit
+            seconds = min(settings.signin_lockout_s * 2 ** min(over, 20), MAX_LOCK_S)
+            row.locked_until = now + timedelta(seconds=seconds)
+            log.warning("sign-in locked for %s %s for %d s after %d failures", row.scope, row.key, seconds,
+                        row.failures)  # fmt: skip
         session.add(row)
     session.commit()
 
@@ -112,16 +128,41 @@ def revoke_token(session: Session, token: str) -> bool:
     return True
 
 
-def password_sign_in(session: Session, settings: Settings, username: str, password: str) -> Issued:
-    lock_for_write(session)
-    rows = [_throttle(session, "username", username)]
-    _check_locked(rows)
+class Limiter(Protocol):
+    def allow(self, key: str) -> bool: ...
+
+
+def admit(limiter: Limiter, source: str) -> None:
+    """Locked (429) when `source` (a client address) signed in too often lately, whatever the account."""
+    if not limiter.allow(source):
+        log.info("sign-in rate limit reached for %s", source)
+        raise Locked("too many sign-ins from this address; try again in a minute")
+
+
+def source_key(username: str, source: str) -> str:
+    """The throttle key of a password sign-in: the username as tried from one address (<= 100 chars)."""
+    return f"{username[:54]}@{source[:45]}"
+
+
+def password_sign_in(
+    session: Session, settings: Settings, username: str, password: str, source: str
+) -> Issued:
+    """An API token for `username` if `password` is right; failures lock this username from `source` only."""
+    key = source_key(username, source)
+    _check_locked(_peek(session, "username", key))
     user = session.exec(select(User).where(User.username == username)).first()
-    if not verify_secret(user.password_hash if user else None, password) or user is None or not user.active:
+    user_id, stored = (user.id, user.password_hash) if user is not None and user.active else (None, None)
+    session.rollback()  # no transaction while hashing
+    good = verify_secret(stored, password) and user_id is not None
+    lock_for_write(session)
+    rows = [_throttle(session, "username", key)]
+    _check_locked(rows)  # a concurrent failure may have locked it meanwhile
+    found = session.get(User, user_id) if good else None
+    if found is None or not found.active:
         _fail(session, settings, rows)
         raise Unauthorized("wrong username or password")
     _clear(session, rows)
-    return _issue(session, user, "api", settings.api_token_days * 24, None)
+    return _issue(session, found, "api", settings.api_token_days * 24, None)
 
 
 def tablet_for(session: Session, station_code: str, device_token: str | None) -> tuple[Station, Tablet]:
@@ -139,14 +180,20 @@ def tablet_for(session: Session, station_code: str, device_token: str | None) ->
 def badge_sign_in(
     session: Session, settings: Settings, station_code: str, device_token: str | None, badge: str, pin: str
 ) -> Issued:
-    lock_for_write(session)
     station, tablet = tablet_for(session, station_code, device_token)
-    rows = [_throttle(session, "badge", badge), _throttle(session, "tablet", str(tablet.id))]
-    _check_locked(rows)
+    station_id, tablet_key = station.id, str(tablet.id)
+    _check_locked(_peek(session, "badge", badge) + _peek(session, "tablet", tablet_key))
     user = session.exec(select(User).where(User.badge == badge)).first()
-    if not verify_secret(user.pin_hash if user else None, pin) or user is None or not user.active:
+    user_id, stored = (user.id, user.pin_hash) if user is not None and user.active else (None, None)
+    session.rollback()  # no transaction while hashing
+    good = verify_secret(stored, pin) and user_id is not None
+    lock_for_write(session)
+    rows = [_throttle(session, "badge", badge), _throttle(session, "tablet", tablet_key)]
+    _check_locked(rows)
+    found = session.get(User, user_id) if good else None
+    if found is None or not found.active:
         _fail(session, settings, rows)
         raise Unauthorized("wrong badge or PIN")
     _clear(session, rows)
-    log.info("operator %s signed in at station %s", user.username, station.code)
-    return _issue(session, user, "operator_session", settings.operator_session_hours, station.id)
+    log.info("operator %s signed in at station %s", found.username, station_code)
+    return _issue(session, found, "operator_session", settings.operator_session_hours, station_id)

@@ -6,10 +6,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from server.api.deps import SettingsDep
+from server.api.deps import SettingsDep, client_address
 from server.core.db import SessionDep
 from server.core.errors import Locked, Unauthorized
 from server.core.i18n import N_
+from server.core.services import ServicesDep
 from server.domain import signin, tokens
 from server.web.auth import SESSION_COOKIE, SameOrigin, cookie_principal
 from server.web.routing import PageRoute
@@ -45,13 +46,16 @@ def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    services: ServicesDep,
     _origin: SameOrigin,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:
-        issued = signin.password_sign_in(session, settings, username, password)
+        source = client_address(request)
+        signin.admit(services.signin_limiter, source)
+        issued = signin.password_sign_in(session, settings, username, password, source)
     except Locked:
         return _login_error(request, next, N_("Too many failed sign-ins. Try again later."), 429)
     except Unauthorized:

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Body, Form, Header, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import Session
 
-from server.api.deps import SettingsDep
+from server.api.deps import SettingsDep, client_address
 from server.core.db import SessionDep
 from server.core.errors import Locked, ServerError, Unauthorized
 from server.core.i18n import N_, get_locale, request_error_text
-from server.core.services import EngineDep
+from server.core.services import EngineDep, ServicesDep
 from server.domain import idempotency, quality, signin, station_scope, tokens
 from server.domain.principals import Principal
 from server.domain.station_view import operator_name, station_view
@@ -101,6 +101,7 @@ def station_sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    services: ServicesDep,
     _origin: SameOrigin,
     badge: Annotated[str, Form(max_length=64)],
     pin: Annotated[str, Form(max_length=12)],
@@ -108,6 +109,7 @@ def station_sign_in(
     station = _tablet(session, request, code)
     device = request.cookies.get(DEVICE_COOKIE)
     try:
+        signin.admit(services.signin_limiter, client_address(request))
         issued = signin.badge_sign_in(session, settings, code, device, badge, pin)
     except Locked:
         return _signin_error(

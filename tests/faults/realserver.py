@@ -71,6 +71,8 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer
         "TAKT_MQTT_PASSWORD": values["mqtt_password"],
         "TAKT_MQTT_CLIENT_ID": f"faults-{port}",
         "TAKT_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        "TAKT_SIGNIN_RATE_BURST": "10000",  # every sign-in here comes from one address (see test_signin.py)
+        "TAKT_SIGNIN_RATE_PER_MINUTE": "10000",
         "TAKT_ARGON2_TIME_COST": "1",  # argon2 still, with cheap parameters
         "TAKT_ARGON2_MEMORY_KIB": "1024",
         "TAKT_DATA_DIR": str(tmp / "data"),

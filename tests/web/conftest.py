@@ -82,6 +82,8 @@ def core_settings(db_url: str, mqtt_port: int, **overrides: Any) -> Settings:
         "mqtt_enabled": True, "mqtt_port": mqtt_port, "mqtt_client_id": f"takt-web-{mqtt_port}",
         "argon2_time_cost": 1, "argon2_memory_kib": 1024,
         "signin_max_failures": 3, "signin_lockout_s": 60, "_env_file": None,
+        # one address signs every test's users in here (the limit itself: tests/server/test_signin.py)
+        "signin_rate_burst": 10_000, "signin_rate_per_minute": 10_000,
     }  # fmt: skip
     return Settings(**(values | overrides))
 
