@@ -22,8 +22,9 @@ rule below reads for both directions.
    - otherwise AMBIGUOUS: `min(w, r)` (made for sure under both readings) is counted and the difference is
      HELD for a person to confirm (it was a wrap, or a reset, whichever is larger) or reject.
 6. any increment that is not plausible: QUARANTINE: nothing counted, the increment is HELD (an anomaly
-   recorded by the caller), the last good reading stays the reference and the new value is kept as a
-   *suspect*. The next sample decides: plausible from the last good reading -> the suspect was a glitch
+   recorded by the caller; a drop holds the larger of its readings, the reason names both), the last good
+   reading stays the reference and the new value is kept as a *suspect*. The next sample decides:
+   plausible from the last good reading -> the suspect was a glitch
    (`settled` "glitch": the caller dismisses the anomaly); else plausible from the suspect -> the jump was
    real (say, a counter preset): the jump stays held (not counted) and counting goes on from the suspect
    (`settled` "jump"); else it becomes the new suspect.
@@ -226,9 +227,10 @@ def _change(
             f"machine {_activity(activity)}: {sure} counted, {held} held"
         )
         return Step(Kind.AMBIGUOUS, sure, None, reason, held=held)
-    held = reset if reset is not None else wrap if wrap is not None else new
-    kind = Kind.RESET if reset is not None else Kind.WRAP
-    reason = f"{kind.value} of {held} from {old_raw} to {new_raw} exceeds {allowed}"
+    readings = [(n, k) for n, k in ((wrap, "wrap"), (reset, "reset")) if n is not None]
+    held = max(n for n, _ in readings) if readings else new  # the larger reading: nothing is lost unseen
+    told = " or ".join(f"a {k} of {n}" for n, k in readings) or f"{new}"
+    reason = f"{told} from {old_raw} to {new_raw} exceeds {allowed}"
     return Step(Kind.QUARANTINE, 0, None, reason, held=held)
 
 

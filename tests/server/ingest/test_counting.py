@@ -144,3 +144,12 @@ def test_a_sequence_with_wrap_reset_and_garbage_sums_exactly() -> None:
     assert kinds == [Kind.BASELINE, Kind.INCREMENT, Kind.WRAP, Kind.INCREMENT, Kind.RESET, Kind.INCREMENT,
                      Kind.QUARANTINE, Kind.INCREMENT, Kind.INCREMENT]  # fmt: skip
     assert total == 4 + 4 + 4 + 0 + 4 + 5 + 4
+
+
+@pytest.mark.faults
+def test_an_implausible_drop_holds_the_larger_reading_and_names_both() -> None:
+    """16-bit, 65_000 -> 500 after 1 s: a wrap of 1_036 or a reset of 500, neither plausible. 1_036 held,
+    so confirming never loses a part; the reason names both for the supervisor."""
+    result = step(at(65_000), 500, T0 + 1000, width=16, limits=LIMITS)
+    assert (result.kind, result.increment, result.held) == (Kind.QUARANTINE, 0, 1_036)
+    assert "a wrap of 1036 or a reset of 500" in result.reason
