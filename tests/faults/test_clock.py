@@ -21,12 +21,12 @@ from server.main import create_app
 from server.models.ingest import CountEvent, HistorianPoint
 from server.models.production import Operation
 from shared.messages import DataBatch, Sample, Status, encode
-from tests.e2e.conftest import db_url, engine
+from tests.e2e.conftest import db_url, engine, pg_template, sqlite_template
 from tests.server.ingest.conftest import ingest_settings
 from tests.server.ingest.support import EDGE, Broker, make_plant, wait_for
 from tests.support.mosquitto import Mosquitto
 
-__all__ = ["db_url", "engine"]  # fixtures: SQLite and PostgreSQL
+__all__ = ["db_url", "engine", "pg_template", "sqlite_template"]  # fixtures: SQLite and PostgreSQL
 ADMIN = {"Authorization": "Bearer clock-admin-token-0123456789abcdef"}
 HOUR = 3_600_000
 
