@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.domain import inspections, oee, progress, spc
+from server.core.sitetime import SiteTime
+from server.domain import inspections, oee, progress, sites, spc
 from server.domain import workorders as wo
 from server.domain.oee_calc import Segment, observed_availability
 from server.domain.workorders import OPEN_STATUSES
@@ -111,6 +112,9 @@ class BossView:
     alerts: list[Alert] = field(default_factory=list)
     spc_flags: list[SpcFlag] = field(default_factory=list)
     scrap_lines: list[LineScrap] = field(default_factory=list)
+    time: SiteTime = field(
+        default_factory=lambda: SiteTime.named(None)
+    )  # every time shown, in the site's zone
 
     @property
     def scrap_rate(self) -> float | None:
@@ -355,20 +359,15 @@ def data_loss_alerts(session: Session, site_code: str, since_ms: int, tz_name: s
         if episode.from_ms is not None and episode.to_ms is not None:
             low, high = spans.get(edge, (episode.from_ms, episode.to_ms))
             spans[edge] = (min(low, episode.from_ms), max(high, episode.to_ms))
-    tz = ZoneInfo(tz_name)
-    today = datetime.fromtimestamp(since_ms / 1000, tz).date()
+    local = SiteTime.named(tz_name)
+    today = local.local(since_ms).date()
     found = []
     for edge, samples in sorted(lost.items()):
         alert = Alert("data_loss", edge, samples)
         if edge in spans:
-            alert.start, alert.end = (_local_clock(ms, tz, today) for ms in spans[edge])
+            alert.start, alert.end = (local.clock_text(ms, today) for ms in spans[edge])
         found.append(alert)
     return found
-
-
-def _local_clock(ms: int, tz: ZoneInfo, today: date) -> str:
-    local = datetime.fromtimestamp(ms / 1000, tz)
-    return local.strftime("%H:%M") if local.date() == today else local.strftime("%m-%d %H:%M")
 
 
 def boss_view(session: Session, site_code: str, limits: AlertLimits, locale: str) -> BossView:
@@ -388,6 +387,7 @@ def boss_view(session: Session, site_code: str, limits: AlertLimits, locale: str
         downtime=top_downtime(session, since, now, locale), good=good, scrap=scrap,
         inspections_due=inspections.pending_count(session), open_ncs=int(open_ncs.one()),
     )  # fmt: skip
+    view.time = SiteTime.named(tz_name)
     view.alerts = alerts(view, limits, now) + data_loss_alerts(session, site_code, since, tz_name)
     view.spc_flags = spc_flags(session)
     view.scrap_lines = scrap_by_line(session, site, since, now, locale)
@@ -405,9 +405,10 @@ class OrderDetail:
     inspections: Sequence[tuple[InspectionRecord, InspectionPlan]]
     lots_in: Sequence[tuple[MaterialLot, LotConsumption]]
     lots_out: Sequence[MaterialLot]
+    time: SiteTime
 
 
-def order_detail(session: Session, number: str) -> OrderDetail:
+def order_detail(session: Session, number: str, site_code: str | None = None) -> OrderDetail:
     order = wo.get(session, number)
     ops = wo.operations(session, order.id or 0)
     op_ids = [op.id for op in ops]
@@ -427,8 +428,10 @@ def order_detail(session: Session, number: str) -> OrderDetail:
     lots_out = session.exec(
         select(MaterialLot).where(col(MaterialLot.produced_by_operation_id).in_(op_ids))
     ).all()
-    return OrderDetail(order, progress.progress(session, order), {op.id: op.step_no for op in ops},
-                       reports, inspections, lots_in, lots_out)  # fmt: skip
+    local = sites.site_time(session, site_code)
+    steps = {op.id: op.step_no for op in ops}
+    return OrderDetail(order, progress.progress(session, order, local.name), steps,
+                       reports, inspections, lots_in, lots_out, local)  # fmt: skip
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from server.domain import sites
 from server.models.auth import ShareLink, User
 from server.models.catalog import Product
 from server.models.production import WorkOrder
@@ -89,9 +90,10 @@ def certificate(session: Session, order: WorkOrder) -> Certificate:
         .order_by(col(InspectionRecord.created_at), col(InspectionRecord.id))
     ).all()
     roles = _roles(session, {r.inspector for r, _ in rows})
+    local = sites.site_time(session)
     records = [
         CertRecord(plan.frequency, plan.name, rec.lot_code, roles.get(rec.inspector, "inspector"),
-                   rec.created_at.date().isoformat(), rec.passed, _measured(session, rec))
+                   local.date_text(rec.created_at), rec.passed, _measured(session, rec))
         for rec, plan in rows
     ]  # fmt: skip
     return Certificate(order.number, product.code if product else "", product.name if product else "",

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from server.core.errors import InvalidInput, NotFound
+from server.core.sitetime import SiteTime
 from server.domain import oee, report_queries
 from server.domain.report_tables import Table
 from server.models.ingest import CountEvent, MachineStateSegment
@@ -42,7 +43,7 @@ class Query:
 
 
 def site_today(site: Site) -> date:
-    return datetime.now(ZoneInfo(site.timezone)).date()
+    return SiteTime.named(site.timezone).today()
 
 
 def query(

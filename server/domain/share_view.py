@@ -3,15 +3,15 @@ no operator names, costs, customers, other orders, database ids or work-order nu
 certificate is added only when a planner released it on the link (`ShareLink.show_certificate`); see
 docs/pages.md."""
 
-from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from server.core.sitetime import SiteTime
 from server.domain import certificates, progress
+from server.domain.sites import site_of
 from server.models.auth import ShareLink
 from server.models.catalog import Product
-from server.models.plant import Site
 from server.models.production import WorkOrder
 from server.models.quality import InspectionPlan, InspectionRecord
 
@@ -20,15 +20,7 @@ PUBLIC_STATUS = {"draft": "planned", "released": "planned", "in_progress": "in_p
                  "cancelled": "cancelled"}  # fmt: skip
 
 
-def site_of(session: Session, code: str) -> Site | None:
-    return session.exec(select(Site).where(Site.code == code)).first()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _inspections(session: Session, order: WorkOrder) -> list[dict[str, Any]]:
+def _inspections(session: Session, order: WorkOrder, local: SiteTime) -> list[dict[str, Any]]:
     stmt = (
         select(InspectionRecord, InspectionPlan)
         .join(InspectionPlan, col(InspectionPlan.id) == InspectionRecord.plan_id)
@@ -40,7 +32,7 @@ def _inspections(session: Session, order: WorkOrder) -> list[dict[str, Any]]:
             "name": plan.name,
             "kind": plan.frequency,
             "passed": record.passed,
-            "date": record.created_at.date().isoformat(),
+            "date": local.date_text(record.created_at),
         }
         for record, plan in session.exec(stmt).all()
     ]
@@ -52,7 +44,8 @@ def share_view(session: Session, link: ShareLink, site_code: str) -> dict[str, A
     assert order is not None
     product = session.get(Product, order.product_id)
     site = site_of(session, site_code)
-    prog = progress.progress(session, order, site.timezone if site else "UTC")
+    local = SiteTime.named(site.timezone if site else None)
+    prog = progress.progress(session, order, local.name)
     view: dict[str, Any] = {
         "factory": site.name if site else "",
         "product": product.name if product else "",
@@ -61,7 +54,7 @@ def share_view(session: Session, link: ShareLink, site_code: str) -> dict[str, A
         "quantity": order.quantity,
         "status": PUBLIC_STATUS.get(order.status, "planned"),
         "due_date": order.due_date.isoformat() if order.due_date else None,
-        "expires": link.expires_at.date().isoformat(),
+        "expires": local.date_text(link.expires_at),
     }
     if link.show_progress:
         view |= {"good": prog.good, "scrap": prog.scrap, "percent": prog.percent,
@@ -69,9 +62,9 @@ def share_view(session: Session, link: ShareLink, site_code: str) -> dict[str, A
                             "scrap": op.scrap, "planned": op.planned_qty, "percent": op.percent}
                            for op in prog.operations]}  # fmt: skip
     if link.show_eta:
-        view |= {"eta": _iso(prog.eta), "late": prog.late}
+        view |= {"eta": local.iso(prog.eta), "late": prog.late}  # the site's offset: eta[:10] is its date
     if link.show_inspections:
-        view["inspections"] = _inspections(session, order)
+        view["inspections"] = _inspections(session, order, local)
     if link.show_certificate:
         cert = certificates.certificate_for_share(session, order, link)
         if cert is not None:  # whitelisted already: no ids, order number or names (inspector by role)

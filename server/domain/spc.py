@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from server.core.errors import NotFound
+from server.domain import sites
 from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
 
 log = logging.getLogger(__name__)
@@ -178,8 +179,10 @@ def series(
     if work_order_id is not None:
         stmt = stmt.where(InspectionRecord.work_order_id == work_order_id)
     groups: dict[int, tuple[str, list[float]]] = {}
+    local = sites.site_time(session)
     for rec_id, created, _sample, value in session.exec(stmt):
-        groups.setdefault(rec_id or 0, (created.strftime("%m-%d %H:%M"), []))[1].append(float(value or 0.0))
+        label = local.text(created, "%m-%d %H:%M")
+        groups.setdefault(rec_id or 0, (label, []))[1].append(float(value or 0.0))
     n = plan.sample_size
     full = [(label, vals) for label, vals in groups.values() if len(vals) == n]
     full = full[-last:]

@@ -1,13 +1,21 @@
 """The plant: sites, lines, stations, machines and their tags."""
 
+from pydantic import field_validator
 from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from server.core.sitetime import check_zone
 
 
 class SiteBase(SQLModel):
     code: str = Field(max_length=64)
     name: str = Field(max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_zone(value)
 
 
 class Site(SiteBase, table=True):
@@ -21,7 +29,12 @@ class SiteCreate(SiteBase):
 
 class SiteUpdate(SQLModel):
     name: str | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
 
 
 class SitePublic(SiteBase):

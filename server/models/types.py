@@ -6,6 +6,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
+from server.core import clock
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every engine (SQLite stores it naive, read back as UTC)."""
@@ -29,8 +31,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.utcnow()
 
 
 def now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
+    return clock.now_ms()

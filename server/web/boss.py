@@ -48,10 +48,13 @@ def boss_fragment(request: Request, session: SessionDep, settings: SettingsDep, 
 
 
 @router.get("/boss/orders/{number}")
-def order_detail(number: str, request: Request, session: SessionDep, _who: BossUser) -> Response:
-    d = bv.order_detail(session, number)
+def order_detail(
+    number: str, request: Request, session: SessionDep, settings: SettingsDep, _who: BossUser
+) -> Response:
+    d = bv.order_detail(session, number, settings.site)
     context = {"order": d.order, "p": d.progress, "reports": d.reports, "op_steps": d.op_steps,
-               "inspections": d.inspections, "lots_in": d.lots_in, "lots_out": d.lots_out}  # fmt: skip
+               "inspections": d.inspections, "lots_in": d.lots_in, "lots_out": d.lots_out,
+               "time": d.time}  # fmt: skip
     return templates.TemplateResponse(request, "boss/order.html", context)
 
 

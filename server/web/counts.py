@@ -1,14 +1,14 @@
 """The boss's held counts: `/boss/counts` lists the count anomalies ingestion held (docs/ingest.md, "Count
 anomalies"); a supervisor confirms or rejects each (audit-logged, through server/domain/counts.py)."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 
+from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.i18n import N_
-from server.domain import counts
+from server.domain import counts, sites
 from server.domain.principals import Principal
 from server.web.auth import BossUser, SameOrigin, page_role
 from server.web.forms import done
@@ -20,19 +20,16 @@ Deciding = Annotated[Principal, page_role("supervisor")]
 
 
 @router.get("/boss/counts")
-def held_counts(request: Request, session: SessionDep, who: BossUser) -> Response:
+def held_counts(request: Request, session: SessionDep, settings: SettingsDep, who: BossUser) -> Response:
+    local = sites.site_time(session, settings.site)
     context: dict[str, Any] = {
         "open": counts.list_anomalies(session, "open"),
         "recent": [a for a in counts.list_anomalies(session, None, limit=50) if a.status != "open"][:20],
         "may_decide": who.role in ("admin", "supervisor"),
         "who": who,
-        "when": _when,
+        "when": lambda ts_ms: local.text(ts_ms, "%Y-%m-%d %H:%M:%S"),
     }
     return templates.TemplateResponse(request, "boss/counts.html", context)
-
-
-def _when(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @router.post("/boss/counts/{anomaly_id}/confirm")

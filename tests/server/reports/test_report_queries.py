@@ -243,3 +243,18 @@ def test_short_unclassified_downtime_counts_as_micro_stops(session: Session) -> 
         ["micro_stop", "短暂停机", 1, 1 * MIN],
         ["tool_change", "换刀", 1, 1 * MIN],
     ]
+
+
+def test_daily_report_day_is_the_sites_across_dst(session: Session) -> None:
+    """Europe/Berlin on the autumn change: the day is 25 h from local midnight to local midnight."""
+    s = f.site(session, tz="Europe/Berlin")
+    m = f.machine(session, s, "m1")
+    berlin = lambda text: ms(text, "Europe/Berlin")  # noqa: E731
+    f.count(session, m, berlin("2026-10-24 23:59"), 1000)  # the day before
+    f.count(session, m, berlin("2026-10-25 00:01"), 1)
+    f.count(session, m, ms("2026-10-25 00:30"), 10)  # 02:30 CEST
+    f.count(session, m, ms("2026-10-25 01:30"), 100)  # 02:30 CET, an hour later, same wall time
+    f.count(session, m, berlin("2026-10-25 23:59"), 10_000)  # 24 h after 00:00 CEST: still the 25th
+    f.count(session, m, berlin("2026-10-26 00:00"), 100_000)  # the next day
+    table = report_queries.production(session, s, date(2026, 10, 25))
+    assert sum(int(row[-2]) for row in table.rows) == 10_111
