@@ -24,6 +24,7 @@ class EdgeRegistrationPublic(BaseModel):
     machines: list[str]  # the machines it owns (may publish)
     announced: list[str]  # the machines it named while not approved
     refused: int  # messages refused while not approved
+    held_future: int  # samples held for being stamped too far ahead (never applied)
     first_seen_ms: int | None
     changed_ms: int | None
     changed_by: str | None

@@ -14,6 +14,7 @@ from server.core.errors import NotFound
 from server.core.services import Services, ServicesDep
 from server.historian import Aggregate
 from server.ingest import apply as applier
+from server.ingest import future
 from server.ingest.live import MachineLive, machine_live
 from server.models.ingest import DataLossEpisode, DeadLetter, EdgeCursor, EdgeStatus, GapEvent
 from server.models.plant import Machine, Site
@@ -69,6 +70,10 @@ class EdgePublic(BaseModel):
     data_loss: list[DataLossPublic] = []  # newest first, at most 20
     clock_offset_ms: int | None = None  # edge clock - server clock: last live batch, else the stored status
     future_samples: int = 0  # samples stamped in the future, as seen by this process (server/ingest/clock.py)
+    held_future_samples: int = (
+        0  # stamped beyond the allowed skew: held, never applied (server/ingest/future.py)
+    )
+    held_future_newest_ms: int | None = None
 
 
 class SkipResult(BaseModel):
@@ -215,6 +220,7 @@ def _edge(services: Services, session: Session, edge_id: str) -> EdgePublic:
     offset = clock.offset_ms if clock is not None and clock.offset_ms is not None else None
     if offset is None and status is not None and status.online and status.received_ms:
         offset = status.status_ts_ms - status.received_ms  # the stored birth: edge time vs receipt time
+    held, held_newest = future.held_of(session, edge_id)
     seen = [status.received_ms if status else None, cursor.applied_ms if cursor else None]
     last_seen = max((t for t in seen if t), default=None)
     return EdgePublic(
@@ -236,6 +242,8 @@ def _edge(services: Services, session: Session, edge_id: str) -> EdgePublic:
         apply_error=errors.get(edge_id),
         clock_offset_ms=offset,
         future_samples=clock.future_samples if clock else 0,
+        held_future_samples=held,
+        held_future_newest_ms=held_newest,
         gaps=[GapPublic.model_validate(g, from_attributes=True) for g in gaps],
         data_loss=[
             DataLossPublic(

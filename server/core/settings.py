@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # larger: dead-lettered undecoded
     ingest_gap_grace_s: float = Field(default=5.0, gt=0)  # a hole in seq held this long: a gap event
     ingest_retry_max_s: float = Field(default=5.0, gt=0)  # database down: retries back off up to this
+    ingest_future_skew_s: float = Field(default=300.0, gt=0)  # samples stamped further ahead are held
     ingest_max_lag_s: float = Field(default=60.0, gt=0)  # stuck or behind longer: /healthz, /readyz 503
     live_fanout: bool = True  # PostgreSQL: live events reach every replica's pages (LISTEN/NOTIFY)
     live_fanout_url: str | None = None  # its PostgreSQL, if database_url is a transaction-mode pooler

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from server.core.db import lock_for_write
 from server.core.errors import InvalidInput, NotFound
 from server.domain import audit
-from server.models.ingest import EdgeRegistration
+from server.models.ingest import EdgeRegistration, HeldSample
 from server.models.plant import Machine, Site
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class EdgeView:
     machines: list[str]  # codes of the machines it owns
     announced: list[str]  # codes it named while not approved (for the approval)
     refused: int  # messages refused while not approved
+    held_future: int  # samples held for being stamped too far ahead (server/ingest/future.py)
     first_seen_ms: int | None
     changed_ms: int | None
     changed_by: str | None
@@ -198,6 +199,12 @@ def overview(session: Session) -> list[EdgeView]:
     ).all():
         owned.setdefault(str(edge_id), []).append(str(code))
         sites.setdefault(str(edge_id), str(site))
+    held = {
+        str(e): int(n)
+        for e, n in session.exec(
+            select(HeldSample.edge_id, func.sum(HeldSample.samples)).group_by(HeldSample.edge_id)
+        )
+    }
     views = []
     for edge_id in sorted(set(rows) | set(owned)):
         row = rows.get(edge_id)
@@ -210,6 +217,7 @@ def overview(session: Session) -> list[EdgeView]:
                 machines=sorted(owned.get(edge_id, [])),
                 announced=list(row.announced or []) if row else [],
                 refused=row.refused if row else 0,
+                held_future=held.get(edge_id, 0),
                 first_seen_ms=row.first_seen_ms if row else None,
                 changed_ms=row.changed_ms if row else None,
                 changed_by=row.changed_by if row else None,

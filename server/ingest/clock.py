@@ -8,7 +8,8 @@ back (a Pi without RTC before NTP, a PLC clock set by hand). Nothing is correcte
   older than the previous one of the same counter is a clock step back, and still counts (effects.py);
 - a sample stamped more than `future_tolerance_ms` after its batch was received is flagged: counted in
   `future_samples` (GET /api/v1/ingest/stats and, per edge, GET /api/v1/edges/{edge}) and logged once
-  when an edge's clock goes off (WARNING) and once when it is back (INFO).
+  when an edge's clock goes off (WARNING) and once when it is back (INFO); one stamped more than
+  `future_skew_ms` ahead is held at receipt, never applied (server/ingest/future.py), and counted here too.
 
 The view is this process's: each replica watches the batches it applies, once each, with the time of
 receipt the inbox kept.
@@ -53,6 +54,15 @@ class ClockWatch:
             self._log_change(batch.edge_id, clock, bool(future) or abs(clock.offset_ms or 0) > self.tolerance)
         if future:
             self.metrics.add("future_samples", len(future))
+
+    def note_held(self, edge_id: str, count: int, newest_ts_ms: int) -> None:
+        """Note samples held at receipt for being stamped beyond the skew (server/ingest/future.py)."""
+        with self._lock:
+            clock = self._edges.setdefault(edge_id, EdgeClock())
+            clock.future_samples += count
+            clock.last_future_ts_ms = max(clock.last_future_ts_ms or 0, newest_ts_ms)
+            self._log_change(edge_id, clock, True)
+        self.metrics.add("future_samples", count)
 
     def _log_change(self, edge_id: str, clock: EdgeClock, off: bool) -> None:
         if off and not clock.off:

@@ -17,7 +17,8 @@ from sqlmodel import Session, col
 
 from server.core.db import lock_for_write
 from server.ingest.errors import is_bad_data
-from server.models.ingest import DeadLetter, EdgeCursor, InboxBatch
+from server.ingest.future import Held
+from server.models.ingest import DeadLetter, EdgeCursor, HeldSample, InboxBatch
 from shared import topics
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class StoredBatch:
     seq: int
     samples: int
     payload: bytes
+    held: Held | None = None  # its samples stamped too far ahead, kept apart (server/ingest/future.py)
+    release_ms: int = 0  # when the held ones go to the dead letters
 
     @property
     def topic(self) -> str:
@@ -56,8 +59,10 @@ def store(
     rejected: Sequence[Rejected],
     known_edges: set[str],
     now_ms: int,
+    inserted: set[tuple[str, int]] | None = None,
 ) -> int:
-    """Commit batches and dead letters; return how many batches were new (not duplicates)."""
+    """Commit batches and dead letters; return how many batches were new (not duplicates). The keys of
+    the new ones are added to `inserted` when given."""
     new = 0
     with Session(engine) as session:
         lock_for_write(session)  # SQLite: BEGIN IMMEDIATE (a read first could not upgrade to a write)
@@ -67,8 +72,10 @@ def store(
             session.execute(
                 stmt, [{"edge_id": e, "site": s, "last_applied_seq": 0} for e, s in sorted(edges)]
             )
+        keys: set[tuple[str, int]] = set()
         if batches:
-            new = _insert_batches(session, batches, now_ms)
+            keys = _insert_batches(session, batches, now_ms)
+            new = len(keys)
         if rejected:
             session.execute(
                 insert(DeadLetter),
@@ -80,6 +87,8 @@ def store(
             )  # fmt: skip
         session.commit()
     known_edges.update(e for e, _ in edges)
+    if inserted is not None:
+        inserted.update(keys)
     return new
 
 
@@ -89,6 +98,7 @@ def store_each(
     rejected: Sequence[Rejected],
     known_edges: set[str],
     now_ms: int,
+    inserted: set[tuple[str, int]] | None = None,
 ) -> tuple[int, dict[tuple[str, int], Rejected]]:
     """`store()` message by message, after a pass failed for the data's sake: a batch the database
     refuses is dead-lettered with its reason. Returns (new batches, dead letters by (edge, seq) of the
@@ -97,7 +107,7 @@ def store_each(
     new, refused = 0, {}
     for batch in batches:
         try:
-            new += store(engine, [batch], [], known_edges, now_ms)
+            new += store(engine, [batch], [], known_edges, now_ms, inserted)
         except Exception as err:
             if not is_bad_data(err):
                 raise
@@ -121,8 +131,8 @@ def _text(value: str, limit: int) -> str:
     return clean.replace("\x00", "\\0")[:limit]
 
 
-def _insert_batches(session: Session, batches: Sequence[StoredBatch], now_ms: int) -> int:
-    """Insert batches not yet stored or applied; duplicates are no-ops. Returns how many were new."""
+def _insert_batches(session: Session, batches: Sequence[StoredBatch], now_ms: int) -> set[tuple[str, int]]:
+    """Insert batches not yet stored or applied; duplicates are no-ops. Returns the new ones' keys."""
     edges = {b.edge_id for b in batches}
     applied: dict[str, int] = dict(
         session.execute(
@@ -148,7 +158,26 @@ def _insert_batches(session: Session, batches: Sequence[StoredBatch], now_ms: in
         stmt = _dialect_insert(session, InboxBatch).on_conflict_do_nothing(index_elements=["edge_id", "seq"])
         # sorted: two replicas inserting the same keys lock them in the same order (no deadlock)
         session.execute(stmt, [rows[key] for key in sorted(rows)])  # another replica may have stored some
-    return len(rows)
+        _insert_held(
+            session,
+            {(b.edge_id, b.seq): b for b in batches if b.held is not None and (b.edge_id, b.seq) in rows},
+            now_ms,
+        )
+    return set(rows)
+
+
+def _insert_held(session: Session, batches: dict[tuple[str, int], StoredBatch], now_ms: int) -> None:
+    """The future samples split off new batches (server/ingest/future.py), one row per batch."""
+    rows = []
+    for key in sorted(batches):
+        b = batches[key]
+        assert b.held is not None
+        rows.append({"edge_id": b.edge_id, "seq": b.seq, "site": b.site, "received_ms": now_ms,
+                     "release_ms": b.release_ms, "samples": b.held.samples,
+                     "newest_ts_ms": b.held.newest_ts_ms, "payload": b.held.payload})  # fmt: skip
+    if rows:
+        stmt = _dialect_insert(session, HeldSample).on_conflict_do_nothing(index_elements=["edge_id", "seq"])
+        session.execute(stmt, rows)
 
 
 def prune_dead_letters(engine: Engine, now_ms: int, keep_days: int = 30, keep_max: int = 100_000) -> int:

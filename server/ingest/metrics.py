@@ -21,6 +21,7 @@ class Metrics:
     unknown_tag_samples: int = 0
     quarantined: int = 0
     held_ambiguous: int = 0  # drops read as wrap or reset: the difference held as a count anomaly
+    held_future_samples: int = 0  # stamped beyond receipt + future_skew_ms: held, never applied (future.py)
     future_samples: int = 0  # stamped after their receipt + tolerance (server/ingest/clock.py)
     clock_steps_back: int = 0  # counter samples older than the previous one: counted in seq order
     gaps_detected: int = 0

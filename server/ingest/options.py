@@ -23,6 +23,8 @@ class IngestOptions:
     reconnect_max_s: float = 10.0
     retry_min_s: float = 0.5  # a database error: the pass is retried after this, doubling up to retry_max_s
     retry_max_s: float = 5.0
+    future_skew_ms: int = 300_000  # samples stamped later than receipt + this are held (future.py)
+    future_hold_max_s: float = 86_400.0  # ... and dead-lettered after this at the latest
     max_lag_s: float = 60.0  # /healthz is unhealthy when ingestion is stuck or behind longer than this
 
     @classmethod
@@ -32,4 +34,5 @@ class IngestOptions:
             gap_grace_s=settings.ingest_gap_grace_s,
             retry_max_s=settings.ingest_retry_max_s,
             max_lag_s=settings.ingest_max_lag_s,
+            future_skew_ms=int(settings.ingest_future_skew_s * 1000),
         )

@@ -33,6 +33,7 @@ from server.core.settings import Settings
 from server.domain.edges import Refusals, note_refusals
 from server.historian import Historian, make_historian
 from server.ingest import apply as applier
+from server.ingest import future
 from server.ingest.clock import ClockWatch
 from server.ingest.errors import is_bad_data
 from server.ingest.historian_buffer import HistorianBuffer
@@ -96,6 +97,7 @@ class Ingestor:
         self._oldest_pending: float | None = None
         self._error_since: dict[str, float] = {}  # edge -> when applying started failing
         self._refusals = Refusals()
+        self._now = applier.now_ms()
 
     # lifecycle
 
@@ -198,22 +200,28 @@ class Ingestor:
         rejected: list[Rejected] = []
         statuses: list[tuple[str, Status]] = []
         self._refusals = Refusals()
+        self._now = now
         for message in messages:
             self._classify(message, batches, rejected, statuses)
         note_refusals(self.engine, self._refusals, now)
+        inserted: set[tuple[str, int]] = set()
         try:
-            new = store(self.engine, batches, rejected, self._known_edges, now)
+            new = store(self.engine, batches, rejected, self._known_edges, now, inserted)
         except Exception as err:
             if not is_bad_data(err):
                 raise
             log.warning("the database refused a pass of %d messages (%s): storing them one by one",
                         len(messages), err)  # fmt: skip
-            new, refused = store_each(self.engine, batches, rejected, self._known_edges, now)
+            new, refused = store_each(self.engine, batches, rejected, self._known_edges, now, inserted)
             for key, letter in refused.items():
                 self._reject(letter.topic, letter.reason, letter.payload, letter.size)
                 self.ctx.decoded.pop(key, None)
             batches = [b for b in batches if (b.edge_id, b.seq) not in refused]
             rejected = [*rejected, *refused.values()]
+        for b in batches:
+            if b.held is not None and (b.edge_id, b.seq) in inserted:  # once, not per resend
+                self.metrics.add("held_future_samples", b.held.samples)
+                self.clock.note_held(b.edge_id, b.held.samples, b.held.newest_ts_ms)
         for message in messages:
             self.link.ack(message)
         self.metrics.add("messages", len(messages))
@@ -251,7 +259,16 @@ class Ingestor:
                 payload, batch = self._own_samples(
                     message.topic, topic.site, batch, message.payload, rejected
                 )
-                batches.append(StoredBatch(topic.site, batch.edge_id, batch.seq, len(batch.samples), payload))
+                batch, held = future.split(batch, self._now, self.options.future_skew_ms)
+                release = 0
+                if held is not None:
+                    payload = encode(batch)
+                    release = future.release_ms(held, self._now, self.options.future_skew_ms,
+                                                self.options.future_hold_max_s)  # fmt: skip
+                stored = StoredBatch(
+                    topic.site, batch.edge_id, batch.seq, len(batch.samples), payload, held, release
+                )
+                batches.append(stored)
                 self.ctx.decoded[(batch.edge_id, batch.seq)] = batch
             elif topic.kind == "status":
                 status = decode(Status, message.payload)
@@ -390,6 +407,7 @@ class Ingestor:
                 self._next_retention = time.monotonic() + self.options.retention_every_s
                 self.historian.apply_retention(applier.now_ms())
                 prune_dead_letters(self.engine, applier.now_ms())
+            future.release_due(self.engine, applier.now_ms(), self.options.future_skew_ms)
         except Exception:
             log.exception("ingest housekeeping failed")
 

@@ -228,3 +228,18 @@ class EdgeRegistration(SQLModel, table=True):
     announced: Any = Field(default=None, sa_column=Column(JSON))  # machine codes it named while pending
     refused: int = Field(default=0, sa_type=BigInteger)  # messages refused while not approved
     last_refused_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class HeldSample(SQLModel, table=True):
+    """Samples of one batch stamped too far ahead of the server's clock: held apart, never applied; moved
+    to the dead letters when the hold ends (server/ingest/future.py)."""
+
+    __tablename__ = "ingest_held_sample"
+    edge_id: str = Field(max_length=64, primary_key=True)
+    seq: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    site: str = Field(max_length=64)
+    received_ms: int = Field(sa_type=BigInteger)
+    release_ms: int = Field(sa_type=BigInteger, index=True)
+    samples: int = 0
+    newest_ts_ms: int = Field(sa_type=BigInteger)
+    payload: bytes = Field(sa_type=LargeBinary)
