@@ -20,7 +20,7 @@ from server.models.ingest import CounterAnomaly, CountEvent, MachineStateSegment
 from server.models.production import Operation, OperationRun
 from tests.server.ingest.conftest import ingest_settings
 from tests.support.mosquitto import Mosquitto
-from tests.support.processes import TaktProcess
+from tests.support.processes import edge_agent
 from tests.support.simulator import Simulator
 from tests.support.waiting import wait_until
 
@@ -99,9 +99,7 @@ def test_work_order_counts_equal_ground_truth_through_wrap_reset_and_broker_outa
     api(server, "POST", "/products", {"code": "SHAFT", "name": "Shaft", "routing": routing})
     api(server, "POST", "/work-orders", {"number": "WO-E2E", "product": "SHAFT", "quantity": 500})
     api(server, "POST", "/work-orders/WO-E2E/release")
-    edge = TaktProcess(["edge", "--config", str(edge_config)], tmp_path / "edge.log")
-    edge.start()
-    try:
+    with edge_agent(edge_config, tmp_path / "edge.log") as edge:
         wait(lambda: _state(engine) == "idle", what="the server to see lathe1 idle (edge -> server works)")
         _run_script(server, engine, sim, mosquitto)
         with Session(engine) as session:
@@ -125,10 +123,6 @@ def test_work_order_counts_equal_ground_truth_through_wrap_reset_and_broker_outa
         # must stay held, and no gap may ever open
         wait(lambda: api(server, "GET", "/edges")[0]["held_batches"] == 0, what="no batch held")
         assert api(server, "GET", "/edges")[0]["gaps"] == []
-    finally:
-        edge.stop()
-        if edge.alive():
-            edge.kill()
     assert "Traceback" not in edge.output()
 
 

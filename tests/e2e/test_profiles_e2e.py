@@ -23,7 +23,7 @@ from server.models.ingest import CounterAnomaly, CountEvent, MachineStateSegment
 from server.models.plant import Machine
 from tests.e2e.test_counts_e2e import server, wait
 from tests.support.mosquitto import Mosquitto
-from tests.support.processes import ROOT, TaktProcess
+from tests.support.processes import ROOT, edge_agent
 from tests.support.simulator import Simulator
 
 __all__ = ["server"]  # fixture
@@ -105,9 +105,7 @@ def test_floor_plant_counts_exactly_through_the_example_configs(
     set_state(floor, "idle")
     config = edge_config(tmp_path / "edge" / "edge.yaml", floor, mosquitto.port)
     import_edge(engine, config)
-    edge = TaktProcess(["edge", "--config", str(config)], tmp_path / "edge.log")
-    edge.start()
-    try:
+    with edge_agent(config, tmp_path / "edge.log") as edge:
         wait(
             lambda: states(engine) == dict.fromkeys(MACHINES, "idle"), what="every machine idle on the server"
         )
@@ -127,10 +125,6 @@ def test_floor_plant_counts_exactly_through_the_example_configs(
             kinds = set(session.exec(select(CountEvent.kind)).all())
             anomalies = session.exec(select(CounterAnomaly)).all()
         assert "wrap" in kinds and anomalies == []
-    finally:
-        edge.stop()
-        if edge.alive():
-            edge.kill()
     assert "Traceback" not in edge.output()
     assert "maps to no state" not in edge.output()
 
@@ -171,8 +165,6 @@ def test_a_reset_near_the_top_of_16_bits_and_a_jump_held_as_an_anomaly(
     sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "idle"})
     config = _w16_edge(tmp_path / "edge" / "edge.yaml", sim, mosquitto.port)
     import_edge(engine, config)
-    edge = TaktProcess(["edge", "--config", str(config)], tmp_path / "edge.log")
-    edge.start()
 
     def made() -> tuple[int, int]:
         machine = sim.ground_truth()["machines"]["w16"]
@@ -188,7 +180,7 @@ def test_a_reset_near_the_top_of_16_bits_and_a_jump_held_as_an_anomaly(
         now = made()
         return counted(engine).get("w16") == (now[0] - base[0], now[1] - base[1])
 
-    try:
+    with edge_agent(config, tmp_path / "edge.log") as edge:
         wait(lambda: states(engine).get("w16") == "idle", what="w16 idle on the server")
         base = made()
         produce(20)  # the good counter climbs to ~65490, short of the wrap at 65536
@@ -213,10 +205,6 @@ def test_a_reset_near_the_top_of_16_bits_and_a_jump_held_as_an_anomaly(
         assert counts_equal(base)
         anomaly = _anomalies(engine)[0]
         assert anomaly.status == "open" and anomaly.tag == "good_count"
-    finally:
-        edge.stop()
-        if edge.alive():
-            edge.kill()
     assert "Traceback" not in edge.output()
 
 

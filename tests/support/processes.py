@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +61,17 @@ class TaktProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextlib.contextmanager
+def edge_agent(config: Path, log: Path) -> Iterator[TaktProcess]:
+    """`takt edge --config CONFIG` running for the block, its output in `log`; stopped after it (killed if it
+    lingers)."""
+    edge = TaktProcess(["edge", "--config", str(config)], log)
+    edge.start()
+    try:
+        yield edge
+    finally:
+        edge.stop()
+        if edge.alive():
+            edge.kill()

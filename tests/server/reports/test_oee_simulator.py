@@ -23,7 +23,7 @@ from server.models.plant import Machine, Site
 from tests.server.ingest.conftest import ingest_settings
 from tests.server.reports import support as f
 from tests.support.mosquitto import Mosquitto
-from tests.support.processes import TaktProcess
+from tests.support.processes import edge_agent
 from tests.support.simulator import Simulator
 from tests.support.waiting import wait_until
 
@@ -159,9 +159,7 @@ def test_oee_from_the_chain_matches_the_simulator_ground_truth(
         lathe.ideal_cycle_s = CYCLE_S / ACCEL
         s.add(lathe)
         s.commit()
-    edge = TaktProcess(["edge", "--config", str(edge_config)], tmp_path / "edge.log")
-    edge.start()
-    try:
+    with edge_agent(edge_config, tmp_path / "edge.log"):
         wait_until(lambda: _server_state(engine) == "idle", 20, "the server to see lathe1 idle")
         truth = sim.ground_truth()
         assert truth["machines"]["lathe1"]["good"] == 0, "production started before the edge was connected"
@@ -174,8 +172,6 @@ def test_oee_from_the_chain_matches_the_simulator_ground_truth(
         wait_until(
             lambda: oee.total(_rows(engine, started)).total == made, 20, f"the server to count {made} parts"
         )
-    finally:
-        edge.stop()
     now = sim.ground_truth()["now_ms"]
     rows = _rows(engine, started, now)
     fig = oee.total(rows)
