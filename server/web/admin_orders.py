@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
 from server.core.services import ServicesDep, SettingsDep
-from server.domain import admin_lists, crud, importexport, operations, progress, sharelinks
+from server.domain import admin_lists, crud, importexport, operations, progress, sharelinks, sites
 from server.domain import workorders as wo
 from server.models.auth import ShareLink
 from server.models.orders import WorkOrderCreate, WorkOrderUpdate
@@ -76,11 +76,15 @@ def import_orders(
 
 
 @router.get("/admin/orders/{number}")
-def order_page(number: str, request: Request, session: SessionDep, who: PlannerUser) -> Response:
+def order_page(
+    number: str, request: Request, session: SessionDep, settings: SettingsDep, who: PlannerUser
+) -> Response:
     order = wo.get(session, number)
     links = sharelinks.for_order(session, order)
-    context: dict[str, Any] = {"o": wo.public(session, order), "p": progress.progress(session, order),
-                               "links": links, "who": who}  # fmt: skip
+    local = sites.site_time(session, settings.site)
+    prog = progress.progress(session, order, local.name)
+    context: dict[str, Any] = {"o": wo.public(session, order), "p": prog, "links": links, "who": who,
+                               "time": local}  # fmt: skip
     return templates.TemplateResponse(request, "admin/order.html", context)
 
 
@@ -148,6 +152,7 @@ def create_share_link(
         "token": new.token,
         "qr": qr_svg(url, scale=5).decode(),
         "link": new.link,
+        "time": sites.site_time(session, settings.site),
     }
     return templates.TemplateResponse(request, "admin/share_created.html", context, status_code=201)
 

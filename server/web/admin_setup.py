@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from server.core.db import SessionDep
 from server.core.i18n import N_
 from server.core.services import SettingsDep
-from server.domain import admin_lists, catalog, crud, quality
+from server.domain import admin_lists, catalog, crud, quality, sites
 from server.domain.security import hash_secret, new_token, token_hash
 from server.models.auth import Tablet, User, UserCreate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
@@ -247,12 +247,16 @@ def create_user(
 
 
 @router.get("/admin/tablets")
-def tablets(request: Request, session: SessionDep, who: AdminUser) -> Response:
+def tablets(request: Request, session: SessionDep, settings: SettingsDep, who: AdminUser) -> Response:
     rows = admin_lists.tablets(session)
     stations = admin_lists.stations(session)
-    return templates.TemplateResponse(
-        request, "admin/tablets.html", {"rows": rows, "stations": stations, "who": who}
-    )
+    context = {
+        "rows": rows,
+        "stations": stations,
+        "who": who,
+        "time": sites.site_time(session, settings.site),
+    }
+    return templates.TemplateResponse(request, "admin/tablets.html", context)
 
 
 @router.post("/admin/tablets")

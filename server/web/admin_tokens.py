@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request, Response
 
 from server.core.db import SessionDep
 from server.core.i18n import N_
-from server.domain import api_tokens
+from server.core.services import SettingsDep
+from server.domain import api_tokens, sites
 from server.web.auth import AdminUser, SameOrigin
 from server.web.forms import done
 from server.web.routing import PageRoute
@@ -18,9 +19,9 @@ SHOWN = 500  # the newest live tokens on the page; the API pages through all of 
 
 
 @router.get("/admin/tokens")
-def tokens(request: Request, session: SessionDep, who: AdminUser) -> Response:
+def tokens(request: Request, session: SessionDep, settings: SettingsDep, who: AdminUser) -> Response:
     rows, total = api_tokens.live_tokens(session, SHOWN, 0)
-    context = {"rows": rows, "total": total, "who": who}
+    context = {"rows": rows, "total": total, "who": who, "time": sites.site_time(session, settings.site)}
     return templates.TemplateResponse(request, "admin/tokens.html", context)
 
 

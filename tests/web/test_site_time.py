@@ -61,6 +61,10 @@ def test_boss_at_0245_in_shanghai_reads_local_times(
         expect(page.locator("body")).to_contain_text("2026-12-15")  # valid until: made 12-05 02:00, +10 days
         view = ok(live.http.get(f"/s/{token}.json"))
     assert view["eta"] == "2026-12-05T05:15:00+08:00" and view["expires"] == "2026-12-15"
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as planner:
+        body = {"username": "planner1", "password": live.plant.passwords["planner1"]}
+        assert planner.post("/login", data=body).status_code == 303
+        assert "<td>2026-12-15</td>" in planner.get("/admin/orders/WO-TZ-SH").text  # the link's expiry, local
 
 
 def test_berlin_across_the_dst_change(live: LiveServer, zone: None) -> None:
