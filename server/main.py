@@ -104,7 +104,7 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     """`detail` in English; `message` in the client's language (Accept-Language, `lang` cookie; the pages)."""
     assert isinstance(exc, ServerError)
     message = request_error_text(request, exc, default="en")
-    return JSONResponse({"detail": exc.message, "message": message}, status_code=exc.status)
+    return JSONResponse({**exc.details, "detail": exc.message, "message": message}, status_code=exc.status)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -7,14 +7,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, make_page
+from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, Supervisor, make_page
 from server.core.db import SessionDep
 from server.core.services import EngineDep
-from server.domain import crud, idempotency, operations, progress, station_scope, work_reports
+from server.domain import crud, idempotency, operations, progress, reopen_window, station_scope, work_reports
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.models.orders import (
+    CompleteAction,
     OperationAction,
+    ReopenAction,
+    ShortCompletion,
     WorkOrderCreate,
     WorkOrderProgress,
     WorkOrderPublic,
@@ -24,6 +27,7 @@ from server.models.orders import (
     WorkReportPublic,
 )
 from server.models.plant import Site
+from server.models.types import now_ms
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 StatusFilter = Annotated[str | None, Query(max_length=200)]
@@ -89,12 +93,31 @@ def resume(
     return wo.public(session, operations.resume(session, who.username, number, action))
 
 
-@router.post("/{number}/complete", response_model=WorkOrderPublic)
+@router.post(
+    "/{number}/complete",
+    response_model=WorkOrderPublic,
+    responses={409: {"model": ShortCompletion,
+                     "description": "below the planned quantity without confirm_short (`short`: the "
+                                    "numbers), or the order is not started"}},
+)  # fmt: skip
 def complete(
-    number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
+    number: str, session: SessionDep, who: ShopFloor, body: CompleteAction | None = None
 ) -> WorkOrderPublic:
-    action = station_scope.bind_step(session, who, number, body or OperationAction())
+    """Complete the operation `step_no` (or, without one, every operation and the order). Fewer good parts
+    than planned: 409 with the numbers unless `confirm_short` is true."""
+    action = station_scope.bind_step(session, who, number, body or CompleteAction())
     return wo.public(session, operations.complete(session, who.username, number, action))
+
+
+@router.post("/{number}/reopen", response_model=WorkOrderPublic,
+             responses={409: {"description": "not done, or completed before the current shift"}})  # fmt: skip
+def reopen(
+    number: str, body: ReopenAction, session: SessionDep, settings: SettingsDep, who: Supervisor
+) -> WorkOrderPublic:
+    """Reopen completed operation `step_no` (and the order, if it was completed): supervisor, planner or
+    admin, within the current shift (or `TAKT_REOPEN_HOURS` without a shift calendar). Audit-logged."""
+    since = reopen_window.reopen_since(session, settings.site, settings.reopen_hours, now_ms())
+    return wo.public(session, operations.reopen(session, who.username, number, body.step_no, since))
 
 
 @router.post("/{number}/close", response_model=WorkOrderPublic)

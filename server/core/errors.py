@@ -28,10 +28,12 @@ class Translatable(Exception):
         self.message = text
         self.msgid = message
         self.params = params
+        self.details: dict[str, object] = {}  # a ServerError's extra JSON for the API (e.g. `short`)
 
 
 class ServerError(Translatable, TaktError):
-    """Base of the server's exceptions; `status` is the HTTP status the API answers with."""
+    """Base of the server's exceptions; `status` is the HTTP status the API answers with. `details`
+    (JSON values) go into the API's error body beside `detail` and `message`, for a client to act on."""
 
     status = 500
 

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
 
     # --- work orders and share links
     report_tolerance: float = Field(default=0.05, ge=0.0, le=10.0)
+    reopen_hours: float = Field(default=12.0, gt=0, le=24 * 31)  # no shift calendar: how far a reopen reaches
     share_link_days: int = Field(default=30, ge=1)
     share_rate_per_minute: int = Field(default=120, ge=1)  # per client IP, on every /s/ answer
     share_rate_burst: int = Field(default=60, ge=1)

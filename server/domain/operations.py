@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from server.core.errors import Conflict, InvalidInput, NotFound
 from server.domain import audit, crud
 from server.domain import workorders as wo
-from server.models.orders import OperationAction
+from server.models.orders import CompleteAction, OperationAction
 from server.models.plant import Machine, Station
 from server.models.production import Operation, OperationRun, WorkOrder
 from server.models.types import now_ms
@@ -136,8 +136,25 @@ def pause(session: Session, actor: str, number: str, action: OperationAction) ->
     return order
 
 
-def complete(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
-    """Complete one operation (step_no) or, without one, every operation and the order."""
+def _short(ops: list[Operation], source: str) -> Conflict:
+    """A complete below target without `confirm_short`: the API's 409 carries the numbers (`short`)."""
+    steps = [{"step_no": op.step_no, "made": made(op, source), "target": op.planned_qty} for op in ops]
+    err = Conflict(
+        "step %(step)s: %(made)s of %(target)s made; complete anyway with confirm_short",
+        step=steps[0]["step_no"], made=steps[0]["made"], target=steps[0]["target"],
+    )  # fmt: skip
+    err.details = {"short": steps}
+    return err
+
+
+def made(op: Operation, source: str) -> int:
+    """Good parts of `op` from the order's count source (what the tablet shows)."""
+    return op.machine_good if source == "machine" else op.good
+
+
+def complete(session: Session, actor: str, number: str, action: CompleteAction) -> WorkOrder:
+    """Complete one operation (step_no) or, without one, every operation and the order. An operation
+    below its planned quantity completes only with `action.confirm_short` (else a 409 with `short`)."""
     order = wo.get_locked(session, number)
     if order.status not in {"in_progress", "paused"}:
         raise Conflict(
@@ -147,12 +164,46 @@ def complete(session: Session, actor: str, number: str, action: OperationAction)
         )
     ops = wo.operations(session, order.id or 0)
     targets = [_pick(ops, action.step_no, set())] if action.step_no is not None else ops
+    short = [op for op in targets if op.status != "done" and made(op, order.count_source) < op.planned_qty]
+    if short and not action.confirm_short:
+        raise _short(short, order.count_source)
     for op in targets:
         if op.status != "done":
             _stop(session, op, "done")
-            audit.record(session, actor, "Operation", op.id, "complete", None)
+            diff = {"made": made(op, order.count_source), "target": op.planned_qty} if op in short else None
+            audit.record(session, actor, "Operation", op.id, "complete", diff)
     if all(op.status == "done" for op in ops):
         wo.set_status(session, actor, order, "completed")
+    session.commit()
+    return order
+
+
+def reopen(session: Session, actor: str, number: str, step_no: int, since_ms: int) -> WorkOrder:
+    """Undo a completion: operation `step_no`, completed at or after `since_ms` (the shift's start), goes back
+    to paused (to resume on the tablet), and its order back to paused if it was completed. Counts stay."""
+    order = wo.get_locked(session, number)
+    if order.status not in {"in_progress", "paused", "completed"}:
+        raise Conflict(
+            "work order %(number)s is %(status)s; its operations cannot be reopened",
+            number=number,
+            status=order.status,
+        )
+    op = _pick(wo.operations(session, order.id or 0), step_no, set())
+    if op.status != "done":
+        raise Conflict("operation %(step)s is %(status)s, not done", step=op.step_no, status=op.status)
+    if op.ended_ms is None or op.ended_ms < since_ms:
+        raise Conflict(
+            "operation %(step)s was completed before this shift; it can no longer be reopened",
+            step=op.step_no,
+        )
+    ended, op.status, op.ended_ms = op.ended_ms, "paused", None
+    session.add(op)
+    if order.status == "completed":
+        wo.reopen(session, actor, order)
+    diff = {"status": ["done", "paused"], "ended_ms": [ended, None], "made": made(op, order.count_source),
+            "target": op.planned_qty}  # fmt: skip
+    audit.record(session, actor, "Operation", op.id, "reopen", diff)
+    log.info("work order %s step %d reopened by %s", number, op.step_no, actor)
     session.commit()
     return order
 

@@ -59,6 +59,18 @@ def set_status(session: Session, actor: str, order: WorkOrder, new: str) -> None
     audit.record(session, actor, "WorkOrder", order.id, "status", {"status": [old, new]})
 
 
+def reopen(session: Session, actor: str, order: WorkOrder) -> None:
+    """A completed order back to paused: a supervisor reopened one of its operations (the one way back
+    from completed, not a transition anyone else may take)."""
+    if order.status != "completed":
+        raise Conflict(
+            "work order %(number)s is %(status)s, not completed", number=order.number, status=order.status
+        )
+    order.status, order.completed_at, order.updated_at = "paused", None, utcnow()
+    session.add(order)
+    audit.record(session, actor, "WorkOrder", order.id, "status", {"status": ["completed", "paused"]})
+
+
 def get(session: Session, number: str) -> WorkOrder:
     return crud.get_by(session, WorkOrder, number=number)
 

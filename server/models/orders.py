@@ -77,6 +77,34 @@ class OperationAction(SQLModel):
     machine: str | None = Field(default=None, description="machine code, to start or resume on")
 
 
+class CompleteAction(OperationAction):
+    """Complete an operation; below its planned quantity only with `confirm_short` (else 409, `short`)."""
+
+    confirm_short: bool = Field(
+        default=False, description="complete even though fewer good parts than planned were made"
+    )
+
+
+class ShortStep(SQLModel):
+    step_no: int
+    made: int = Field(description="good parts made, from the order's count source")
+    target: int = Field(description="the operation's planned quantity")
+
+
+class ShortCompletion(SQLModel):
+    """409 of a complete below target: the numbers to confirm; send again with `confirm_short: true`."""
+
+    detail: str
+    message: str
+    short: list[ShortStep]
+
+
+class ReopenAction(SQLModel):
+    """Which completed operation to reopen."""
+
+    step_no: int = Field(ge=0, le=1_000_000)
+
+
 class WorkReportCreate(SQLModel):
     step_no: int | None = None
     good: int = Field(default=0, ge=0, le=1_000_000)

@@ -75,6 +75,8 @@ def page_role(*roles: str) -> object:
 BossUser = Annotated[Principal, page_role("supervisor", "planner", "inspector")]  # inspectors: quality
 AdminUser = Annotated[Principal, page_role()]
 PlannerUser = Annotated[Principal, page_role("planner")]
+SupervisorUser = Annotated[Principal, page_role("supervisor", "planner")]  # e.g. reopen a completed step
+REOPENERS = frozenset({"admin", "supervisor", "planner"})
 
 
 __all__ = ["SettingsDep"]

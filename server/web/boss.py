@@ -6,20 +6,22 @@ imply from `/boss/fragment`, at most every 2 s after events and every `live_refr
 
 import logging
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from server.api.deps import HistorianDep, SettingsDep
 from server.core.db import SessionDep
-from server.core.i18n import get_locale
+from server.core.i18n import N_, get_locale
 from server.core.settings import Settings
 from server.domain import boss_view as bv
-from server.domain import crud
+from server.domain import crud, operations, reopen_window
 from server.models.plant import Machine
 from server.models.types import now_ms
-from server.web.auth import BossUser
+from server.web.auth import REOPENERS, BossUser, SameOrigin, SupervisorUser
+from server.web.forms import done
 from server.web.routing import PageRoute
 from server.web.templates import templates
 
@@ -49,13 +51,28 @@ def boss_fragment(request: Request, session: SessionDep, settings: SettingsDep, 
 
 @router.get("/boss/orders/{number}")
 def order_detail(
-    number: str, request: Request, session: SessionDep, settings: SettingsDep, _who: BossUser
+    number: str, request: Request, session: SessionDep, settings: SettingsDep, who: BossUser
 ) -> Response:
     d = bv.order_detail(session, number, settings.site)
     context = {"order": d.order, "p": d.progress, "reports": d.reports, "op_steps": d.op_steps,
                "inspections": d.inspections, "lots_in": d.lots_in, "lots_out": d.lots_out,
-               "time": d.time}  # fmt: skip
+               "time": d.time, "can_reopen": who.role in REOPENERS}  # fmt: skip
     return templates.TemplateResponse(request, "boss/order.html", context)
+
+
+@router.post("/boss/orders/{number}/reopen")
+def reopen_step(
+    number: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: SupervisorUser,
+    _origin: SameOrigin,
+    step_no: Annotated[int, Form(ge=0, le=1_000_000)],
+) -> Response:
+    """A supervisor undoes a completion (an operator's slip) within the shift: see docs/api.md (reopen)."""
+    since = reopen_window.reopen_since(session, settings.site, settings.reopen_hours, now_ms())
+    operations.reopen(session, who.username, number, step_no, since)
+    return done(f"/boss/orders/{quote(number)}", N_("Operation reopened"))
 
 
 @router.get("/boss/machines/{code}")

@@ -69,9 +69,9 @@ def test_status_transitions_and_runs(client: TestClient, engine: Engine) -> None
     assert ok(client.post(f"{url}/pause", headers=operator))["status"] == "paused"
     assert ok(client.post(f"{url}/resume", json={"step_no": 10}, headers=operator))["status"] == "in_progress"
     ok(client.post(f"{url}/start", json={"step_no": 20, "machine": "pack-1"}, headers=operator))
-    ok(client.post(f"{url}/complete", json={"step_no": 10}, headers=operator))
+    ok(client.post(f"{url}/complete", json={"step_no": 10, "confirm_short": True}, headers=operator))
     assert ok(client.get(url, headers=operator))["status"] == "in_progress"
-    done = ok(client.post(f"{url}/complete", headers=operator))
+    done = ok(client.post(f"{url}/complete", json={"confirm_short": True}, headers=operator))
     assert done["status"] == "completed" and all(op["status"] == "done" for op in done["operations"])
     assert client.post(f"{url}/cancel", headers=planner).status_code == 409  # completed cannot be cancelled
     assert ok(client.post(f"{url}/close", headers=planner))["status"] == "closed"

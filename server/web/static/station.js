@@ -146,16 +146,34 @@
     };
   }
 
-  /* Start / pause / resume / complete. */
+  /* Start / pause / resume / complete. A complete below target comes back 409 with the numbers
+     (`short`): the operator confirms them in a dialog, which sends it again with confirm_short. */
+  var sd = $("short-dialog");
+  function act(b, body) {
+    b.disabled = true;
+    api("POST", "/api/v1/work-orders/" + encodeURIComponent(current.number) + "/" + b.dataset.action, body).then(function (r) {
+      if (r.ok) { location.reload(); return; }
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        b.disabled = false;
+        if (r.status === 409 && j.short && j.short.length && !body.confirm_short) { askShort(b, body, j.short[0]); return; }
+        showError(T.action_failed + ": " + errorText(j, r.status));
+      });
+    }).catch(function () { showError(T.offline_action); b.disabled = false; });
+  }
+  function askShort(b, body, s) {
+    $("short-text").textContent = T.short.replace("%(made)s", s.made).replace("%(target)s", s.target);
+    $("short-confirm").onclick = function () {
+      sd.close();
+      act(b, Object.assign({}, body, { confirm_short: true }));
+    };
+    sd.showModal();
+  }
+  if ($("short-cancel")) $("short-cancel").onclick = function () { sd.close(); };
   document.querySelectorAll("[data-action]").forEach(function (b) {
     b.onclick = function () {
       var body = { step_no: current.step };
       if ((b.dataset.action === "start" || b.dataset.action === "resume") && cfg.machine) body.machine = cfg.machine;
-      b.disabled = true;
-      api("POST", "/api/v1/work-orders/" + encodeURIComponent(current.number) + "/" + b.dataset.action, body).then(function (r) {
-        if (r.ok) { location.reload(); return; }
-        return r.json().catch(function () { return {}; }).then(function (j) { showError(T.action_failed + ": " + errorText(j, r.status)); b.disabled = false; });
-      }).catch(function () { showError(T.offline_action); b.disabled = false; });
+      act(b, body);
     };
   });
   function showError(text) { var e = $("action-error"); e.textContent = text; e.hidden = false; }
