@@ -6,10 +6,8 @@ hostile must be in the dead letters with its reason. (SQLite here; the same repl
 PostgreSQL in tests/server/ingest/test_poison.py and test_edge_identity.py.)"""
 
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from sqlmodel import Session, col, select
 
 from server.models.ingest import DeadLetter, SignalState
@@ -20,16 +18,6 @@ from tests.faults.plant import SITE, Plant
 from tests.server.ingest.support import Broker
 
 POISON = b'{"v":1,"edge_id":"rogue10","seq":9223372036854775808,"sent_ms":1,"samples":[]}'
-
-
-@pytest.fixture(scope="module")
-def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
-    running = Plant(tmp_path_factory.mktemp("hostile"))
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
 
 
 def _current(plant: Plant, machine: str, tag: str) -> int:

@@ -6,26 +6,14 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from shared import messages, topics
 from tests.edge.support import wait_until
 from tests.faults.plant import ACCEL, EDGE, QUOTA_BYTES, REPLAY_RATE, SITE, WRAPPING, Plant
-
-
-@pytest.fixture(scope="module")
-def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
-    running = Plant(tmp_path_factory.mktemp("plant"))
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
 
 
 @dataclass
