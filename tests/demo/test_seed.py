@@ -71,7 +71,10 @@ def test_seed_is_complete_usable_and_idempotent(engine: Engine) -> None:
             signin.badge_sign_in(session, settings, "press1", token, "1001", "1234").user.username
             == "wangfang"
         )
-        assert signin.password_sign_in(session, settings, "boss", "takt-boss").user.role == "supervisor"
+        assert (
+            signin.password_sign_in(session, settings, "boss", "takt-boss", "127.0.0.1").user.role
+            == "supervisor"
+        )
 
     again = seed(engine, secrets, plant, EDGE, accel=60.0)
     assert again.created == {}
