@@ -23,14 +23,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.ingest import Ingestor
-from server.models.ingest import DeadLetter, EdgeCursor
-from server.models.production import Operation
+from server.models.ingest import DeadLetter
 from tests.edge.support import MINIMAL_CONFIG
 from tests.faults.realserver import MAX_BODY_BYTES, RealServer, enroll_tablet, real_server
 from tests.server.conftest import db_url, engine, pg_template, sqlite_template
 from tests.server.factory import make_order, ok
 from tests.server.ingest.conftest import broker, connected_ingestors, ingest_settings
-from tests.server.ingest.support import EDGE, T0, Broker, counts, make_plant, wait_for
+from tests.server.ingest.support import EDGE, T0, Broker, counts, cursor, machine_counts, make_plant, wait_for
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import ROOT
 from tests.support.together import together
@@ -73,19 +72,6 @@ def _oversized_valid_batch(seq: int) -> bytes:
     return payload
 
 
-def _machine_good(engine: Engine, op_id: int) -> int:
-    with Session(engine) as session:
-        op = session.get(Operation, op_id)
-        assert op is not None
-        return op.machine_good
-
-
-def _cursor(engine: Engine) -> int:
-    with Session(engine) as session:
-        row = session.get(EdgeCursor, EDGE)
-        return row.last_applied_seq if row else -1
-
-
 def _dead_letters(engine: Engine) -> list[DeadLetter]:
     with Session(engine) as session:
         return list(session.exec(select(DeadLetter).order_by(DeadLetter.id)).all())
@@ -111,9 +97,10 @@ def test_malformed_and_oversized_mqtt_payloads_are_dead_lettered_acked_and_later
         broker.publish(payload)
     broker.publish(counts(2, good=103))
     broker.publish(counts(3, good=110))
-    wait_for(lambda: _cursor(engine) == 3, what="the good batches after the bad ones")
+    wait_for(lambda: cursor(engine) == 3, what="the good batches after the bad ones")
     wait_for(lambda: broker.acks.get(EDGE) == 3, what="ack of seq 3")
-    assert _machine_good(engine, plant.operation_id) == 10  # the oversized batch's 1000 parts never counted
+    good, _ = machine_counts(engine, plant.operation_id)
+    assert good == 10  # the oversized batch's 1000 parts never counted
     letters = _dead_letters(engine)
     assert len(letters) == len(bad), [letter.reason for letter in letters]
     reasons = dict(zip([*MALFORMED, "oversized"], [letter.reason for letter in letters], strict=True))
@@ -125,10 +112,10 @@ def test_malformed_and_oversized_mqtt_payloads_are_dead_lettered_acked_and_later
     first.stop()
     second = settings_ingestor()
     broker.publish(counts(4, good=111))
-    wait_for(lambda: _cursor(engine) == 4, what="seq 4 after the restart")
+    wait_for(lambda: cursor(engine) == 4, what="seq 4 after the restart")
     assert second.metrics.snapshot()["dead_letters"] == 0
     assert len(_dead_letters(engine)) == len(bad)
-    assert _machine_good(engine, plant.operation_id) == 11
+    assert machine_counts(engine, plant.operation_id)[0] == 11
 
 
 # -- 12 (HTTP): oversized bodies refused with 413 before they are read -------------------------------------

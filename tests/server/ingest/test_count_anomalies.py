@@ -19,9 +19,8 @@ from server.models.audit import AuditLog
 from server.models.catalog import Product
 from server.models.ingest import CounterAnomaly, CountEvent
 from server.models.plant import Tag
-from server.models.production import Operation
 from tests.server.ingest.conftest import FAST, ingest_settings
-from tests.server.ingest.support import EDGE, SITE, T0, batch, make_plant
+from tests.server.ingest.support import EDGE, SITE, T0, batch, machine_counts, make_plant
 
 TOP32 = (1 << 32) - 1
 Apply = Callable[[list[tuple[Any, ...]]], None]
@@ -55,13 +54,6 @@ def set_tag(engine: Engine, name: str, **values: Any) -> None:
         session.commit()
 
 
-def op_counts(engine: Engine, op_id: int) -> tuple[int, int]:
-    with Session(engine) as session:
-        op = session.get(Operation, op_id)
-        assert op is not None
-        return op.machine_good, op.machine_scrap
-
-
 def anomalies(engine: Engine) -> list[CounterAnomaly]:
     with Session(engine) as session:
         return list(session.exec(select(CounterAnomaly).order_by(CounterAnomaly.id)))  # type: ignore[arg-type]
@@ -83,13 +75,13 @@ def test_a_uint32_reset_near_the_top_while_the_machine_went_idle_counts_nothing(
     apply([("m1", "state", at(2), 0)])  # idle
     apply([("m1", "good_count", at(3), 0)])  # the operator's reset
     apply([("m1", "good_count", at(4), 0)])
-    assert op_counts(engine, plant.operation_id) == (0, 0)
+    assert machine_counts(engine, plant.operation_id) == (0, 0)
     with Session(engine) as session:
         kinds = session.exec(select(CountEvent.kind, CountEvent.good)).all()
     assert [tuple(k) for k in kinds] == []  # a reset to 0 counts 0 parts: no ledger row
     assert anomalies(engine) == []
     apply([("m1", "state", at(5), 2), ("m1", "good_count", at(6), 2)])
-    assert op_counts(engine, plant.operation_id) == (2, 0)
+    assert machine_counts(engine, plant.operation_id) == (2, 0)
 
 
 @pytest.mark.faults
@@ -97,7 +89,7 @@ def test_the_same_drop_while_running_is_a_wrap(engine: Engine, plant: Any, apply
     set_tag(engine, "good_count", width=32)
     apply([("m1", "state", at(0), 2), ("m1", "good_count", at(0), TOP32 - 30)])
     apply([("m1", "good_count", at(3), 0)])
-    assert op_counts(engine, plant.operation_id) == (31, 0)
+    assert machine_counts(engine, plant.operation_id) == (31, 0)
 
 
 @pytest.mark.faults
@@ -108,7 +100,7 @@ def test_a_drop_the_state_cannot_explain_is_held_and_a_supervisor_confirms_it(
     or a wrap (10 parts). 4 count for sure; 6 are held until a supervisor says it was a wrap."""
     apply([("m1", "state", at(0), 0), ("m1", "good_count", at(0), 65_530)])  # idle
     apply([("m1", "good_count", at(2), 4)])
-    assert op_counts(engine, plant.operation_id) == (4, 0)
+    assert machine_counts(engine, plant.operation_id) == (4, 0)
     (held,) = anomalies(engine)
     assert (held.kind, held.held, held.status, held.old_value, held.new_value) == (
         "ambiguous", 6, "open", 65_530, 4)  # fmt: skip
@@ -117,7 +109,7 @@ def test_a_drop_the_state_cannot_explain_is_held_and_a_supervisor_confirms_it(
         view = counts.resolve(session, held.id, confirm=True, actor="boss")
         session.commit()
     assert (view.status, view.good, view.operation_id) == ("confirmed", 6, plant.operation_id)
-    assert op_counts(engine, plant.operation_id) == (10, 0)
+    assert machine_counts(engine, plant.operation_id) == (10, 0)
     with Session(engine) as session:
         assert session.exec(select(CountEvent.good).where(CountEvent.kind == "confirmed")).all() == [6]
         audit = session.exec(select(AuditLog).where(AuditLog.entity == "count_anomaly")).one()
@@ -134,7 +126,7 @@ def test_a_jump_of_a_million_is_held_not_counted_and_a_rejection_keeps_it_out(
     apply([("m1", "good_count", at(0), 100)])
     apply([("m1", "good_count", at(1), 1_000_100)])
     apply([("m1", "good_count", at(2), 1_000_102)])  # the jump was real (a preset): counting goes on
-    assert op_counts(engine, plant.operation_id) == (2, 0)
+    assert machine_counts(engine, plant.operation_id) == (2, 0)
     (held,) = anomalies(engine)
     assert (held.kind, held.held, held.status) == ("quarantine", 1_000_000, "open")
     assert held.id is not None
@@ -143,7 +135,7 @@ def test_a_jump_of_a_million_is_held_not_counted_and_a_rejection_keeps_it_out(
         view = counts.resolve(session, held.id, confirm=False, actor="boss")
         session.commit()
     assert view.status == "rejected"
-    assert op_counts(engine, plant.operation_id) == (2, 0)
+    assert machine_counts(engine, plant.operation_id) == (2, 0)
     with Session(engine) as session:
         assert counts.list_anomalies(session) == []
 
@@ -155,7 +147,7 @@ def test_a_glitch_is_dismissed_by_the_next_reading(engine: Engine, plant: Any, a
     apply([("m1", "good_count", at(1), 9_000_000)])  # garbage
     apply([("m1", "good_count", at(2), 8_000_000)])  # garbage again
     apply([("m1", "good_count", at(3), 103)])
-    assert op_counts(engine, plant.operation_id) == (3, 0)
+    assert machine_counts(engine, plant.operation_id) == (3, 0)
     assert [(a.held, a.status, a.resolved_by) for a in anomalies(engine)] == [
         (8_999_900, "dismissed", "takt"), (7_999_900, "dismissed", "takt")]  # fmt: skip
 
@@ -165,7 +157,7 @@ def test_a_total_counter_books_good_as_total_minus_scrap(engine: Engine, plant: 
     apply([("m1", "good_count", at(0), 10), ("m1", "scrap_count", at(0), 1)])
     apply([("m1", "good_count", at(1), 15), ("m1", "scrap_count", at(1), 3)])
     apply([("m1", "good_count", at(2), 18)])
-    assert op_counts(engine, plant.operation_id) == (8 - 2, 2)
+    assert machine_counts(engine, plant.operation_id) == (8 - 2, 2)
 
 
 def test_a_cycle_counter_counts_cycles_times_the_products_cavities(
@@ -179,12 +171,12 @@ def test_a_cycle_counter_counts_cycles_times_the_products_cavities(
         session.commit()
     apply([("m1", "good_count", at(0), 7)])
     apply([("m1", "good_count", at(1), 10), ("m1", "scrap_count", at(1), 2)])
-    assert op_counts(engine, plant.operation_id) == (3 * 4, 0)  # scrap_count's first sample: a baseline
+    assert machine_counts(engine, plant.operation_id) == (3 * 4, 0)  # scrap_count's first sample: a baseline
     apply([("m1", "scrap_count", at(2), 3)])
-    assert op_counts(engine, plant.operation_id) == (11, 1)
+    assert machine_counts(engine, plant.operation_id) == (11, 1)
     set_tag(engine, "good_count", parts_per_cycle=2)  # the edge fixes the cavities: they win
     apply([("m1", "good_count", at(3), 12)])
-    assert op_counts(engine, plant.operation_id) == (15, 1)
+    assert machine_counts(engine, plant.operation_id) == (15, 1)
 
 
 def test_a_down_counter_counts_each_step_down_and_its_reload(
@@ -197,7 +189,7 @@ def test_a_down_counter_counts_each_step_down_and_its_reload(
     apply([("m1", "state", at(3), 0)])
     apply([("m1", "good_count", at(4), 500)])  # reloaded by the operator while idle: no part
     apply([("m1", "state", at(5), 2), ("m1", "good_count", at(6), 495)])
-    assert op_counts(engine, plant.operation_id) == (2 + 7 + 5, 0)
+    assert machine_counts(engine, plant.operation_id) == (2 + 7 + 5, 0)
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(CounterAnomaly)).one() == 0
 
@@ -223,7 +215,7 @@ def test_the_api_lists_confirms_and_rejects_held_counts(
     rejected = client.post(f"/api/v1/count-anomalies/{drop['id']}/reject", headers=admin_headers)
     assert rejected.json()["status"] == "rejected"
     assert client.post("/api/v1/count-anomalies/999999/confirm", headers=admin_headers).status_code == 404
-    assert op_counts(engine, plant.operation_id) == (1 + 500_000, 0)
+    assert machine_counts(engine, plant.operation_id) == (1 + 500_000, 0)
     everything = client.get("/api/v1/count-anomalies?status=all", headers=admin_headers).json()
     assert {a["status"] for a in everything} == {"confirmed", "rejected"}
     assert client.get("/api/v1/count-anomalies").status_code == 401
@@ -253,4 +245,4 @@ def test_the_boss_page_lists_held_counts_and_a_supervisor_decides_there(
     done = client.post(f"/boss/counts/{held.id}/confirm", headers=origin)
     assert done.status_code == 200 and 'id="none-held"' in done.text
     assert f'data-decided="{held.id}"' in done.text
-    assert op_counts(engine, plant.operation_id) == (300_000, 0)
+    assert machine_counts(engine, plant.operation_id) == (300_000, 0)

@@ -14,28 +14,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server.ingest import Ingestor
-from server.models.ingest import CountEvent, DeadLetter, EdgeCursor
+from server.models.ingest import CountEvent, DeadLetter
 from server.models.plant import Machine, Tag
-from server.models.production import Operation
 from server.web.auth import SESSION_COOKIE
 from shared.messages import Status, TagInfo, encode
 from tests.server.conftest import ADMIN_TOKEN
-from tests.server.ingest.support import T0, Broker, batch, make_plant, wait_for
+from tests.server.ingest.support import T0, Broker, batch, cursor, machine_counts, make_plant, wait_for
 
 OWNERS = {"press1": "line-a", "mold1": "line-b", "mold2": "line-b"}
-
-
-def good(engine: Engine, op_id: int) -> int:
-    with Session(engine) as session:
-        op = session.get(Operation, op_id)
-        assert op is not None
-        return op.machine_good
-
-
-def cursor(engine: Engine, edge: str) -> int:
-    with Session(engine) as session:
-        row = session.get(EdgeCursor, edge)
-        return row.last_applied_seq if row else -1
 
 
 def reasons(engine: Engine) -> list[str]:
@@ -91,7 +77,8 @@ def test_no_edge_writes_a_machine_it_does_not_own_and_new_edges_wait_for_approva
     broker.publish(reading(3, "mold2", 510, "line-b"), edge="line-b")
     wait_for(lambda: cursor(engine, "line-a") == 3 and cursor(engine, "line-b") == 3, what="real readings")
     wait_for(lambda: len(reasons(engine)) == 5, what="5 dead letters")
-    assert good(engine, plant.operation_id) == 10  # press1: 100 -> 104 -> 110, nothing from the others
+    good, _ = machine_counts(engine, plant.operation_id)
+    assert good == 10  # press1: 100 -> 104 -> 110, nothing from the others
     assert tags(engine, "mold2")["good_count"] == "counter" and "spy" not in tags(engine, "mold1")
     assert tags(engine, "press1")["good_count"] == "counter"
     found = reasons(engine)

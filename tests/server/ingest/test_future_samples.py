@@ -14,25 +14,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from server.ingest import Ingestor
-from server.models.ingest import DeadLetter, EdgeCursor, HeldSample, HistorianPoint, SignalState
-from server.models.production import Operation
+from server.models.ingest import DeadLetter, HeldSample, HistorianPoint, SignalState
 from tests.server.ingest.conftest import FAST
-from tests.server.ingest.support import EDGE, Broker, batch, make_plant, wait_for
+from tests.server.ingest.support import EDGE, Broker, batch, cursor, machine_counts, make_plant, wait_for
 
 YEAR_MS = 365 * 86_400_000
-
-
-def machine_counts(engine: Engine, op_id: int) -> tuple[int, int]:
-    with Session(engine) as session:
-        op = session.get(Operation, op_id)
-        assert op is not None
-        return op.machine_good, op.machine_scrap
-
-
-def cursor(engine: Engine) -> int:
-    with Session(engine) as session:
-        row = session.get(EdgeCursor, EDGE)
-        return row.last_applied_seq if row else -1
 
 
 def held(engine: Engine) -> list[HeldSample]:

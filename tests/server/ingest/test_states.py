@@ -11,11 +11,11 @@ from server.domain.machine_state import derive, opens_downtime
 from server.ingest import Ingestor
 from server.ingest.registry import Registry
 from server.ingest.status import EPISODE_GAP_MS, handle_status
-from server.models.ingest import CountEvent, DataLossEpisode, EdgeCursor, EdgeStatus, MachineStateSegment
+from server.models.ingest import CountEvent, DataLossEpisode, EdgeStatus, MachineStateSegment
 from server.models.plant import Tag
 from server.models.production import DowntimeEvent, Operation
 from shared.messages import BufferStatus, DeviceStatus, Status, TagInfo, encode
-from tests.server.ingest.support import EDGE, SITE, T0, Broker, batch, make_plant, wait_for
+from tests.server.ingest.support import EDGE, SITE, T0, Broker, batch, cursor, make_plant, wait_for
 
 
 @pytest.mark.parametrize(
@@ -60,12 +60,6 @@ def downtimes(engine: Engine) -> list[tuple[int, int | None, str]]:
     return [(r.start_ms - T0, None if r.end_ms is None else r.end_ms - T0, r.source) for r in rows]
 
 
-def applied(engine: Engine) -> int:
-    with Session(engine) as session:
-        row = session.get(EdgeCursor, EDGE)
-        return row.last_applied_seq if row else 0
-
-
 def test_timeline_downtime_and_a_will_retracted_by_buffered_data(
     engine: Engine, start_ingestor: Callable[..., Ingestor], broker: Broker
 ) -> None:
@@ -76,7 +70,7 @@ def test_timeline_downtime_and_a_will_retracted_by_buffered_data(
     broker.publish(batch(2, [("m1", "state", T0 + 5000, 3), ("m1", "running", T0 + 5000, False)]))
     broker.publish(batch(3, [("m1", "state", T0 + 9000, 2), ("m2", "running", T0 + 9000, False)]))
     broker.publish(batch(4, [("m1", "state", T0 + 12000, 0), ("m1", "state", T0 + 13000, 0)]))
-    wait_for(lambda: applied(engine) == 4, what="4 batches")
+    wait_for(lambda: cursor(engine) == 4, what="4 batches")
     assert segments(engine, m1) == [("running", 1000, 5000), ("fault", 5000, 9000), ("running", 9000, 12000),
                                     ("idle", 12000, None)]  # fmt: skip
     # m2 has no operation running: idle is not downtime; m1's fault and idle-while-producing are
@@ -89,7 +83,7 @@ def test_timeline_downtime_and_a_will_retracted_by_buffered_data(
     assert segments(engine, m2)[-1][0] == "offline"
     # the edge comes back and replays what it buffered: m1 was running again at +20 s
     broker.publish(batch(5, [("m1", "state", T0 + 20000, 2)]))
-    wait_for(lambda: applied(engine) == 5, what="batch 5")
+    wait_for(lambda: cursor(engine) == 5, what="batch 5")
     assert segments(engine, m1)[-2:] == [("idle", 12000, 20000), ("running", 20000, None)]
     assert downtimes(engine) == [(5000, 9000, "auto"), (12000, 20000, "auto")]
     assert segments(engine, m2)[-1][0] == "offline"  # nothing new from m2: still offline
@@ -105,7 +99,7 @@ def test_stale_samples_mark_the_machine_offline(
         batch(2, [("m1", "running", T0 + 2000, True, "stale"), ("m1", "running", T0 + 2500, None, "bad")])
     )
     broker.publish(batch(3, [("m1", "running", T0 + 4000, True)]))
-    wait_for(lambda: applied(engine) == 3, what="3 batches")
+    wait_for(lambda: cursor(engine) == 3, what="3 batches")
     assert segments(engine, plant.machines["m1"]) == [("running", 1000, 2000), ("offline", 2000, 4000),
                                                       ("running", 4000, None)]  # fmt: skip
 
@@ -143,7 +137,7 @@ def test_birth_upserts_tags_and_stores_edge_status(
     # the registry sees the new width at once: 32-bit values above 65535 now count
     broker.publish(batch(1, [("m1", "good_count", T0 + 1000, 70_000)]))
     broker.publish(batch(2, [("m1", "good_count", T0 + 2000, 70_004)]))
-    wait_for(lambda: applied(engine) == 2, what="2 batches")
+    wait_for(lambda: cursor(engine) == 2, what="2 batches")
     with Session(engine) as session:
         op = session.get(Operation, plant.operation_id)
         assert op is not None and op.machine_good == 4
@@ -187,19 +181,19 @@ def test_an_offline_machine_is_back_with_its_last_state_at_its_next_good_sample(
     m1, m2 = plant.machines["m1"], plant.machines["m2"]
     start_ingestor()
     broker.publish(batch(1, [("m1", "state", T0 + 1000, 2), ("m2", "state", T0 + 1000, 0)]))
-    wait_for(lambda: applied(engine) == 1, what="batch 1")
+    wait_for(lambda: cursor(engine) == 1, what="batch 1")
     broker.publish(encode(Status(edge_id=EDGE, online=False, ts_ms=T0)), kind="status")
     wait_for(lambda: segments(engine, m1)[-1][0] == "offline", what="offline after the will")
     # state unchanged (reported by exception: no state sample), only counters/analogs arrive
     broker.publish(batch(2, [("m1", "temperature", T0 + 5000, 20.5), ("m2", "good_count", T0 + 6000, 3)]))
-    wait_for(lambda: applied(engine) == 2, what="batch 2")
+    wait_for(lambda: cursor(engine) == 2, what="batch 2")
     # buffered data from before the will's arrival: the offline stretch is retracted, states continue
     assert segments(engine, m1) == [("running", 1000, None)]
     assert segments(engine, m2) == [("idle", 1000, None)]
     # a device that stopped answering (stale) comes back with good samples: offline, then running again
     # (in one batch, so in one transaction: the order of samples decides)
     broker.publish(batch(3, [("m1", "state", T0 + 8000, 2, "stale"), ("m1", "temperature", T0 + 9000, 21.0)]))
-    wait_for(lambda: applied(engine) == 3, what="batch 3")
+    wait_for(lambda: cursor(engine) == 3, what="batch 3")
     assert segments(engine, m1) == [("running", 1000, 8000), ("offline", 8000, 9000), ("running", 9000, None)]
 
 
