@@ -4,6 +4,7 @@ TCP server on modbus-serial (a 32-bit counter low word first), each playing a ma
 starts near the top of 32 bits; the server's counts equal what the machine made, exactly, and its state
 follows the PLC's own numbering (0 idle, 1 running, 2 fault)."""
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from tests.e2e.test_profiles_e2e import counted, states
 from tests.support.mosquitto import Mosquitto
 from tests.support.outsiders import OutsiderPlc
 from tests.support.ports import free_port
-from tests.support.processes import TaktProcess
+from tests.support.processes import TaktProcess, edge_agent
 
 __all__ = ["server"]  # fixture
 NEAR_TOP = 4_294_967_200  # 96 parts before the uint32 wraps
@@ -63,6 +64,17 @@ def write_edge(path: Path, device: dict[str, Any], broker_port: int) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def outsider_edge(
+    engine: Engine, device: dict[str, Any], broker_port: int, tmp_path: Path
+) -> Iterator[TaktProcess]:
+    """An edge agent for `device`, imported into the server and running for the block."""
+    config = write_edge(tmp_path / "edge" / "edge.yaml", device, broker_port)
+    import_edge(engine, config)
+    with edge_agent(config, tmp_path / "edge.log") as edge:
+        yield edge
+
+
 @pytest.fixture(params=["node-opcua", "modbus-serial"])
 def plc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[OutsiderPlc, dict[str, Any]]]:
     port = free_port()
@@ -83,11 +95,7 @@ def test_an_outsider_plc_is_counted_exactly_through_a_32_bit_wrap(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     outsider, device = plc
-    config = write_edge(tmp_path / "edge" / "edge.yaml", device, mosquitto.port)
-    import_edge(engine, config)
-    edge = TaktProcess(["edge", "--config", str(config)], tmp_path / "edge.log")
-    edge.start()
-    try:
+    with outsider_edge(engine, device, mosquitto.port, tmp_path) as edge:
         wait(lambda: states(engine) == {"press": "idle"}, what="the server to see the PLC's 0 as idle")
         made = outsider.send("run 150")["made"]  # 3 s of parts at 20 ms: the counter wraps after 96
         assert made == 150 and outsider.send("read")["count"] == (NEAR_TOP + 150) % 2**32
@@ -99,10 +107,6 @@ def test_an_outsider_plc_is_counted_exactly_through_a_32_bit_wrap(
             kinds = set(session.exec(select(CountEvent.kind)).all())
             assert session.exec(select(CounterAnomaly)).all() == []
         assert "wrap" in kinds
-    finally:
-        edge.stop()
-        if edge.alive():
-            edge.kill()
     output = edge.output()
     assert "Traceback" not in output
     # a clean stop is news, not a problem: nothing at WARNING or above in a run without faults
@@ -121,11 +125,7 @@ def test_the_finding_a_reset_near_the_top_of_32_bits_is_not_a_wrap(
     """Replayed from the issue against each outsider: a uint32 PartCount at 4294967265 is reset to 0 by the
     operator while the machine is idle. Counting it as a wrap would invent 31 parts."""
     outsider, device = plc
-    config = write_edge(tmp_path / "edge" / "edge.yaml", device, mosquitto.port)
-    import_edge(engine, config)
-    edge = TaktProcess(["edge", "--config", str(config)], tmp_path / "edge.log")
-    edge.start()
-    try:
+    with outsider_edge(engine, device, mosquitto.port, tmp_path) as edge:
         wait(lambda: states(engine) == {"press": "idle"}, what="the machine idle on the server")
         outsider.send("run 65")
         assert outsider.send("read")["count"] == 4_294_967_265
@@ -140,10 +140,6 @@ def test_the_finding_a_reset_near_the_top_of_32_bits_is_not_a_wrap(
             anomalies = session.exec(select(CounterAnomaly)).all()
         assert "wrap" not in kinds and anomalies == [], (kinds, anomalies)
         assert counted(engine)["press"] == (85, 0)  # nothing invented after the fact either
-    finally:
-        edge.stop()
-        if edge.alive():
-            edge.kill()
     assert "Traceback" not in edge.output()
 
 
