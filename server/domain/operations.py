@@ -9,7 +9,7 @@ import logging
 
 from sqlmodel import Session, col, select
 
-from server.core.errors import Conflict, InvalidInput, NotFound
+from server.core.errors import Conflict, InvalidInput, Msgid, NotFound
 from server.domain import audit, crud
 from server.domain import workorders as wo
 from server.models.orders import CompleteAction, OperationAction
@@ -82,6 +82,19 @@ def _run(
     return op
 
 
+def _run_step(
+    session: Session, actor: str, order: WorkOrder, action: OperationAction, statuses: set[str], refusal: str
+) -> WorkOrder:
+    """Run the operation `action` names (else the first in `statuses`) and commit; Conflict(`refusal`, with
+    its step and status) when that operation is in none of `statuses`."""
+    op = _pick(wo.operations(session, order.id or 0), action.step_no, statuses)
+    if op.status not in statuses:
+        raise Conflict(refusal, step=op.step_no, status=op.status)
+    _run(session, actor, order, op, action.machine)
+    session.commit()
+    return order
+
+
 def _stop(session: Session, op: Operation, status: str) -> None:
     now = now_ms()
     for run in _open_runs(session, operation_id=op.id):
@@ -99,24 +112,18 @@ def start(session: Session, actor: str, number: str, action: OperationAction) ->
         raise Conflict(
             "work order %(number)s is %(status)s; release it first", number=number, status=order.status
         )
-    op = _pick(wo.operations(session, order.id or 0), action.step_no, {"pending", "paused"})
-    if op.status not in {"pending", "paused"}:
-        raise Conflict("operation %(step)s is %(status)s", step=op.step_no, status=op.status)
-    _run(session, actor, order, op, action.machine)
-    session.commit()
-    return order
+    return _run_step(
+        session, actor, order, action, {"pending", "paused"}, Msgid("operation %(step)s is %(status)s")
+    )
 
 
 def resume(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
     order = wo.get_locked(session, number)
     if order.status not in {"paused", "in_progress"}:
         raise Conflict("work order %(number)s is %(status)s, not paused", number=number, status=order.status)
-    op = _pick(wo.operations(session, order.id or 0), action.step_no, {"paused"})
-    if op.status != "paused":
-        raise Conflict("operation %(step)s is %(status)s, not paused", step=op.step_no, status=op.status)
-    _run(session, actor, order, op, action.machine)
-    session.commit()
-    return order
+    return _run_step(
+        session, actor, order, action, {"paused"}, Msgid("operation %(step)s is %(status)s, not paused")
+    )
 
 
 def pause(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
