@@ -7,6 +7,7 @@ origin not been skipped) would already be in that subscriber's queue.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -208,9 +209,7 @@ async def test_an_outage_of_the_listener_is_counted_as_missed(
 ) -> None:
     caplog.set_level(logging.INFO, logger="server.ingest.fanout")
     a = replica(conninfo)
-    host, port = _address(conninfo)
-    with FaultProxy(host, port) as proxy:
-        b = replica(_via(conninfo, proxy.port))
+    with _behind_a_proxy(conninfo, replica) as (b, proxy):
         async with b.bus.subscribe() as on_b:
             a.bus.publish(state(1))
             assert await take(on_b, 1) == [state(1)]
@@ -237,9 +236,7 @@ async def test_a_sender_outage_drops_and_counts_events_and_recovers(
 ) -> None:
     caplog.set_level(logging.INFO, logger="server.ingest.fanout")
     b = replica(conninfo)
-    host, port = _address(conninfo)
-    with FaultProxy(host, port) as proxy:
-        a = replica(_via(conninfo, proxy.port))
+    with _behind_a_proxy(conninfo, replica) as (a, proxy):
         async with a.bus.subscribe() as on_a, b.bus.subscribe() as on_b:
             a.bus.publish(state(1))
             assert await take(on_b, 1) == [state(1)]
@@ -288,13 +285,13 @@ async def _until(sub: Subscription, last: Event) -> list[Event]:
     return got
 
 
-def _address(conninfo: str) -> tuple[str, int]:
+@contextlib.contextmanager
+def _behind_a_proxy(conninfo: str, replica: Callable[[str], Fanout]) -> Iterator[tuple[Fanout, FaultProxy]]:
+    """A replica whose connections to PostgreSQL go through a FaultProxy (to cut and restore them)."""
     params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    return str(params["host"]), int(params["port"])  # type: ignore[call-overload]
-
-
-def _via(conninfo: str, port: int) -> str:
-    return psycopg.conninfo.make_conninfo(conninfo, port=port)
+    host, port = str(params["host"]), int(str(params["port"]))
+    with FaultProxy(host, port) as proxy:
+        yield replica(psycopg.conninfo.make_conninfo(conninfo, port=proxy.port)), proxy
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
