@@ -5,9 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from server.api.deps import Page, PagingDep, Supervisor, make_page
+from server.api.deps import Page, PagingDep, Supervisor, paged
 from server.core.db import SessionDep
-from server.domain import crud
 from server.models.audit import AuditLog, AuditPublic
 
 router = APIRouter(tags=["audit"])
@@ -29,5 +28,4 @@ def list_audit(
         stmt = stmt.where(AuditLog.entity_id == entity_id)
     if actor is not None:
         stmt = stmt.where(AuditLog.actor == actor)
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)

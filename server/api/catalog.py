@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 from sqlmodel import col, select
 
-from server.api.deps import Admin, AnyRole, Page, PagingDep, Planner, make_page
+from server.api.deps import Admin, AnyRole, Page, PagingDep, Planner, make_page, paged
 from server.core.db import SessionDep
 from server.domain import catalog, crud
 from server.models.catalog import (
@@ -36,8 +36,7 @@ def list_customers(
     stmt = select(Customer).order_by(col(Customer.code))
     if q:
         stmt = stmt.where(crud.search(q, Customer.code, Customer.name))
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.get("/customers/{code}", response_model=CustomerPublic)
@@ -91,8 +90,7 @@ def list_reasons(
         stmt = stmt.where(ReasonCode.kind == kind)
     if active is not None:
         stmt = stmt.where(ReasonCode.active == active)
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.patch("/reason-codes/{kind}/{code}", response_model=ReasonCodePublic)

@@ -7,11 +7,13 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlmodel import Session
+from sqlmodel.sql.expression import SelectOfScalar
 
 from server.core.db import SessionDep
 from server.core.services import ServicesDep
 from server.core.services import SettingsDep as SettingsDep  # re-exported: the routers import it from here
-from server.domain import signin
+from server.domain import crud, signin
 from server.domain.principals import Principal, authenticate
 from server.historian.base import Historian
 
@@ -88,6 +90,12 @@ class Page(BaseModel, Generic[T]):
 
 def make_page(items: Sequence[T], total: int, paging: Paging) -> Page[T]:
     return Page[T](items=list(items), total=total, limit=paging.limit, offset=paging.offset)
+
+
+def paged(session: Session, stmt: SelectOfScalar[T], paging: Paging) -> Page[T]:
+    """The page of `stmt`'s rows that `paging` asks for, with the total count."""
+    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
+    return make_page(rows, total, paging)
 
 
 def client_address(request: Request) -> str:

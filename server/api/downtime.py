@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlmodel import Field, SQLModel, col, select
 
-from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, Supervisor, make_page
+from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, Supervisor, paged
 from server.core.db import SessionDep
 from server.core.errors import InvalidInput
 from server.domain import audit, crud, station_scope
@@ -62,8 +62,7 @@ def list_downtime(
         )
     if unclassified:
         stmt = stmt.where(col(DowntimeEvent.reason_code).is_(None))
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.post("", response_model=DowntimePublic, status_code=status.HTTP_201_CREATED)

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from sqlmodel import col, select
 
-from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, make_page
+from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, paged
 from server.core.db import SessionDep
 from server.domain import crud, station_scope, trace
 from server.models.materials import LotConsumption, MaterialLot, MaterialLotCreate, MaterialLotPublic
@@ -25,8 +25,7 @@ def list_lots(
     stmt = select(MaterialLot).order_by(col(MaterialLot.id))
     if q:
         stmt = stmt.where(crud.search(q, MaterialLot.code, MaterialLot.material))
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.get("/lots/{code}", response_model=MaterialLotPublic)

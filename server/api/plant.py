@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 from sqlmodel import col, select
 
-from server.api.deps import Admin, AnyRole, Page, PagingDep, make_page
+from server.api.deps import Admin, AnyRole, Page, PagingDep, paged
 from server.core.db import SessionDep
 from server.domain import crud
 from server.models.plant import (
@@ -38,8 +38,7 @@ def create_site(body: SiteCreate, session: SessionDep, who: Admin) -> Site:
 
 @router.get("/sites", response_model=Page[SitePublic])
 def list_sites(session: SessionDep, _: AnyRole, paging: PagingDep) -> Page[Site]:
-    rows, total = crud.page(session, select(Site).order_by(col(Site.id)), paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, select(Site).order_by(col(Site.id)), paging)
 
 
 @router.patch("/sites/{code}", response_model=SitePublic)
@@ -57,8 +56,7 @@ def list_lines(session: SessionDep, _: AnyRole, paging: PagingDep, site_id: int 
     stmt = select(Line).order_by(col(Line.id))
     if site_id is not None:
         stmt = stmt.where(Line.site_id == site_id)
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.patch("/lines/{line_id}", response_model=LinePublic)
@@ -73,8 +71,7 @@ def create_station(body: StationCreate, session: SessionDep, who: Admin) -> Stat
 
 @router.get("/stations", response_model=Page[StationPublic])
 def list_stations(session: SessionDep, _: AnyRole, paging: PagingDep) -> Page[Station]:
-    rows, total = crud.page(session, select(Station).order_by(col(Station.code)), paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, select(Station).order_by(col(Station.code)), paging)
 
 
 @router.get("/stations/{code}", response_model=StationPublic)
@@ -101,8 +98,7 @@ def list_machines(
         stmt = stmt.where(Machine.line_id == line_id)
     if kind is not None:
         stmt = stmt.where(Machine.kind == kind)
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.get("/machines/{code}", response_model=MachinePublic)

@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
-from fastapi.responses import JSONResponse
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from server.api.deps import AnyRole, Inspector, Page, PagingDep, QualityLead, make_page
+from server.api.deps import AnyRole, Inspector, Page, PagingDep, QualityLead, paged
+from server.api.idempotent import once_or_replay
 from server.core.db import SessionDep
 from server.core.services import EngineDep
 from server.domain import crud, idempotency, quality
@@ -106,10 +106,7 @@ def record_inspection(
 
     scope = f"inspection:{body.work_order}"
     payload = body.model_dump(mode="json")
-    done = idempotency.once(engine, session, scope, idempotency_key, payload, work)
-    if isinstance(done, idempotency.Replay):
-        return JSONResponse(done.body, status_code=done.status)
-    return done
+    return once_or_replay(engine, session, scope, idempotency_key, payload, work)
 
 
 @router.get("/inspections", response_model=list[InspectionOut])
@@ -142,8 +139,7 @@ def list_ncs(
     if work_order is not None:
         stmt = stmt.join(WorkOrder, col(WorkOrder.id) == col(Nonconformance.work_order_id))
         stmt = stmt.where(WorkOrder.number == work_order)
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.post("/nonconformances/{nc_id}/disposition", response_model=NonconformancePublic)

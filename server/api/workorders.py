@@ -3,11 +3,11 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
-from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, Supervisor, make_page
+from server.api.idempotent import once_or_replay
 from server.core.db import SessionDep
 from server.core.services import EngineDep
 from server.domain import crud, idempotency, operations, progress, reopen_window, station_scope, work_reports
@@ -173,7 +173,4 @@ def _idempotent_report(
             session, who, number, body, tolerance, key=key, before_commit=stored
         )
 
-    done = idempotency.once(engine, session, f"work-report:{number}", key, payload, work)
-    if isinstance(done, idempotency.Replay):
-        return JSONResponse(done.body, status_code=done.status)
-    return done
+    return once_or_replay(engine, session, f"work-report:{number}", key, payload, work)
