@@ -7,6 +7,7 @@ Missing, expired and revoked tokens all get the same 404 body; every answer is r
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,18 +93,22 @@ async def share_json(token: str, request: Request, services: ServicesDep) -> Res
 
 @router.get("/s/{token}/qr.svg")
 async def share_qr_svg(token: str, request: Request, services: ServicesDep) -> Response:
-    gate = _gate(services, request, token)
-    if isinstance(gate, Response):
-        return gate
-    return Response(qr_svg(share_url(services.settings, token)), media_type="image/svg+xml", headers=HEADERS)
+    return _qr(services, request, token, qr_svg, "image/svg+xml")
 
 
 @router.get("/s/{token}/qr.png")
 async def share_qr_png(token: str, request: Request, services: ServicesDep) -> Response:
+    return _qr(services, request, token, qr_png, "image/png")
+
+
+def _qr(
+    services: Services, request: Request, token: str, draw: Callable[[str], bytes], media_type: str
+) -> Response:
+    """The link's QR code, drawn by `draw`, behind the same gate as its page."""
     gate = _gate(services, request, token)
     if isinstance(gate, Response):
         return gate
-    return Response(qr_png(share_url(services.settings, token)), media_type="image/png", headers=HEADERS)
+    return Response(draw(share_url(services.settings, token)), media_type=media_type, headers=HEADERS)
 
 
 @router.get("/s/{token}")
