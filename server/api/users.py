@@ -3,9 +3,9 @@
 from fastapi import APIRouter, status
 from sqlmodel import col, select
 
-from server.api.deps import Admin, Page, PagingDep, make_page
+from server.api.deps import Admin, Page, PagingDep, paged
 from server.core.db import SessionDep
-from server.domain import audit, crud
+from server.domain import accounts, audit, crud
 from server.domain.security import hash_secret, new_token, token_hash
 from server.models.auth import Tablet, User, UserCreate, UserPublic, UserUpdate
 from server.models.people import TabletCreate, TabletEnrolled, TabletPublic
@@ -16,14 +16,7 @@ router = APIRouter(tags=["users"])
 
 @router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, session: SessionDep, who: Admin) -> User:
-    user = User.model_validate(
-        body,
-        update={
-            "password_hash": hash_secret(body.password) if body.password else None,
-            "pin_hash": hash_secret(body.pin) if body.pin else None,
-        },
-    )
-    return crud.create(session, who.username, user)
+    return accounts.create_user(session, who.username, body)
 
 
 @router.get("/users", response_model=Page[UserPublic])
@@ -31,8 +24,7 @@ def list_users(session: SessionDep, _: Admin, paging: PagingDep, role: str | Non
     stmt = select(User).order_by(col(User.username))
     if role is not None:
         stmt = stmt.where(User.role == role)
-    rows, total = crud.page(session, stmt, paging.limit, paging.offset)
-    return make_page(rows, total, paging)
+    return paged(session, stmt, paging)
 
 
 @router.patch("/users/{username}", response_model=UserPublic)

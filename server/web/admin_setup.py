@@ -10,9 +10,9 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from server.core.db import SessionDep
 from server.core.i18n import N_
 from server.core.services import SettingsDep
-from server.domain import admin_lists, catalog, crud, quality, sites
-from server.domain.security import hash_secret, new_token, token_hash
-from server.models.auth import Tablet, User, UserCreate
+from server.domain import accounts, admin_lists, catalog, crud, quality, sites
+from server.domain.security import new_token, token_hash
+from server.models.auth import Tablet, UserCreate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
 from server.models.plant import Machine, Station, Tag, TagCreate
 from server.models.quality import InspectionPlanCreate
@@ -239,10 +239,7 @@ def create_user(
 ) -> Response:
     body = validated(UserCreate, {"username": username.strip(), "display_name": display_name, "role": role,
                                   "password": password, "badge": badge, "pin": pin})  # fmt: skip
-    user = User.model_validate(body, update={
-        "password_hash": hash_secret(body.password) if body.password else None,
-        "pin_hash": hash_secret(body.pin) if body.pin else None})  # fmt: skip
-    crud.create(session, who.username, user)
+    accounts.create_user(session, who.username, body)
     return done("/admin/users", N_("User created"))
 
 
