@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 from sqlmodel.sql.expression import SelectOfScalar
 
 from server.core.db import SessionDep
@@ -18,6 +18,7 @@ from server.domain.principals import Principal, authenticate
 from server.historian.base import Historian
 
 T = TypeVar("T")
+Row = TypeVar("Row", bound=SQLModel)
 bearer = HTTPBearer(auto_error=False, description="API token, operator session token or TAKT_ADMIN_TOKEN")
 
 
@@ -92,7 +93,7 @@ def make_page(items: Sequence[T], total: int, paging: Paging) -> Page[T]:
     return Page[T](items=list(items), total=total, limit=paging.limit, offset=paging.offset)
 
 
-def paged(session: Session, stmt: SelectOfScalar[T], paging: Paging) -> Page[T]:
+def paged(session: Session, stmt: SelectOfScalar[Row], paging: Paging) -> Page[Row]:
     """The page of `stmt`'s rows that `paging` asks for, with the total count."""
     rows, total = crud.page(session, stmt, paging.limit, paging.offset)
     return make_page(rows, total, paging)

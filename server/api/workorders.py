@@ -1,6 +1,7 @@
 """Work orders: CRUD, status actions, progress and work reports (with Idempotency-Key)."""
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Query, status
 from sqlalchemy import Engine
@@ -27,9 +28,11 @@ from server.models.orders import (
     WorkReportPublic,
 )
 from server.models.plant import Site
+from server.models.production import WorkOrder
 from server.models.types import now_ms
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
+A = TypeVar("A", bound=OperationAction)
 StatusFilter = Annotated[str | None, Query(max_length=200)]
 TextFilter = Annotated[str | None, Query(max_length=200)]
 
@@ -73,24 +76,21 @@ def release(number: str, session: SessionDep, who: Planner) -> WorkOrderPublic:
 def start(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    action = station_scope.bind_step(session, who, number, body or OperationAction())
-    return wo.public(session, operations.start(session, who.username, number, action))
+    return _at_station(session, who, number, body or OperationAction(), operations.start)
 
 
 @router.post("/{number}/pause", response_model=WorkOrderPublic)
 def pause(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    action = station_scope.bind_step(session, who, number, body or OperationAction())
-    return wo.public(session, operations.pause(session, who.username, number, action))
+    return _at_station(session, who, number, body or OperationAction(), operations.pause)
 
 
 @router.post("/{number}/resume", response_model=WorkOrderPublic)
 def resume(
     number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
 ) -> WorkOrderPublic:
-    action = station_scope.bind_step(session, who, number, body or OperationAction())
-    return wo.public(session, operations.resume(session, who.username, number, action))
+    return _at_station(session, who, number, body or OperationAction(), operations.resume)
 
 
 @router.post(
@@ -105,8 +105,7 @@ def complete(
 ) -> WorkOrderPublic:
     """Complete the operation `step_no` (or, without one, every operation and the order). Fewer good parts
     than planned: 409 with the numbers unless `confirm_short` is true."""
-    action = station_scope.bind_step(session, who, number, body or CompleteAction())
-    return wo.public(session, operations.complete(session, who.username, number, action))
+    return _at_station(session, who, number, body or CompleteAction(), operations.complete)
 
 
 @router.post("/{number}/reopen", response_model=WorkOrderPublic,
@@ -174,3 +173,11 @@ def _idempotent_report(
         )
 
     return once_or_replay(engine, session, f"work-report:{number}", key, payload, work)
+
+
+def _at_station(
+    session: Session, who: Principal, number: str, action: A, op: Callable[[Session, str, str, A], WorkOrder]
+) -> WorkOrderPublic:
+    """Run the operation `op` on the step the caller's station may act on, and answer the order."""
+    bound = station_scope.bind_step(session, who, number, action)
+    return wo.public(session, op(session, who.username, number, bound))
