@@ -79,16 +79,10 @@ def logo(settings: SettingsDep) -> Response:
 
 @router.get("/s/{token}.json")
 async def share_json(token: str, request: Request, services: ServicesDep) -> Response:
-    gate = _gate(services, request, token)
-    if isinstance(gate, Response):
-        return gate
-
-    async def render() -> bytes:
-        view = await run_in_threadpool(_view, services, gate)
+    def encode(view: dict[str, Any]) -> bytes:
         return json.dumps(view, ensure_ascii=False).encode()
 
-    body = await services.share_cache.fetch((gate.id, "json"), render)
-    return Response(body, media_type="application/json", headers=HEADERS)
+    return await _cached_view(services, request, token, "json", encode, "application/json")
 
 
 @router.get("/s/{token}/qr.svg")
@@ -113,17 +107,32 @@ def _qr(
 
 @router.get("/s/{token}")
 async def share_page(token: str, request: Request, services: ServicesDep) -> Response:
+    def encode(view: dict[str, Any]) -> bytes:
+        context = {"v": view, "token": token, "has_logo": services.settings.logo_path.is_file()}
+        return bytes(templates.TemplateResponse(request, "share.html", context).body)
+
+    html = "text/html; charset=utf-8"
+    return await _cached_view(services, request, token, get_locale(request), encode, html)
+
+
+async def _cached_view(
+    services: Services,
+    request: Request,
+    token: str,
+    variant: str,
+    encode: Callable[[dict[str, Any]], bytes],
+    media_type: str,
+) -> Response:
+    """The link's view encoded by `encode`, from the cache under (link, `variant`), behind the gate."""
     gate = _gate(services, request, token)
     if isinstance(gate, Response):
         return gate
 
     async def render() -> bytes:
-        view = await run_in_threadpool(_view, services, gate)
-        context = {"v": view, "token": token, "has_logo": services.settings.logo_path.is_file()}
-        return bytes(templates.TemplateResponse(request, "share.html", context).body)
+        return encode(await run_in_threadpool(_view, services, gate))
 
-    body = await services.share_cache.fetch((gate.id, get_locale(request)), render)
-    return Response(body, media_type="text/html; charset=utf-8", headers=HEADERS)
+    body = await services.share_cache.fetch((gate.id, variant), render)
+    return Response(body, media_type=media_type, headers=HEADERS)
 
 
 def qr_svg(data: str, scale: int = 4) -> bytes:
