@@ -6,7 +6,7 @@ from sqlmodel import col, select
 from server.api.deps import Admin, Page, PagingDep, paged
 from server.core.db import SessionDep
 from server.domain import accounts, audit, crud
-from server.domain.security import hash_secret, new_token, token_hash
+from server.domain.security import hash_secret
 from server.models.auth import Tablet, User, UserCreate, UserPublic, UserUpdate
 from server.models.people import TabletCreate, TabletEnrolled, TabletPublic
 from server.models.plant import Station
@@ -44,9 +44,7 @@ def update_user(username: str, body: UserUpdate, session: SessionDep, who: Admin
 @router.post("/tablets", response_model=TabletEnrolled, status_code=status.HTTP_201_CREATED)
 def enroll_tablet(body: TabletCreate, session: SessionDep, who: Admin) -> TabletEnrolled:
     station = crud.get_by(session, Station, code=body.station)
-    token = new_token()
-    tablet = Tablet(station_id=station.id or 0, name=body.name, device_token_hash=token_hash(token))
-    tablet = crud.create(session, who.username, tablet)
+    tablet, token = accounts.enroll_tablet(session, who.username, station, body.name)
     return TabletEnrolled.model_validate(tablet, update={"device_token": token})
 
 

@@ -11,7 +11,6 @@ from server.core.db import SessionDep
 from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.domain import accounts, admin_lists, catalog, crud, quality, sites
-from server.domain.security import new_token, token_hash
 from server.models.auth import Tablet, UserCreate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
 from server.models.plant import Machine, Station, Tag, TagCreate
@@ -267,10 +266,7 @@ def enroll_tablet(
     name: Annotated[str, Form(max_length=100)],
 ) -> Response:
     st = crud.get_by(session, Station, code=station)
-    token = new_token()
-    tablet = crud.create(
-        session, who.username, Tablet(station_id=st.id or 0, name=name, device_token_hash=token_hash(token))
-    )
+    tablet, token = accounts.enroll_tablet(session, who.username, st, name)
     url = f"{str(settings.public_url).rstrip('/')}/station/enroll?token={token}"
     context = {"tablet": tablet, "station": st, "url": url, "qr": qr_svg(url, scale=4).decode()}
     return templates.TemplateResponse(request, "admin/tablet_enrolled.html", context, status_code=201)
