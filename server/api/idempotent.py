@@ -2,8 +2,9 @@
 (docs/api.md, "Idempotency-Key")."""
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Header
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -11,6 +12,7 @@ from sqlmodel import Session
 from server.domain import idempotency
 
 R = TypeVar("R")
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]  # the optional Idempotency-Key header
 
 
 def once_or_replay(

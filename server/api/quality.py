@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.api.deps import AnyRole, Inspector, Page, PagingDep, QualityLead, paged
-from server.api.idempotent import once_or_replay
+from server.api.idempotent import IdempotencyKey, once_or_replay
 from server.core.db import SessionDep
 from server.core.services import EngineDep
 from server.domain import crud, idempotency, quality
@@ -92,7 +92,7 @@ def record_inspection(
     engine: EngineDep,
     session: SessionDep,
     who: Inspector,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Record an inspection; with an Idempotency-Key a retry after a lost answer records it once."""
     if idempotency_key is None:

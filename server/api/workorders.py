@@ -3,12 +3,12 @@
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.api.deps import AnyRole, Page, PagingDep, Planner, SettingsDep, ShopFloor, Supervisor, make_page
-from server.api.idempotent import once_or_replay
+from server.api.idempotent import IdempotencyKey, once_or_replay
 from server.core.db import SessionDep
 from server.core.services import EngineDep
 from server.domain import crud, idempotency, operations, progress, reopen_window, station_scope, work_reports
@@ -149,7 +149,7 @@ def create_report(
     session: SessionDep,
     settings: SettingsDep,
     who: ShopFloor,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     tolerance = settings.report_tolerance
     body = station_scope.bind_step(session, who, number, body)
