@@ -38,7 +38,13 @@ async def agent(sim: Simulator, mosquitto: Mosquitto, tmp_path: Path) -> AsyncIt
     ]
     agent = Agent(config_mod.load(write_config(tmp_path / "edge.yaml", mosquitto.port, devices)))
     runner = asyncio.create_task(agent.run(), name="agent")
-    await until(lambda: all(s.health.connected for s in agent.sources.values()), 20, "both devices up")
+    await until(
+        lambda: (
+            set(agent.sources) == {"sick", "well"} and all(s.health.connected for s in agent.sources.values())
+        ),
+        20,
+        "both devices up",
+    )
     yield agent
     agent.stop()
     await runner

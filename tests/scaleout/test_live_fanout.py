@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from server.domain import edges
 from shared import topics
 from shared.messages import Status, encode
 from tests.scaleout.replicas import ADMIN_TOKEN, start_replicas, stop_all
@@ -88,6 +90,10 @@ def birth(broker: Broker, edge: str, online: bool, ts_ms: int) -> None:
 def test_a_page_on_any_replica_sees_what_another_replica_ingested_exactly_once(
     engine: Engine, pg_url_fresh: str, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
+    with Session(engine) as session:  # only registered edges are heard
+        for edge_id in ["probe", *(f"live-{i:02d}" for i in range(EDGES))]:
+            edges.register(session, edge_id, SITE, by="test", now_ms=int(time.time() * 1000))
+        session.commit()
     replicas = start_replicas(3, tmp_path, pg_url_fresh, mosquitto.port)
     broker = Broker(mosquitto.port)
     pages: list[SseClient] = []
