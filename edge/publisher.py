@@ -62,6 +62,7 @@ class Publisher:
         self.unreachable_logged = False
         self.stopping = False  # a clean stop's disconnect is news, not a problem: logged at INFO
         self.loop = asyncio.get_running_loop()
+        self.ack_tasks: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak refs)
         publishing = config.publishing
         burst = max(1.0, min(publishing.max_inflight, 50))  # batches sent at once before the pace applies
         self.bucket = AsyncLimiter(burst, burst / publishing.replay_rate)
@@ -173,7 +174,9 @@ class Publisher:
                     self.sent = max(self.sent, ack.seq)
                     self.last_progress = time.monotonic()
                     self.resend_after = self.config.publishing.ack_timeout_s
-                    self.loop.create_task(self.on_ack(ack.seq))
+                    task = self.loop.create_task(self.on_ack(ack.seq), name=f"ack-{ack.seq}")
+                    self.ack_tasks.add(task)
+                    task.add_done_callback(self.ack_tasks.discard)
                     self.wake.set()
             elif parsed.kind == "cmd":
                 self.on_command(messages.decode(messages.Command, bytes(payload)))

@@ -167,6 +167,7 @@ class Ingestor:
                         log.exception("storing %d messages failed; retrying with backoff up to %.0f s",
                                       len(pending), self.options.retry_max_s)  # fmt: skip
                     self._stop.wait(wait)
+                    # doubling by hand: the loop drains and ticks between tries, no retry wrapper fits
                     wait = min(wait * 2, self.options.retry_max_s)
                     continue
                 wait = self.options.retry_min_s
