@@ -18,7 +18,9 @@ from tests.faults.plant import ADMIN_TOKEN, MACHINES, Plant
 from tests.support.waiting import wait_until
 
 KEEPALIVE_S = 5  # the plant's edge config
-BOUND_S = KEEPALIVE_S * 1.5 + 5  # + the will's way through the broker and the server's apply
+# + the will's way through the broker and the server's apply: measured ~5.5 s on a quiet box with mosquitto
+# 2.0.11 (13 s in all), so 5 s was a coin toss; where those seconds go is not traced yet
+BOUND_S = KEEPALIVE_S * 1.5 + 10
 PASSWORD = "liveness-boss-pw-1234"
 
 
