@@ -16,7 +16,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_LIMIT = 100_000
 
 
-def _format(file: UploadFile, given: str | None) -> str:
+def import_format(file: UploadFile, given: str | None) -> str:
+    """The uploaded file's format: as given, else from its name or content type."""
     if given:
         return given
     name = (file.filename or "").lower()
@@ -40,7 +41,7 @@ def import_work_orders(
     format: Literal["csv", "xlsx"] | None = None,
 ) -> JSONResponse:
     data = file.file.read()
-    result = importexport.import_orders(session, who.username, data, _format(file, format), dry_run)
+    result = importexport.import_orders(session, who.username, data, import_format(file, format), dry_run)
     return JSONResponse(result.model_dump(mode="json"), status_code=422 if result.errors else 200)
 
 

@@ -96,9 +96,18 @@ def _rows_xlsx(data: bytes) -> Iterator[dict[str, Any]]:
         yield dict(zip(header, values, strict=False))
 
 
-def _clean(raw: dict[str, Any]) -> dict[str, Any]:
+def read_rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
+    """The rows of a CSV (UTF-8) or XLSX file as {header: value}; at most MAX_ROWS."""
+    rows = list(_rows_xlsx(data) if fmt == "xlsx" else _rows_csv(data))
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput("at most %(max)s rows per import", max=MAX_ROWS)
+    return rows
+
+
+def clean(raw: dict[str, Any], columns: list[str] = COLUMNS) -> dict[str, Any]:
+    """The row's `columns` that hold something: text stripped, dates (Excel's too) as YYYY-MM-DD."""
     out: dict[str, Any] = {}
-    for key in COLUMNS:
+    for key in columns:
         value = raw.get(key)
         if isinstance(value, datetime):
             value = value.date()
@@ -119,7 +128,7 @@ def _validate(session: Session, rows: list[dict[str, Any]]) -> tuple[list[WorkOr
     errors: list[RowError] = []
     for index, raw in enumerate(rows, start=2):
         try:
-            body = WorkOrderCreate.model_validate(_clean(raw))
+            body = WorkOrderCreate.model_validate(clean(raw))
         except ValidationError as err:
             errors += [RowError.invalid(index, e) for e in err.errors()]
             continue
@@ -149,9 +158,7 @@ def _references(
 
 
 def import_orders(session: Session, actor: str, data: bytes, fmt: str, dry_run: bool) -> ImportResult:
-    rows = list(_rows_xlsx(data) if fmt == "xlsx" else _rows_csv(data))
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput("at most %(max)s rows per import", max=MAX_ROWS)
+    rows = read_rows(data, fmt)
     bodies, errors = _validate(session, rows)
     if errors or dry_run:
         return ImportResult(dry_run=dry_run, rows=len(rows), imported=0, errors=errors)
