@@ -29,8 +29,8 @@ ERROR_MODULES = (
     "api/downtime.py", "domain/catalog.py", "domain/crud.py", "domain/idempotency.py",
     "domain/importexport.py", "domain/oee.py", "domain/operations.py", "domain/principals.py",
     "domain/quality.py", "domain/named_reports.py", "domain/sales_import.py", "domain/sales_orders.py",
-    "domain/work_reports.py", "domain/signin.py", "domain/spc.py", "domain/station_scope.py", "domain/trace.py",
-    "domain/workorders.py",
+    "domain/work_reports.py", "domain/signin.py", "domain/spc.py", "domain/station_scope.py",
+    "domain/trace.py", "domain/workorders.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
