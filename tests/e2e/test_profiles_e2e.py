@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from edge.config import substitute_env
 from server.domain.edge_import import import_edge
-from server.models.ingest import CounterAnomaly, CountEvent, MachineStateSegment
+from server.models.ingest import CounterAnomaly, CountEvent, MachineStateSegment, SignalState
 from server.models.plant import Machine
 from tests.e2e.test_counts_e2e import server, wait
 from tests.support.mosquitto import Mosquitto
@@ -129,83 +129,112 @@ def test_floor_plant_counts_exactly_through_the_example_configs(
     assert "maps to no state" not in edge.output()
 
 
-def _w16_plant(path: Path) -> Path:
-    machine = {"id": "w16", "kind": "stamping_press", "line": "P", "protocol": "modbus", "unit_id": 1,
-               "cycle_time_s": 4.0, "jitter": 0.05, "scrap_probability": 0.1, "counter_width": 16,
-               "counter_start": 65_470}  # fmt: skip
-    plant = {"site": "demo", "tick_ms": 20, "seed": 5, "machines": [machine]}
+TOP = {16: 65_535, 32: 4_294_967_295}
+PRESSES = ("r", "a")
+
+
+def _near_top_plant(path: Path, width: int) -> Path:
+    """Two presses whose counters start 65 parts short of the top of `width` bits (the issue's uint32 sat at
+    4294967265): `r` is reset to 0 by its operator, `a` preset to 7, both while idle."""
+    machines = [
+        {"id": name, "kind": "stamping_press", "line": "P", "protocol": "modbus", "unit_id": unit,
+         "cycle_time_s": 4.0, "jitter": 0.05, "scrap_probability": 0.1, "counter_width": width,
+         "counter_start": TOP[width] - 65}
+        for unit, name in enumerate(PRESSES, start=1)
+    ]  # fmt: skip
+    plant = {"site": "demo", "tick_ms": 20, "seed": 5, "machines": machines}
     path.write_bytes(msgspec.yaml.encode(plant))
     return path
 
 
-def _w16_edge(path: Path, sim: Simulator, broker_port: int) -> Path:
+def _near_top_edge(path: Path, sim: Simulator, broker_port: int, width: int) -> Path:
+    kind = f"uint{width}"
     tags = [
-        {"name": "good_count", "table": "holding", "address": 0, "type": "uint16", "role": "counter"},
-        {"name": "scrap_count", "table": "holding", "address": 2, "type": "uint16", "role": "scrap_counter"},
+        {"name": "good_count", "table": "holding", "address": 0, "type": kind, "role": "counter"},
+        {"name": "scrap_count", "table": "holding", "address": 2, "type": kind, "role": "scrap_counter"},
         {"name": "state", "table": "holding", "address": 4, "role": "state"},
     ]
-    device = {"name": "w16", "protocol": "modbus_tcp", "machine": "w16", "host": "127.0.0.1",
-              "port": sim.modbus_port, "poll_ms": 50, "backoff_max_s": 0.5, "max_gap": 0,
-              "tags": tags}  # fmt: skip
-    config = {"site": "demo", "edge_id": "w16", "broker": {"host": "127.0.0.1", "port": broker_port},
+    devices = [
+        {"name": name, "protocol": "modbus_tcp", "machine": name, "host": "127.0.0.1", "unit_id": unit,
+         "port": sim.modbus_port, "poll_ms": 50, "backoff_max_s": 0.5, "max_gap": 0, "tags": tags}
+        for unit, name in enumerate(PRESSES, start=1)
+    ]  # fmt: skip
+    config = {"site": "demo", "edge_id": f"w{width}", "broker": {"host": "127.0.0.1", "port": broker_port},
               "buffer": {"path": str(path.parent / "outbox.db")}, "batching": {"max_delay_ms": 50},
-              "publishing": {"status_interval_s": 1}, "devices": [device]}  # fmt: skip
+              "publishing": {"status_interval_s": 1}, "devices": devices}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(msgspec.yaml.encode(config))
     return path
 
 
 @pytest.mark.faults
-def test_a_reset_near_the_top_of_16_bits_and_a_jump_held_as_an_anomaly(
-    engine: Engine, server: TestClient, mosquitto: Mosquitto, start_simulator: Any, tmp_path: Path
+@pytest.mark.parametrize("width", [16, 32])
+def test_near_the_top_a_reset_counts_exactly_an_ambiguous_drop_and_a_jump_are_held(
+    width: int, engine: Engine, server: TestClient, mosquitto: Mosquitto, start_simulator: Any, tmp_path: Path
 ) -> None:
     sim = start_simulator(
-        config=_w16_plant(tmp_path / "plant.yaml"), accel=ACCEL, extra=["--scenario", "none"]
+        config=_near_top_plant(tmp_path / "plant.yaml", width), accel=ACCEL, extra=["--scenario", "none"]
     )
-    sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "idle"})
-    config = _w16_edge(tmp_path / "edge" / "edge.yaml", sim, mosquitto.port)
+    for press in PRESSES:
+        sim.post("/faults", {"action": "set_state", "machine": press, "state": "idle"})
+    config = _near_top_edge(tmp_path / "edge" / "edge.yaml", sim, mosquitto.port, width)
     import_edge(engine, config)
 
-    def made() -> tuple[int, int]:
-        machine = sim.ground_truth()["machines"]["w16"]
+    def made(press: str) -> tuple[int, int]:
+        machine = sim.ground_truth()["machines"][press]
         return machine["good"], machine["scrap"]
 
     def produce(parts: int) -> None:
-        start = sum(made())
-        sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "running"})
-        wait(lambda: sum(made()) >= start + parts, what=f"{parts} parts")
-        sim.post("/faults", {"action": "set_state", "machine": "w16", "state": "idle"})
+        start = {press: sum(made(press)) for press in PRESSES}
+        for press in PRESSES:
+            sim.post("/faults", {"action": "set_state", "machine": press, "state": "running"})
+        wait(lambda: all(sum(made(p)) >= start[p] + parts for p in PRESSES), what=f"{parts} parts each")
+        for press in PRESSES:
+            sim.post("/faults", {"action": "set_state", "machine": press, "state": "idle"})
 
-    def counts_equal(base: tuple[int, int]) -> bool:
-        now = made()
-        return counted(engine).get("w16") == (now[0] - base[0], now[1] - base[1])
+    def counted_since(base: dict[str, tuple[int, int]], press: str, extra_good: int = 0) -> bool:
+        now = made(press)
+        expected = (now[0] - base[press][0] + extra_good, now[1] - base[press][1])
+        return counted(engine).get(press) == expected
 
     with edge_agent(config, tmp_path / "edge.log") as edge:
-        wait(lambda: states(engine).get("w16") == "idle", what="w16 idle on the server")
-        base = made()
-        produce(20)  # the good counter climbs to ~65490, short of the wrap at 65536
-        wait(lambda: counts_equal(base), timeout=30, what="the counts before the reset")
-        sim.post("/faults", {"action": "reset_counter", "machine": "w16", "counter": "both"})  # while idle
+        wait(lambda: all(states(engine).get(p) == "idle" for p in PRESSES), what="both presses idle")
+        base = {press: made(press) for press in PRESSES}
+        produce(20)  # ~45 parts short of the top
+        wait(lambda: all(counted_since(base, p) for p in PRESSES), timeout=30, what="counts before the drops")
+        time.sleep(3)  # idle long enough that ~50 parts to the wrap fit the presses' learned rate
+        sim.post("/faults", {"action": "reset_counter", "machine": "r", "counter": "both"})  # lands on 0
+        sim.post("/faults", {"action": "set_counter", "machine": "a", "counter": "good", "value": 7})
+        # the drops seen while idle: a reading taken with the next start could only be called a wrap
+        wait(lambda: _good_readings(engine) == {"r": 0, "a": 7}, what="both drops read while idle")
         produce(20)
+        # r: a reset, not a wrap (~45 parts not invented); a: a wrap or a reset to 7? 7 counted, the rest held
         wait(
-            lambda: counts_equal(base),
-            timeout=30,
-            what=f"counts {counted(engine)} = ground truth after the reset",
+            lambda: counted_since(base, "r"), timeout=30, what=f"r's counts {counted(engine)} after its reset"
         )
+        wait(lambda: counted_since(base, "a", extra_good=7), timeout=30,
+             what=f"a's counts {counted(engine)} after its ambiguous drop")  # fmt: skip
+        (held,) = _anomalies(engine)
+        assert (held.kind, held.status, held.tag, held.new_value) == ("ambiguous", "open", "good_count", 7)
+        assert held.old_value is not None and held.held == TOP[width] - held.old_value + 1  # the wrap's extra
         with Session(engine) as session:
-            assert "wrap" not in set(session.exec(select(CountEvent.kind)).all())  # ~45 parts not invented
-            assert session.exec(select(CounterAnomaly)).all() == []
+            assert "wrap" not in set(session.exec(select(CountEvent.kind)).all())
         # a jump no machine makes (a preset while idle): held for a person, nothing counted
-        good_now = made()[0] - base[0] - 0
-        sim.post(
-            "/faults",
-            {"action": "set_counter", "machine": "w16", "counter": "good", "value": 5_000 + good_now},
-        )
-        wait(lambda: _anomalies(engine), what="the jump held as a count anomaly")
-        assert counts_equal(base)
-        anomaly = _anomalies(engine)[0]
-        assert anomaly.status == "open" and anomaly.tag == "good_count"
+        jump_to = 5_000 + made("r")[0] - base["r"][0]
+        sim.post("/faults", {"action": "set_counter", "machine": "r", "counter": "good", "value": jump_to})
+        wait(lambda: len(_anomalies(engine)) == 2, what="the jump held as a count anomaly")
+        assert counted_since(base, "r")
+        jump = _anomalies(engine)[1]
+        assert (jump.kind, jump.status, jump.tag) == ("quarantine", "open", "good_count")
     assert "Traceback" not in edge.output()
+
+
+def _good_readings(engine: Engine) -> dict[str, int]:
+    """Each machine's last good-counter reading on the server."""
+    with Session(engine) as session:
+        codes = {m.id: m.code for m in session.exec(select(Machine))}
+        rows = session.exec(select(SignalState).where(SignalState.tag == "good_count"))
+        return {codes[row.machine_id]: row.value for row in rows}
 
 
 def _anomalies(engine: Engine) -> list[CounterAnomaly]:
