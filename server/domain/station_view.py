@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
-from server.domain import crud
+from server.domain import crud, sites
 from server.domain.inspections import Due, inspections_due
 from server.domain.principals import Principal
 from server.domain.workorders import OPEN_STATUSES
@@ -64,6 +64,7 @@ class StationView:
     downtime_reasons: list[tuple[str, str]]
     due: list[Due] = field(default_factory=list)
     no_data_since_ms: int | None = None  # offline: the machine's last sample (no state is shown then)
+    no_data_since: str | None = None  # the same as the site's local time of day (not the tablet's zone)
 
     def to_json(self) -> dict[str, Any]:
         job = self.current
@@ -71,6 +72,7 @@ class StationView:
             "machine_state": self.machine_state,
             "state_since_ms": self.state_since_ms,
             "no_data_since_ms": self.no_data_since_ms,
+            "no_data_since": self.no_data_since,
             "current": None if job is None else {
                 "number": job.number, "step_no": job.step_no, "status": job.status, "planned": job.planned,
                 "good": job.shown_good, "scrap": job.shown_scrap, "percent": job.percent,
@@ -173,6 +175,8 @@ def station_view(session: Session, code: str, locale: str, prefer: str | None = 
         newest = select(func.max(SignalState.ts_ms)).where(SignalState.machine_id == machine.id)
         last = session.exec(newest).one()
         view.no_data_since_ms = last or since
+        if view.no_data_since_ms is not None:
+            view.no_data_since = sites.site_time(session).text(view.no_data_since_ms, "%H:%M:%S")
     if current is not None and current.status in ACTIVE_OP:
         view.due = inspections_due(session, current.number, current.step_no)
     return view

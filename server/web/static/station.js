@@ -241,17 +241,17 @@
     var st = $("machine-state");
     st.dataset.state = ev.state; st.className = "pill st-" + ev.state; st.textContent = (T.states[ev.state] || ev.state);
   }
-  function noData(ms) {   /* an offline machine: when its data stopped, not a state */
+  function noData(since) {   /* an offline machine: when its data stopped (site time), not a state */
     var el = $("no-data");
     if (!el) return;
-    el.hidden = !ms;
-    el.textContent = ms ? T.no_data.replace("%(time)s", new Date(ms).toLocaleTimeString()) : "";
+    el.hidden = !since;
+    el.textContent = since ? T.no_data.replace("%(time)s", since) : "";
   }
   function apply(s) {
     var st = $("machine-state");
     st.dataset.state = s.machine_state; st.className = "pill st-" + s.machine_state;
     st.textContent = (T.states[s.machine_state] || s.machine_state);
-    noData(s.no_data_since_ms);
+    noData(s.no_data_since);
     if (s.current && current && s.current.number === current.number) {
       $("count-good").textContent = s.current.good; $("count-scrap").textContent = s.current.scrap;
       $("manual-good").textContent = s.current.manual_good; $("manual-scrap").textContent = s.current.manual_scrap;
