@@ -9,8 +9,8 @@ server needs to take the will in."""
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -64,8 +64,9 @@ def tablet_for(plant: Plant, machine: str) -> str:
     found = plant.api(f"/machines/{machine}")
     call("POST", "/stations", {"code": f"st-{machine}", "name": machine, "line_id": line["id"],
                                "machine_id": found["id"]})  # fmt: skip
-    call("POST", "/users", {"username": "live-op", "display_name": "Op", "role": "operator", "badge": "B-live",
-                            "pin": "4321"})  # fmt: skip
+    operator = {"username": "live-op", "display_name": "Op", "role": "operator", "badge": "B-live",
+                "pin": "4321"}  # fmt: skip
+    call("POST", "/users", operator)
     return str(call("POST", "/tablets", {"station": f"st-{machine}", "name": "tab-live"})["device_token"])
 
 
