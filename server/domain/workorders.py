@@ -1,4 +1,4 @@
-"""Work orders: create (routing copied into operations), update, list, status transitions.
+"""Work orders: create (routing copied into operations, BOM into components), update, list, transitions.
 
 Statuses: draft -> released -> in_progress <-> paused -> completed -> closed; draft, released,
 in_progress and paused may be cancelled. Every other change is refused with Conflict.
@@ -14,7 +14,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from server.core.db import lock_for_write
 from server.core.errors import Conflict, NotFound
-from server.domain import audit, crud
+from server.domain import audit, bom, crud
 from server.domain.catalog import routing_of
 from server.models.catalog import Customer, Product
 from server.models.orders import (
@@ -104,6 +104,7 @@ def build(session: Session, actor: str, body: WorkOrderCreate) -> WorkOrder:
     session.flush()
     audit.record(session, actor, "WorkOrder", order.id, "create", audit.snapshot(order))
     copy_routing(session, order)
+    bom.copy_to_order(session, order)
     return order
 
 

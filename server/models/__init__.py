@@ -1,10 +1,24 @@
 """Every table, imported so SQLModel.metadata (and Alembic) sees them all."""
 
-from server.models import audit, auth, catalog, ingest, materials, plant, production, quality, sales, shifts
+from server.models import (
+    audit,
+    auth,
+    bom,
+    catalog,
+    ingest,
+    materials,
+    plant,
+    production,
+    quality,
+    sales,
+    shifts,
+    stock,
+)
 
 __all__ = [
     "audit",
     "auth",
+    "bom",
     "catalog",
     "ingest",
     "materials",
@@ -13,4 +27,5 @@ __all__ = [
     "quality",
     "sales",
     "shifts",
+    "stock",
 ]

@@ -11,13 +11,13 @@ from server.core.db import SessionDep
 from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.domain import accounts, admin_lists, catalog, crud, quality, sites
+from server.domain.uploads import NotTheType, check_content
 from server.models.auth import Tablet, UserCreate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
 from server.models.plant import Machine, Station, Tag, TagCreate
 from server.models.quality import InspectionPlanCreate
 from server.web.auth import AdminUser, PlannerUser, SameOrigin
 from server.web.forms import FormInvalid, done, validated
-from server.web.images import NotTheType, check_content
 from server.web.instructions import list_instructions, save_instruction
 from server.web.routing import PageRoute
 from server.web.share import qr_svg

@@ -18,9 +18,9 @@ from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.core.settings import Settings
 from server.domain import tokens
+from server.domain.uploads import SAFE_HEADERS, NotTheType, check_content
 from server.web.auth import DEVICE_COOKIE, SESSION_COOKIE, cookie_principal
 from server.web.errors import PageError, PageForbidden, PageNotFound
-from server.web.images import SAFE_HEADERS, NotTheType, check_content
 from server.web.routing import PageRoute
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from server.core.services import Services, ServicesDep, SettingsDep
 from server.core.settings import Settings
 from server.domain.share_view import share_view
 from server.domain.sharelinks import live_link
+from server.domain.uploads import SAFE_HEADERS
 from server.models.auth import ShareLink
 from server.web.cache import TtlCache
-from server.web.images import SAFE_HEADERS
 from server.web.ratelimit import RateLimiter
 from server.web.routing import PageRoute
 from server.web.templates import templates

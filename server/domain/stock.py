@@ -1,0 +1,314 @@
+"""The stock ledger: receipts, issues to work orders (领料), returns (退料), transfers and adjustments.
+
+Every movement appends `StockMove` rows (a transfer two: out of one location, into another) and updates the
+`StockBalance` of the lot at each location in the same transaction, under a lock on the lot's row (BEGIN
+IMMEDIATE on SQLite, SELECT ... FOR UPDATE on PostgreSQL), so concurrent moves of a lot never lose an
+update. A move that would take a balance below zero is refused (Conflict, with the numbers) unless the
+material allows negative stock. Stock issued to a work order sits at the location `wo:{number}`; backflush
+(`server/domain/backflush.py`) consumes it from there.
+"""
+
+from collections.abc import Callable, Sequence
+
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from server.core.db import lock_for_write
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.domain import audit, crud
+from server.domain import workorders as wo
+from server.models.materials import Material, MaterialLot
+from server.models.production import WorkOrder
+from server.models.stock import (
+    AdjustIn,
+    BalanceOut,
+    IssueIn,
+    LotReceipt,
+    MoveOut,
+    OnHandOut,
+    ReceiptIn,
+    ReturnIn,
+    StockBalance,
+    StockMove,
+    TransferIn,
+)
+
+BeforeCommit = Callable[[Session, list[MoveOut]], None] | None
+EPSILON = 1e-9
+ISSUABLE = frozenset({"draft", "released", "in_progress", "paused"})
+
+
+def order_location(number: str) -> str:
+    """Where stock issued to work order `number` sits until consumed or returned."""
+    return f"wo:{number}"
+
+
+def qty(value: float) -> float:
+    """Quantities are kept to 6 decimals, so sums of issued parts come out exact."""
+    return round(value + 0.0, 6)
+
+
+def material_of(session: Session, lot: MaterialLot) -> Material:
+    material = session.exec(select(Material).where(Material.code == lot.material)).first()
+    if material is None:
+        raise InvalidInput(
+            "lot %(lot)s: %(material)s is not a stock material", lot=lot.code, material=lot.material
+        )
+    return material
+
+
+def locked_lot(session: Session, code: str) -> MaterialLot:
+    stmt = select(MaterialLot).where(MaterialLot.code == code).with_for_update()
+    lot = session.exec(stmt.execution_options(populate_existing=True)).first()
+    if lot is None:
+        raise NotFound("unknown lot code %(code)s", code=repr(code))
+    return lot
+
+
+def move(
+    session: Session,
+    actor: str,
+    lot: MaterialLot,
+    location: str,
+    quantity: float,
+    kind: str,
+    order: WorkOrder | None = None,
+    operation_id: int | None = None,
+    reason: str | None = None,
+) -> StockMove:
+    """Append one movement of `lot` at `location` and update its balance (the lot's row is locked)."""
+    material = material_of(session, lot)
+    key = (lot.id, location)
+    balance = session.get(StockBalance, key) or StockBalance(
+        lot_id=lot.id or 0,
+        location=location,
+        material_id=material.id or 0,
+        work_order_id=order.id if order is not None and location.startswith("wo:") else None,
+    )
+    after = qty(balance.quantity + quantity)
+    if after < -EPSILON and not material.allow_negative:
+        raise Conflict(
+            "not enough stock: lot %(lot)s has %(have)s %(unit)s at %(location)s, %(need)s needed",
+            lot=lot.code,
+            have=qty(balance.quantity),
+            unit=material.unit,
+            location=location,
+            need=qty(-quantity),
+        )
+    balance.quantity = after
+    row = StockMove(
+        kind=kind,
+        material_id=material.id or 0,
+        lot_id=lot.id or 0,
+        location=location,
+        quantity=qty(quantity),
+        work_order_id=order.id if order is not None else None,
+        operation_id=operation_id,
+        reason=reason,
+        actor=actor,
+    )
+    session.add_all([balance, row])
+    session.flush()
+    audit.record(session, actor, "StockMove", row.id, "create", audit.snapshot(row))
+    return row
+
+
+def _finish(session: Session, rows: list[StockMove], before_commit: BeforeCommit) -> list[MoveOut]:
+    out = describe(session, rows)
+    if before_commit is not None:
+        before_commit(session, out)
+    session.commit()
+    return out
+
+
+def receive(
+    session: Session, actor: str, body: ReceiptIn, before_commit: BeforeCommit = None
+) -> list[MoveOut]:
+    """A new lot arrives: create it and book its quantity into `location`."""
+    lock_for_write(session)
+    material = crud.get_by(session, Material, code=body.material)
+    if session.exec(select(MaterialLot).where(MaterialLot.code == body.lot_code)).first() is not None:
+        raise Conflict("lot %(lot)s was already received", lot=body.lot_code)
+    lot = MaterialLot(
+        code=body.lot_code,
+        material=material.code,
+        quantity=body.quantity,
+        unit=material.unit,
+        supplier=body.supplier,
+    )
+    session.add(lot)
+    session.flush()
+    audit.record(session, actor, "MaterialLot", lot.id, "create", audit.snapshot(lot))
+    session.add(LotReceipt(lot_id=lot.id or 0, supplier_lot=body.supplier_lot))
+    rows = [move(session, actor, lot, body.location, body.quantity, "receipt")]
+    return _finish(session, rows, before_commit)
+
+
+def _balance(session: Session, lot: MaterialLot, location: str) -> float:
+    balance = session.get(StockBalance, (lot.id, location))
+    return balance.quantity if balance is not None else 0.0
+
+
+def _open_order(session: Session, number: str) -> WorkOrder:
+    order = wo.get(session, number)
+    if order.status not in ISSUABLE:
+        raise Conflict("work order %(number)s is %(status)s", number=number, status=order.status)
+    return order
+
+
+def _between(
+    session: Session,
+    actor: str,
+    lot: MaterialLot,
+    source: str,
+    target: str,
+    quantity: float | None,
+    kind: str,
+    order: WorkOrder | None = None,
+    reason: str | None = None,
+) -> list[StockMove]:
+    """Move `quantity` (None: all there is) of `lot` from `source` to `target`."""
+    amount = quantity if quantity is not None else _balance(session, lot, source)
+    if amount <= EPSILON:
+        raise Conflict("lot %(lot)s has nothing at %(location)s", lot=lot.code, location=source)
+    out = move(session, actor, lot, source, -amount, kind, order, reason=reason)
+    return [out, move(session, actor, lot, target, amount, kind, order, reason=reason)]
+
+
+def issue(session: Session, actor: str, body: IssueIn, before_commit: BeforeCommit = None) -> list[MoveOut]:
+    """Issue (领料) a lot to a work order: from `location` to the order's own location."""
+    lock_for_write(session)
+    order = _open_order(session, body.work_order)
+    lot = locked_lot(session, body.lot_code)
+    rows = _between(
+        session, actor, lot, body.location, order_location(order.number), body.quantity, "issue", order
+    )
+    return _finish(session, rows, before_commit)
+
+
+def return_(
+    session: Session, actor: str, body: ReturnIn, before_commit: BeforeCommit = None
+) -> list[MoveOut]:
+    """Return (退料) what a work order did not use, back to `location`."""
+    lock_for_write(session)
+    order = wo.get(session, body.work_order)
+    lot = locked_lot(session, body.lot_code)
+    rows = _between(
+        session, actor, lot, order_location(order.number), body.location, body.quantity, "return", order
+    )
+    return _finish(session, rows, before_commit)
+
+
+def transfer(
+    session: Session, actor: str, body: TransferIn, before_commit: BeforeCommit = None
+) -> list[MoveOut]:
+    if body.from_location == body.to_location:
+        raise InvalidInput("a transfer needs two different locations")
+    lock_for_write(session)
+    lot = locked_lot(session, body.lot_code)
+    rows = _between(session, actor, lot, body.from_location, body.to_location, body.quantity, "transfer")
+    return _finish(session, rows, before_commit)
+
+
+def adjust(session: Session, actor: str, body: AdjustIn, before_commit: BeforeCommit = None) -> list[MoveOut]:
+    """A stock count's correction (signed), with its reason."""
+    if abs(body.quantity) <= EPSILON:
+        raise InvalidInput("an adjustment needs a quantity other than zero")
+    lock_for_write(session)
+    lot = locked_lot(session, body.lot_code)
+    rows = [move(session, actor, lot, body.location, body.quantity, "adjust", reason=body.reason)]
+    return _finish(session, rows, before_commit)
+
+
+def describe(session: Session, rows: Sequence[StockMove]) -> list[MoveOut]:
+    """Movements as the API shows them (codes, not ids)."""
+    lots = _codes(session, MaterialLot, {r.lot_id for r in rows})
+    materials = _codes(session, Material, {r.material_id for r in rows})
+    orders = {o.id: o.number for o in _by_ids(session, {r.work_order_id for r in rows if r.work_order_id})}
+    return [
+        MoveOut(
+            id=r.id or 0,
+            ts=r.ts,
+            kind=r.kind,
+            material=materials[r.material_id],
+            lot=lots[r.lot_id],
+            location=r.location,
+            quantity=r.quantity,
+            work_order=orders.get(r.work_order_id),
+            reason=r.reason,
+            actor=r.actor,
+        )
+        for r in rows
+    ]
+
+
+def _codes(session: Session, model: type[Material] | type[MaterialLot], ids: set[int]) -> dict[int, str]:
+    rows = session.exec(select(model.id, model.code).where(col(model.id).in_(ids))).all()
+    return {i: c for i, c in rows if i is not None}
+
+
+def _by_ids(session: Session, ids: set[int | None]) -> Sequence[WorkOrder]:
+    return session.exec(select(WorkOrder).where(col(WorkOrder.id).in_(ids))).all() if ids else []
+
+
+def on_hand(session: Session, code: str) -> OnHandOut:
+    """A material's stock: per lot and location (non-zero balances), the total at stock locations and the
+    total issued to work orders. Reads only the balance summary (one row per lot and location)."""
+    material = crud.get_by(session, Material, code=code)
+    stmt = (
+        select(StockBalance, MaterialLot.code)
+        .join(MaterialLot, col(MaterialLot.id) == col(StockBalance.lot_id))
+        .where(StockBalance.material_id == material.id, StockBalance.quantity != 0)
+        .order_by(col(StockBalance.lot_id), col(StockBalance.location))
+    )
+    rows = session.exec(stmt).all()
+    orders = {o.id: o.number for o in _by_ids(session, {b.work_order_id for b, _ in rows if b.work_order_id})}
+    lots = [
+        BalanceOut(
+            material=code,
+            lot=lot,
+            location=b.location,
+            work_order=orders.get(b.work_order_id),
+            quantity=b.quantity,
+        )
+        for b, lot in rows
+    ]
+    issued = qty(sum(b.quantity for b in lots if b.work_order is not None))
+    total = qty(sum(b.quantity for b in lots if b.work_order is None))
+    return OnHandOut(material=code, unit=material.unit, on_hand=total, issued=issued, lots=lots)
+
+
+def lot_balances(session: Session, code: str) -> list[BalanceOut]:
+    lot = crud.get_by(session, MaterialLot, code=code)
+    stmt = select(StockBalance).where(StockBalance.lot_id == lot.id).order_by(col(StockBalance.location))
+    rows = session.exec(stmt).all()
+    orders = {o.id: o.number for o in _by_ids(session, {b.work_order_id for b in rows if b.work_order_id})}
+    return [
+        BalanceOut(
+            material=lot.material,
+            lot=lot.code,
+            location=b.location,
+            work_order=orders.get(b.work_order_id),
+            quantity=b.quantity,
+        )
+        for b in rows
+    ]
+
+
+def ledger_on_hand(session: Session, lot_id: int, location: str) -> float:
+    """The balance recomputed from the ledger (the summary must always equal it)."""
+    rows = session.exec(
+        select(StockMove.quantity).where(StockMove.lot_id == lot_id, StockMove.location == location)
+    ).all()
+    return qty(sum(rows))
+
+
+def moves_query(lot: str | None, work_order: str | None) -> SelectOfScalar[StockMove]:
+    """The ledger, oldest first, of one lot and/or one work order."""
+    stmt = select(StockMove).order_by(col(StockMove.id))
+    if lot is not None:
+        stmt = stmt.where(col(StockMove.lot_id).in_(select(MaterialLot.id).where(MaterialLot.code == lot)))
+    if work_order is not None:
+        orders = select(WorkOrder.id).where(WorkOrder.number == work_order)
+        stmt = stmt.where(col(StockMove.work_order_id).in_(orders))
+    return stmt
