@@ -1,6 +1,7 @@
 """A whole small plant for the fault suite (issue 8, cases 1-5): five machines on both protocols in one
 simulator, one `takt edge` reaching a private mosquitto through a FaultProxy, and a real `takt server`
-process on SQLite. Tests break one part, then compare the server's counts with the simulator's ground truth.
+process on SQLite (or on `db_url`'s database, e.g. a fresh PostgreSQL one from tests/support/postgres.py).
+Tests break one part, then compare the server's counts with the simulator's ground truth.
 
     with plant.production() as window:   # machines run from window.start_ms; idle again on exit
         plant.broker.kill(); ...
@@ -103,13 +104,13 @@ def write_edge(path: Path, sim: Simulator, broker_port: int) -> Path:
 class Plant:
     """Owns every process of the plant; `ensure_running()` brings back whatever a test left dead."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, db_url: str | None = None) -> None:
         self.workdir = workdir
         self.sim = Simulator(workdir / "sim", config=write_plant(workdir / "plant.yaml"), accel=ACCEL,
                              extra=["--scenario", "none"])  # fmt: skip
         self.broker = Mosquitto(workdir / "mosquitto")
         self.proxy = FaultProxy("127.0.0.1", self.broker.port)  # edge -> proxy -> broker
-        self.db_url = f"sqlite:///{workdir / 'takt.db'}"
+        self.db_url = db_url or f"sqlite:///{workdir / 'takt.db'}"
         self.engine: Engine = make_engine(self.db_url)
         self.http_port = free_port()
         self.base = f"http://127.0.0.1:{self.http_port}"
