@@ -9,18 +9,12 @@ from sqlmodel import col, select
 from server.api.deps import AnyRole, Page, PagingDep, Planner, paged
 from server.api.importexport import import_format
 from server.core.db import SessionDep
-from server.domain import bom, bom_import, crud
-from server.domain import workorders as wo
+from server.domain import bom, bom_import, crud, shortages, sites
 from server.domain.importexport import ImportResult
-from server.models.bom import BomIn, BomLinePublic, BomPublic
+from server.models.bom import BomIn, BomPublic, ComponentStatus, OrderShortageOut
 from server.models.materials import Material, MaterialCreate, MaterialPublic, MaterialUpdate
 
 router = APIRouter(tags=["materials"])
-
-
-class ComponentOut(BomLinePublic):
-    bom_version: int
-    required: float
 
 
 @router.post("/materials", response_model=MaterialPublic, status_code=status.HTTP_201_CREATED)
@@ -78,15 +72,19 @@ def put_bom(code: str, version: int, body: BomIn, session: SessionDep, who: Plan
     return bom.set_bom(session, who.username, code, version, body)
 
 
-@router.get("/work-orders/{number}/components", response_model=list[ComponentOut])
-def order_components(number: str, session: SessionDep, _: AnyRole) -> list[ComponentOut]:
-    order = wo.get(session, number)
+@router.get("/work-orders/{number}/components", response_model=list[ComponentStatus])
+def order_components(number: str, session: SessionDep, _: AnyRole) -> list[ComponentStatus]:
+    """The order's BOM copy: required, consumed (backflushed), issued, available in stock, short."""
+    return shortages.for_order(session, number).components
+
+
+@router.get("/shortages", response_model=list[OrderShortageOut])
+def list_shortages(
+    session: SessionDep, _: AnyRole, days: Annotated[int, Query(ge=0, le=366)] = 7
+) -> list[OrderShortageOut]:
+    """Open orders due in the next `days` days (or undated) that lack a component, earliest due first."""
+    today = sites.site_time(session).today()
     return [
-        ComponentOut(
-            material=m.code,
-            bom_version=c.bom_version,
-            required=bom.required(c, order.quantity),
-            **c.model_dump(include={"step_no", "quantity_per_part", "unit", "scrap_allowance"}),
-        )
-        for c, m in bom.components(session, order.id or 0)
+        OrderShortageOut(number=s.number, due_date=s.due_date, status=s.status, components=s.components)
+        for s in shortages.upcoming(session, today, days)
     ]

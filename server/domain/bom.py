@@ -115,6 +115,7 @@ def copy_to_order(session: Session, order: WorkOrder) -> None:
                 quantity_per_part=line.quantity_per_part,
                 unit=line.unit,
                 scrap_allowance=line.scrap_allowance,
+                with_scrap=line.with_scrap,
             )
         )
     session.flush()

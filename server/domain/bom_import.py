@@ -1,6 +1,6 @@
 """BOM import from CSV or XLSX: columns product, version (default 1), step_no, material, quantity_per_part,
-unit (default pcs), scrap_allowance (default 0). Each (product, version) in the file replaces that
-version's lines. All or nothing, with row errors like the work-order import (header = row 1)."""
+unit (default pcs), scrap_allowance (default 0), with_scrap (default true). Each (product, version) in the
+file replaces that version's lines. All or nothing, with row errors like the work-order import."""
 
 from collections import defaultdict
 from typing import Any
@@ -14,7 +14,16 @@ from server.domain.importexport import ImportResult, RowError, clean, read_rows
 from server.models.bom import BomLineIn
 from server.models.catalog import Product
 
-COLUMNS = ["product", "version", "step_no", "material", "quantity_per_part", "unit", "scrap_allowance"]
+COLUMNS = [
+    "product",
+    "version",
+    "step_no",
+    "material",
+    "quantity_per_part",
+    "unit",
+    "scrap_allowance",
+    "with_scrap",
+]
 
 
 class BomRow(BomLineIn):

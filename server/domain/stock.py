@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from server.core.db import lock_for_write
-from server.core.errors import Conflict, InvalidInput, NotFound
-from server.domain import audit, crud
+from server.core.errors import Conflict, InvalidInput
+from server.domain import audit, backflush, crud, ledger
 from server.domain import workorders as wo
 from server.models.materials import Material, MaterialLot
 from server.models.production import WorkOrder
@@ -34,83 +34,7 @@ from server.models.stock import (
 )
 
 BeforeCommit = Callable[[Session, list[MoveOut]], None] | None
-EPSILON = 1e-9
 ISSUABLE = frozenset({"draft", "released", "in_progress", "paused"})
-
-
-def order_location(number: str) -> str:
-    """Where stock issued to work order `number` sits until consumed or returned."""
-    return f"wo:{number}"
-
-
-def qty(value: float) -> float:
-    """Quantities are kept to 6 decimals, so sums of issued parts come out exact."""
-    return round(value + 0.0, 6)
-
-
-def material_of(session: Session, lot: MaterialLot) -> Material:
-    material = session.exec(select(Material).where(Material.code == lot.material)).first()
-    if material is None:
-        raise InvalidInput(
-            "lot %(lot)s: %(material)s is not a stock material", lot=lot.code, material=lot.material
-        )
-    return material
-
-
-def locked_lot(session: Session, code: str) -> MaterialLot:
-    stmt = select(MaterialLot).where(MaterialLot.code == code).with_for_update()
-    lot = session.exec(stmt.execution_options(populate_existing=True)).first()
-    if lot is None:
-        raise NotFound("unknown lot code %(code)s", code=repr(code))
-    return lot
-
-
-def move(
-    session: Session,
-    actor: str,
-    lot: MaterialLot,
-    location: str,
-    quantity: float,
-    kind: str,
-    order: WorkOrder | None = None,
-    operation_id: int | None = None,
-    reason: str | None = None,
-) -> StockMove:
-    """Append one movement of `lot` at `location` and update its balance (the lot's row is locked)."""
-    material = material_of(session, lot)
-    key = (lot.id, location)
-    balance = session.get(StockBalance, key) or StockBalance(
-        lot_id=lot.id or 0,
-        location=location,
-        material_id=material.id or 0,
-        work_order_id=order.id if order is not None and location.startswith("wo:") else None,
-    )
-    after = qty(balance.quantity + quantity)
-    if after < -EPSILON and not material.allow_negative:
-        raise Conflict(
-            "not enough stock: lot %(lot)s has %(have)s %(unit)s at %(location)s, %(need)s needed",
-            lot=lot.code,
-            have=qty(balance.quantity),
-            unit=material.unit,
-            location=location,
-            need=qty(-quantity),
-        )
-    balance.quantity = after
-    row = StockMove(
-        kind=kind,
-        material_id=material.id or 0,
-        lot_id=lot.id or 0,
-        location=location,
-        quantity=qty(quantity),
-        work_order_id=order.id if order is not None else None,
-        operation_id=operation_id,
-        reason=reason,
-        actor=actor,
-    )
-    session.add_all([balance, row])
-    session.flush()
-    audit.record(session, actor, "StockMove", row.id, "create", audit.snapshot(row))
-    return row
 
 
 def _finish(session: Session, rows: list[StockMove], before_commit: BeforeCommit) -> list[MoveOut]:
@@ -140,7 +64,7 @@ def receive(
     session.flush()
     audit.record(session, actor, "MaterialLot", lot.id, "create", audit.snapshot(lot))
     session.add(LotReceipt(lot_id=lot.id or 0, supplier_lot=body.supplier_lot))
-    rows = [move(session, actor, lot, body.location, body.quantity, "receipt")]
+    rows = [ledger.move(session, actor, lot, body.location, body.quantity, "receipt")]
     return _finish(session, rows, before_commit)
 
 
@@ -169,20 +93,22 @@ def _between(
 ) -> list[StockMove]:
     """Move `quantity` (None: all there is) of `lot` from `source` to `target`."""
     amount = quantity if quantity is not None else _balance(session, lot, source)
-    if amount <= EPSILON:
+    if amount <= ledger.EPSILON:
         raise Conflict("lot %(lot)s has nothing at %(location)s", lot=lot.code, location=source)
-    out = move(session, actor, lot, source, -amount, kind, order, reason=reason)
-    return [out, move(session, actor, lot, target, amount, kind, order, reason=reason)]
+    out = ledger.move(session, actor, lot, source, -amount, kind, order, reason=reason)
+    return [out, ledger.move(session, actor, lot, target, amount, kind, order, reason=reason)]
 
 
 def issue(session: Session, actor: str, body: IssueIn, before_commit: BeforeCommit = None) -> list[MoveOut]:
-    """Issue (领料) a lot to a work order: from `location` to the order's own location."""
+    """Issue (领料) a lot to a work order: from `location` to the order's own location; then backflush what
+    its counts already call for (parts made before the material was issued)."""
     lock_for_write(session)
     order = _open_order(session, body.work_order)
-    lot = locked_lot(session, body.lot_code)
-    rows = _between(
-        session, actor, lot, body.location, order_location(order.number), body.quantity, "issue", order
-    )
+    backflush.lock_components(session, order)
+    lot = ledger.locked_lot(session, body.lot_code)
+    target = ledger.order_location(order.number)
+    rows = _between(session, actor, lot, body.location, target, body.quantity, "issue", order)
+    backflush.run(session, order)
     return _finish(session, rows, before_commit)
 
 
@@ -192,9 +118,16 @@ def return_(
     """Return (退料) what a work order did not use, back to `location`."""
     lock_for_write(session)
     order = wo.get(session, body.work_order)
-    lot = locked_lot(session, body.lot_code)
+    lot = ledger.locked_lot(session, body.lot_code)
     rows = _between(
-        session, actor, lot, order_location(order.number), body.location, body.quantity, "return", order
+        session,
+        actor,
+        lot,
+        ledger.order_location(order.number),
+        body.location,
+        body.quantity,
+        "return",
+        order,
     )
     return _finish(session, rows, before_commit)
 
@@ -205,18 +138,18 @@ def transfer(
     if body.from_location == body.to_location:
         raise InvalidInput("a transfer needs two different locations")
     lock_for_write(session)
-    lot = locked_lot(session, body.lot_code)
+    lot = ledger.locked_lot(session, body.lot_code)
     rows = _between(session, actor, lot, body.from_location, body.to_location, body.quantity, "transfer")
     return _finish(session, rows, before_commit)
 
 
 def adjust(session: Session, actor: str, body: AdjustIn, before_commit: BeforeCommit = None) -> list[MoveOut]:
     """A stock count's correction (signed), with its reason."""
-    if abs(body.quantity) <= EPSILON:
+    if abs(body.quantity) <= ledger.EPSILON:
         raise InvalidInput("an adjustment needs a quantity other than zero")
     lock_for_write(session)
-    lot = locked_lot(session, body.lot_code)
-    rows = [move(session, actor, lot, body.location, body.quantity, "adjust", reason=body.reason)]
+    lot = ledger.locked_lot(session, body.lot_code)
+    rows = [ledger.move(session, actor, lot, body.location, body.quantity, "adjust", reason=body.reason)]
     return _finish(session, rows, before_commit)
 
 
@@ -273,8 +206,8 @@ def on_hand(session: Session, code: str) -> OnHandOut:
         )
         for b, lot in rows
     ]
-    issued = qty(sum(b.quantity for b in lots if b.work_order is not None))
-    total = qty(sum(b.quantity for b in lots if b.work_order is None))
+    issued = ledger.qty(sum(b.quantity for b in lots if b.work_order is not None))
+    total = ledger.qty(sum(b.quantity for b in lots if b.work_order is None))
     return OnHandOut(material=code, unit=material.unit, on_hand=total, issued=issued, lots=lots)
 
 
@@ -300,7 +233,7 @@ def ledger_on_hand(session: Session, lot_id: int, location: str) -> float:
     rows = session.exec(
         select(StockMove.quantity).where(StockMove.lot_id == lot_id, StockMove.location == location)
     ).all()
-    return qty(sum(rows))
+    return ledger.qty(sum(rows))
 
 
 def moves_query(lot: str | None, work_order: str | None) -> SelectOfScalar[StockMove]:

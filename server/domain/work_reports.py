@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlmodel import Session, select
 
 from server.core.errors import Conflict, InvalidInput, NotFound
-from server.domain import audit
+from server.domain import audit, backflush
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.models.catalog import ReasonCode
@@ -100,6 +100,7 @@ def create_report(
         scrap_reason=report.scrap_reason, source=report.source, operator=who.username, ts_ms=report.ts_ms,
         operation_good=op.good, operation_scrap=op.scrap,
     )  # fmt: skip
+    backflush.run(session, order)
     if before_commit is not None:
         before_commit(session, result)
     session.commit()

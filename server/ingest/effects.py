@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from server.core.events import CountsChanged, Event, MachineStateChanged
-from server.domain import counting, counts, machine_state
+from server.domain import backflush, counting, counts, machine_state
 from server.historian.base import Historian, Point
 from server.ingest.activity import MachineActivity
 from server.ingest.metrics import Metrics
@@ -286,6 +286,7 @@ class Effects:
                 self.events.append(CountsChanged(machine_id, code, op, good, scrap, incs[-1].ts_ms))
         self.session.execute(insert(CountEvent), ledger)
         counts.add_to_operations(self.session, totals)
+        backflush.after_counts(self.session, set(totals))
         self._increments.clear()
 
     def _operations_of(self, by_machine: dict[int, list[Increment]]) -> set[int]:

@@ -1,6 +1,8 @@
 """Bills of materials: per product and version, the components each routing step consumes per part made;
 and each work order's own copy (taken when the order is created, like its operations from the routing)."""
 
+from datetime import date
+
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -10,6 +12,7 @@ class BomLineBase(SQLModel):
     quantity_per_part: float = Field(gt=0, le=1_000_000)
     unit: str = Field(default="pcs", max_length=16)
     scrap_allowance: float = Field(default=0, ge=0, le=10, description="extra fraction planned, 0.02 = 2 %")
+    with_scrap: bool = Field(default=True, description="backflush: scrap parts consume it too")
 
 
 class BomLine(BomLineBase, table=True):
@@ -50,3 +53,22 @@ class OrderComponent(BomLineBase, table=True):
     work_order_id: int = Field(foreign_key="workorder.id", index=True)
     material_id: int = Field(foreign_key="material.id", index=True)
     bom_version: int = Field(default=1)
+
+
+class ComponentStatus(BomLinePublic):
+    """A work order's component: what it needs, what was issued to it, consumed, and what is in stock."""
+
+    bom_version: int
+    required: float = Field(description="for the order's quantity, scrap allowance included")
+    consumed: float = Field(description="backflushed so far")
+    issued: float = Field(description="issued to the order and not yet consumed or returned")
+    available: float = Field(description="in stock at stock locations (not issued to any order)")
+    short: float = Field(description="required - consumed - issued - available, when above zero")
+    unit_of_stock: str
+
+
+class OrderShortageOut(SQLModel):
+    number: str
+    due_date: date | None
+    status: str
+    components: list[ComponentStatus]

@@ -1,0 +1,104 @@
+"""Shortages: a work order's components against what it was issued and what is in stock.
+
+For each component: required (order quantity x quantity per part x (1 + scrap allowance)), consumed so
+far (the ledger's backflush), issued and not consumed (the order's location), and available at stock
+locations. Still needed = required - consumed - issued; `short` is what stock cannot cover. An order is
+`not_issued` while still-needed material is not at its location (the station shows it before start).
+The planner's list takes the open orders due in the next N days, earliest first, and charges each
+material's available stock to them in that order, so two orders are not both covered by the same lot.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from server.domain import bom, ledger
+from server.domain import workorders as wo
+from server.models.bom import ComponentStatus
+from server.models.production import WorkOrder
+from server.models.stock import StockBalance, StockMove
+
+PLANNED = ("draft", "released", "in_progress", "paused")
+
+
+@dataclass(frozen=True)
+class OrderShortage:
+    number: str
+    due_date: date | None
+    status: str
+    components: list[ComponentStatus]
+
+    @property
+    def short(self) -> list[ComponentStatus]:
+        return [c for c in self.components if c.short > ledger.EPSILON]
+
+    @property
+    def not_issued(self) -> list[ComponentStatus]:
+        return [c for c in self.components if c.required - c.consumed - c.issued > ledger.EPSILON]
+
+
+def _sums(session: Session, order: WorkOrder) -> tuple[dict[int, float], dict[int, float]]:
+    issued = session.exec(
+        select(StockBalance.material_id, func.sum(StockBalance.quantity))
+        .where(StockBalance.location == ledger.order_location(order.number))
+        .group_by(col(StockBalance.material_id))
+    ).all()
+    consumed = session.exec(
+        select(StockMove.material_id, func.sum(StockMove.quantity))
+        .where(StockMove.work_order_id == order.id, StockMove.kind == "consume")
+        .group_by(col(StockMove.material_id))
+    ).all()
+    return {m: float(q) for m, q in issued}, {m: -float(q) for m, q in consumed}
+
+
+def available(session: Session, material_ids: set[int]) -> dict[int, float]:
+    """Stock at stock locations (not `wo:`) per material."""
+    rows = session.exec(
+        select(StockBalance.material_id, func.sum(StockBalance.quantity))
+        .where(col(StockBalance.material_id).in_(material_ids), col(StockBalance.work_order_id).is_(None))
+        .group_by(col(StockBalance.material_id))
+    ).all()
+    return {m: max(float(q), 0.0) for m, q in rows}
+
+
+def order_status(session: Session, order: WorkOrder, pool: dict[int, float] | None = None) -> OrderShortage:
+    """The order's components; `pool` (material id -> available stock) is drawn down when given."""
+    comps = bom.components(session, order.id or 0)
+    issued, consumed = _sums(session, order)
+    pool = pool if pool is not None else available(session, {m.id or 0 for _, m in comps})
+    out: list[ComponentStatus] = []
+    for comp, material in comps:
+        mid = material.id or 0
+        required = bom.required(comp, order.quantity)
+        need = ledger.qty(required - consumed.get(mid, 0.0) - issued.get(mid, 0.0))
+        have = pool.get(mid, 0.0)
+        pool[mid] = max(ledger.qty(have - max(need, 0.0)), 0.0)
+        out.append(ComponentStatus(
+            material=material.code, step_no=comp.step_no, quantity_per_part=comp.quantity_per_part,
+            unit=comp.unit, scrap_allowance=comp.scrap_allowance, with_scrap=comp.with_scrap,
+            bom_version=comp.bom_version, required=required, consumed=ledger.qty(consumed.get(mid, 0.0)),
+            issued=ledger.qty(issued.get(mid, 0.0)), available=ledger.qty(have),
+            short=max(ledger.qty(need - have), 0.0), unit_of_stock=material.unit,
+        ))  # fmt: skip
+    return OrderShortage(order.number, order.due_date, order.status, out)
+
+
+def for_order(session: Session, number: str) -> OrderShortage:
+    return order_status(session, wo.get(session, number))
+
+
+def upcoming(session: Session, today: date, days: int) -> list[OrderShortage]:
+    """Orders due within `days` (or without a due date), not finished, that lack something; stock is
+    allotted to them by due date, then priority."""
+    stmt = (
+        select(WorkOrder).where(col(WorkOrder.status).in_(PLANNED))
+        .where((col(WorkOrder.due_date) <= today + timedelta(days=days)) | col(WorkOrder.due_date).is_(None))
+        .order_by(col(WorkOrder.due_date).is_(None), col(WorkOrder.due_date), col(WorkOrder.priority).desc(),
+                  col(WorkOrder.id))
+    )  # fmt: skip
+    pool: dict[int, float] = defaultdict(float)
+    pool.update(available(session, set(session.exec(select(StockBalance.material_id).distinct()).all())))
+    result = [order_status(session, order, pool) for order in session.exec(stmt).all()]
+    return [r for r in result if r.short or r.not_issued]
