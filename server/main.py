@@ -1,7 +1,8 @@
 """The FastAPI app: `create_app(settings)` builds it; its lifespan makes the engine, migrates the database,
-makes the one historian, starts the live events' fan-out across replicas on PostgreSQL
-(`server.ingest.fanout`) and ingestion (`server.ingest.Ingestor`) when MQTT is enabled, and keeps them
-in the app's `Services` (`server/core/services.py`), which routes get through `Depends`."""
+makes the one historian, starts the alert sender and evaluator (`server.notify`), the live events' fan-out
+across replicas on PostgreSQL (`server.ingest.fanout`) and ingestion (`server.ingest.Ingestor`) when MQTT is
+enabled, and keeps them in the app's `Services` (`server/core/services.py`), which routes get through
+`Depends`."""
 
 import asyncio
 import logging
@@ -27,6 +28,8 @@ from server.domain import security
 from server.historian import Historian, make_historian
 from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
+from server.notify.evaluator import Evaluator
+from server.notify.sender import Sender
 from server.web.pages import PAGE_ROUTERS
 from server.web.ratelimit import RateLimiter
 from server.web.share import make_share_guards
@@ -53,14 +56,19 @@ def lifespan(settings: Settings, engine: Engine | None) -> Lifespan:
             ingestor = _start_ingestor(settings, db, historian)
             share_limiter, share_cache = make_share_guards(settings)
             signin_limiter = RateLimiter(settings.signin_rate_per_minute, settings.signin_rate_burst)
+            sender, evaluator = _start_alerts(settings, db)
             services = Services(
-                settings, db, historian, share_limiter, share_cache, signin_limiter, ingestor, fanout
-            )
+                settings, db, historian, share_limiter, share_cache, signin_limiter, ingestor, fanout,
+                sender, evaluator,
+            )  # fmt: skip
             attach(app, services)
             log.info("takt server ready (site %s, database %s)", settings.site, db.dialect.name)
             try:
                 yield
             finally:
+                for alerting in (evaluator, sender):
+                    if alerting is not None:
+                        await asyncio.to_thread(alerting.stop)
                 if ingestor is not None:
                     ingestor.stop()  # closes the historian too
                 else:
@@ -83,6 +91,17 @@ def _start_fanout(settings: Settings, engine: Engine) -> Fanout | None:
     fanout = Fanout(conninfo_of(url), events.bus)
     fanout.start()
     return fanout
+
+
+def _start_alerts(settings: Settings, engine: Engine) -> tuple[Sender | None, Evaluator | None]:
+    """The alert outbox's sender and the rule evaluator (docs/alerts.md); every replica runs both."""
+    if not settings.alerts_enabled:
+        return None, None
+    sender = Sender(settings, engine)
+    evaluator = Evaluator(settings, engine, on_messages=sender.wake)
+    sender.start()
+    evaluator.start()
+    return sender, evaluator
 
 
 def _start_ingestor(settings: Settings, engine: Engine, historian: Historian) -> Ingestor | None:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ("shared", "edge", "simulators", "server")
-BELOW_SERVER = ("server.domain", "server.api", "server.web", "server.ingest", "server.historian")
+BELOW_SERVER = (
+    "server.domain", "server.api", "server.web", "server.ingest", "server.historian", "server.notify",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,9 @@ RULES = (
     Rule("server/models", BELOW_SERVER, "tables know no rules, routes or ingestion"),
     Rule("server/historian", ("server.domain", "server.api", "server.web", "server.ingest"),
          "the historian stores series for whoever asks"),
-    Rule("server/domain", ("server.api", "server.web", "server.ingest"), "the rules know no callers"),
+    Rule("server/domain", ("server.api", "server.web", "server.ingest", "server.notify"),
+         "the rules know no callers"),
+    Rule("server/notify", ("server.api", "server.web", "server.ingest"), "alerts leave through the outbox"),
     Rule("server/ingest", ("server.api", "server.web"), "ingestion knows no HTTP routes or pages"),
     Rule("server/api", ("server.web",), "the API and the pages are two thin callers of the domain"),
 )  # fmt: skip

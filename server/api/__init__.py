@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.api import (
+    alerts,
     audit,
     auth,
     catalog,
@@ -47,4 +48,5 @@ ROUTERS: list[APIRouter] = [
     ingest.router,
     counts.router,
     edges.router,
+    alerts.router,
 ]

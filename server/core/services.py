@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the layers above core: types only, core imports none of the
     from server.historian.base import Historian
     from server.ingest import Ingestor
     from server.ingest.fanout import Fanout
+    from server.notify.evaluator import Evaluator
+    from server.notify.sender import Sender
     from server.web.cache import TtlCache
     from server.web.ratelimit import RateLimiter
 
@@ -31,6 +33,8 @@ class Services:
     signin_limiter: "RateLimiter"  # per client IP on every sign-in (API and pages)
     ingestor: "Ingestor | None" = None  # None when TAKT_MQTT_ENABLED is off
     fanout: "Fanout | None" = None  # live events across replicas: PostgreSQL only
+    sender: "Sender | None" = None  # the alert outbox sender (None: TAKT_ALERTS_ENABLED off)
+    evaluator: "Evaluator | None" = None  # the alert rules, evaluated periodically
 
     def forget_rendered_shares(self) -> None:
         """Drop the cached share views (after a planner changed what a link shows): the next view is fresh."""

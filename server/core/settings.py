@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     live_refresh_s: float = Field(default=30.0, gt=0)
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
+    # --- alerts to chat groups and mail (docs/alerts.md)
+    alerts_enabled: bool = True  # the outbox sender and the rule evaluator run in this replica
+    alert_poll_s: float = Field(default=2.0, gt=0)  # the sender looks for due messages this often
+    alert_eval_s: float = Field(default=15.0, gt=0)  # the rules are evaluated this often
+    alert_lease_s: float = Field(default=60.0, gt=0)  # a message (or the evaluator) held this long per claim
+    alert_retry_base_s: float = Field(default=5.0, gt=0)  # first retry after this, doubling
+    alert_retry_max_s: float = Field(default=300.0, gt=0)
+    alert_max_attempts: int = Field(default=8, ge=1)  # then the message is given up and the channel flagged
+
     @field_validator("site")
     @classmethod
     def _site_code(cls, value: str) -> str:

@@ -9,7 +9,7 @@ from server.domain import workorders as wo
 from server.models.auth import Tablet, User
 from server.models.catalog import Customer, Product, ProductPublic, ReasonCode
 from server.models.orders import WorkOrderSummary
-from server.models.plant import Machine, Station, Tag
+from server.models.plant import Line, Machine, Station, Tag
 from server.models.production import WorkOrder
 from server.models.quality import InspectionPlan
 
@@ -32,6 +32,10 @@ def customers(session: Session) -> Sequence[Customer]:
 
 def machines(session: Session) -> Sequence[Machine]:
     return session.exec(select(Machine).order_by(col(Machine.code))).all()
+
+
+def lines(session: Session) -> Sequence[Line]:
+    return session.exec(select(Line).order_by(col(Line.code))).all()
 
 
 def tags_by_machine(session: Session, machine_ids: Sequence[int | None]) -> dict[int | None, list[Tag]]:

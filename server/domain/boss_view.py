@@ -169,7 +169,7 @@ def _oee_today(session: Session, site: Site | None, today: date) -> dict[int, An
     return {row.machine_id: row.figures for row in rows}
 
 
-def _running_jobs(session: Session) -> dict[int | None, str]:
+def running_jobs(session: Session) -> dict[int | None, str]:
     """The work-order number each machine runs now (one query)."""
     stmt = select(Operation.machine_id, WorkOrder.number).join(
         WorkOrder, col(WorkOrder.id) == Operation.work_order_id
@@ -196,7 +196,7 @@ def machine_tiles(session: Session, site: Site | None, today: date, since: int, 
     machines = session.exec(stmt).all()
     counts = _counts_today(session, since)
     figures = _oee_today(session, site, today)
-    jobs = _running_jobs(session)
+    jobs = running_jobs(session)
     segments = _segments_since(session, [m.id or 0 for m in machines], since, now)
     tiles = []
     offline = [m.id or 0 for m in machines if segments[m.id or 0] and segments[m.id or 0][-1][0] == "offline"]

@@ -1,6 +1,7 @@
 """Every table, imported so SQLModel.metadata (and Alembic) sees them all."""
 
 from server.models import (
+    alerts,
     audit,
     auth,
     bom,
@@ -16,6 +17,7 @@ from server.models import (
 )
 
 __all__ = [
+    "alerts",
     "audit",
     "auth",
     "bom",

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.web import (
+    admin_alerts,
     admin_orders,
     admin_setup,
     admin_tokens,
@@ -28,6 +29,7 @@ PAGE_ROUTERS: list[APIRouter] = [
     admin_orders.router,
     admin_setup.router,
     admin_tokens.router,
+    admin_alerts.router,
     edges.router,
     reports.router,
 ]

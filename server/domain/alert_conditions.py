@@ -1,0 +1,184 @@
+"""What each alert rule watches: `findings(session, rule, ctx)` lists the subjects for which the rule's
+condition holds now (a machine down past its minutes, a late order, an open NC...). The engine
+(server/domain/alert_engine.py) turns their coming and going into episodes and messages."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from server.domain import boss_view as bv
+from server.domain import inspections
+from server.models.alerts import AlertRule
+from server.models.ingest import CountEvent, DataLossEpisode, EdgeStatus, MachineStateSegment
+from server.models.plant import Machine, Site
+from server.models.quality import Nonconformance
+
+DEFAULT_DOWN_MIN = 10.0
+DEFAULT_OFFLINE_MIN = 5.0
+DEFAULT_LOSS_WINDOW_MIN = 60.0
+DEFAULT_SCRAP_RATE = 0.05
+SCRAP_MIN_PARTS = 20  # a scrap rate over fewer parts says little (1 bad of 3 is not 33 %)
+
+
+@dataclass(frozen=True)
+class Context:
+    site: Site | None
+    now: int  # ms
+    base_url: str  # links in messages point here (TAKT_PUBLIC_URL)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone if self.site and self.site.timezone else "UTC")
+
+
+@dataclass(frozen=True)
+class Finding:
+    subject: str  # stable key of what the episode is about: "machine:M1"
+    label: str  # how a message names it
+    value: float | None  # minutes down, scrap rate, percent done, samples lost...
+    link: str  # the page it comes from
+
+
+def _machines(session: Session, rule: AlertRule, ctx: Context) -> list[Machine]:
+    stmt = select(Machine).order_by(col(Machine.code))
+    if ctx.site is not None:
+        stmt = stmt.where(Machine.site_id == ctx.site.id)
+    if rule.line_id is not None:
+        stmt = stmt.where(Machine.line_id == rule.line_id)
+    if rule.machine_id is not None:
+        stmt = stmt.where(Machine.id == rule.machine_id)
+    return list(session.exec(stmt).all())
+
+
+def machine_down(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    """In fault, or stopped while a job runs on it (the boss page's rule), at least `threshold` minutes."""
+    machines = {m.id: m for m in _machines(session, rule, ctx)}
+    seg = MachineStateSegment
+    stmt = select(seg.machine_id, seg.state, seg.start_ms).where(
+        col(seg.end_ms).is_(None), col(seg.machine_id).in_(list(machines))
+    )
+    jobs = bv.running_jobs(session)
+    limit_ms = 60000 * (rule.threshold if rule.threshold is not None else DEFAULT_DOWN_MIN)
+    found = []
+    for machine_id, state, start in session.exec(stmt).all():
+        down = state == "fault" or (state in bv.DOWN_STATES and jobs.get(machine_id) is not None)
+        if down and ctx.now - start >= limit_ms:
+            m = machines[machine_id]
+            minutes = round((ctx.now - start) / 60000, 1)
+            found.append(
+                Finding(f"machine:{m.code}", m.name, minutes, f"{ctx.base_url}/boss/machines/{m.code}")
+            )
+    return found
+
+
+def scrap_rate(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    """Scrap above `threshold` (a fraction) of the parts a machine counted since the site's midnight."""
+    machines = {m.id: m for m in _machines(session, rule, ctx)}
+    _today, since = bv.day_start_ms(ctx.zone, ctx.now)
+    stmt = (
+        select(CountEvent.machine_id, func.sum(CountEvent.good), func.sum(CountEvent.scrap))
+        .where(CountEvent.ts_ms >= since, col(CountEvent.machine_id).in_(list(machines)))
+        .group_by(col(CountEvent.machine_id))
+    )
+    limit = rule.threshold if rule.threshold is not None else DEFAULT_SCRAP_RATE
+    found = []
+    for machine_id, good, scrap in session.exec(stmt).all():
+        total = int(good or 0) + int(scrap or 0)
+        if total >= SCRAP_MIN_PARTS and int(scrap or 0) / total > limit:
+            m = machines[machine_id]
+            rate = round(int(scrap or 0) / total, 3)
+            found.append(Finding(f"machine:{m.code}", m.name, rate, f"{ctx.base_url}/boss/machines/{m.code}"))
+    return found
+
+
+def _orders(session: Session, ctx: Context, late: bool) -> list[Finding]:
+    tz = ctx.site.timezone if ctx.site else "UTC"
+    found = []
+    for line in bv.open_orders(session, tz):
+        p = line.progress
+        at_risk = (
+            not p.late and p.eta is not None and p.due_date is not None and _day(p.eta, ctx) > p.due_date
+        )
+        if p.late if late else at_risk:
+            link = f"{ctx.base_url}/boss/orders/{line.number}"
+            found.append(Finding(f"order:{line.number}", f"{line.number} {line.product}", p.percent, link))
+    return found
+
+
+def _day(moment: datetime, ctx: Context) -> date:
+    return moment.astimezone(ctx.zone).date()
+
+
+def order_late(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    return _orders(session, ctx, late=True)
+
+
+def order_at_risk(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    """Not late yet, but its estimated end falls after its due day."""
+    return _orders(session, ctx, late=False)
+
+
+def nc_opened(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    stmt = select(Nonconformance).where(Nonconformance.status != "closed").order_by(col(Nonconformance.id))
+    return [
+        Finding(f"nc:{nc.id}", f"NC-{nc.id} {nc.description[:80]}", nc.quantity, f"{ctx.base_url}/boss")
+        for nc in session.exec(stmt).all()
+    ]
+
+
+def spc_violation(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    return [
+        Finding(f"spc:{flag.characteristic_id}", f"{flag.name} ({', '.join(flag.rules)})", None,
+                f"{ctx.base_url}/reports/spc/{flag.characteristic_id}")
+        for flag in bv.spc_flags(session)
+    ]  # fmt: skip
+
+
+def inspection_overdue(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    due = inspections.pending_count(session)
+    return [Finding("inspections", "inspections due", due, f"{ctx.base_url}/boss")] if due else []
+
+
+def edge_offline(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    limit_ms = 60000 * (rule.threshold if rule.threshold is not None else DEFAULT_OFFLINE_MIN)
+    stmt = select(EdgeStatus).where(col(EdgeStatus.online).is_(False))
+    if ctx.site is not None:
+        stmt = stmt.where(EdgeStatus.site == ctx.site.code)
+    return [
+        Finding(
+            f"edge:{e.edge_id}",
+            e.edge_id,
+            round((ctx.now - e.received_ms) / 60000, 1),
+            f"{ctx.base_url}/admin/edges",
+        )
+        for e in session.exec(stmt).all()
+        if ctx.now - e.received_ms >= limit_ms
+    ]
+
+
+def data_loss(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
+    """Edges that dropped samples within the last `threshold` minutes (data lost for good)."""
+    window_ms = 60000 * (rule.threshold if rule.threshold is not None else DEFAULT_LOSS_WINDOW_MIN)
+    stmt = select(DataLossEpisode).where(DataLossEpisode.last_ms >= ctx.now - window_ms)
+    if ctx.site is not None:
+        stmt = stmt.where(DataLossEpisode.site == ctx.site.code)
+    lost: dict[str, int] = {}
+    for episode in session.exec(stmt).all():
+        lost[episode.edge_id] = lost.get(episode.edge_id, 0) + sum((episode.samples or {}).values())
+    return [Finding(f"edge:{e}", e, n, f"{ctx.base_url}/admin/edges") for e, n in sorted(lost.items())]
+
+
+CONDITIONS: dict[str, Callable[[Session, AlertRule, Context], list[Finding]]] = {
+    "machine_down": machine_down,
+    "scrap_rate": scrap_rate,
+    "order_late": order_late,
+    "order_at_risk": order_at_risk,
+    "nc_opened": nc_opened,
+    "spc_violation": spc_violation,
+    "inspection_overdue": inspection_overdue,
+    "edge_offline": edge_offline,
+    "data_loss": data_loss,
+}

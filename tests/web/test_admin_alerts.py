@@ -1,0 +1,79 @@
+"""The alert pages over HTTP against the live server: an admin adds a WeCom channel and a rule through the
+forms, the "Send test message" button reaches the robot (a loopback receiver standing in for WeCom, which
+is on the internet), the page never shows the robot's key, a refusing robot shows as retrying with the
+provider's answer, and a user picks their own mail and rules on /me/alerts (zh_CN and English)."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.server.factory import add_user
+from tests.support.receivers import HttpReceiver
+from tests.support.waiting import wait_until
+from tests.web.conftest import LiveServer
+
+
+@pytest.fixture(scope="module")
+def admin(live: LiveServer) -> Iterator[httpx.Client]:
+    add_user(live.plant, "admin", "admin-alerts")
+    form = {"username": "admin-alerts", "password": live.plant.passwords["admin-alerts"]}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base, "Accept-Language": "en"}) as client:
+        assert client.post("/login", data=form).status_code == 303
+        yield client
+
+
+def test_channel_form_test_button_and_failing_robot(admin: httpx.Client) -> None:
+    good = HttpReceiver().start()
+    refusing = HttpReceiver(
+        answer=lambda _r: (200, {"errcode": 93000, "errmsg": "invalid webhook url"})
+    ).start()
+    try:
+        for name, receiver in (("floor robot", good), ("stale robot", refusing)):
+            form = {
+                "name": name,
+                "kind": "wecom",
+                "lang": "zh_CN",
+                "url": receiver.url("/send?key=SECRET-KEY-42"),
+            }
+            assert admin.post("/admin/alerts/channels", data=form).status_code == 303
+        page = admin.get("/admin/alerts").text
+        assert "floor robot" in page and "SECRET-KEY-42" not in page and "127.0.0.1" in page
+        ids = [int(part.split('"')[0]) for part in page.split('id="channel-')[1:]]
+        for channel_id in ids:
+            assert admin.post(f"/admin/alerts/channels/{channel_id}/test").status_code == 303
+        [got] = wait_until(good.received, what="the test message at the good robot")
+        assert got.json()["markdown"]["content"].startswith("**Takt 测试消息**")  # the channel's language
+        wait_until(refusing.received, what="a try at the refusing robot")
+        wait_until(
+            lambda: "invalid webhook url" in admin.get("/admin/alerts").text, what="the robot's answer"
+        )
+        assert "retrying" in admin.get("/admin/alerts").text
+    finally:
+        good.stop()
+        refusing.stop()
+
+
+def test_rule_form_and_my_alerts(live: LiveServer, admin: httpx.Client) -> None:
+    mail = {"name": "office mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": "2525",
+            "smtp_mode": "insecure", "email_from": "takt@f.example",
+            "email_to": "office@f.example"}  # fmt: skip
+    assert admin.post("/admin/alerts/channels", data=mail).status_code == 303
+    page = admin.get("/admin/alerts").text
+    mail_id = int(page.split('id="channel-')[-1].split('"')[0])
+    rule = {"name": "press down", "kind": "machine_down", "threshold": "5", "channel_ids": [str(mail_id)],
+            "roles": ["supervisor"], "quiet_from": "22:00", "quiet_to": "06:00"}  # fmt: skip
+    assert admin.post("/admin/alerts/rules", data=rule).status_code == 303
+    assert "press down" in admin.get("/admin/alerts").text
+    bad = admin.post("/admin/alerts/rules", data={**rule, "quiet_from": "25:00"})
+    assert bad.status_code == 422  # a clear error page, nothing saved
+    add_user(live.plant, "supervisor", "boss-alerts")
+    form = {"username": "boss-alerts", "password": live.plant.passwords["boss-alerts"]}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as boss:
+        assert boss.post("/login", data=form).status_code == 303
+        mine = boss.get("/me/alerts?lang=zh_CN").text
+        assert "我的报警" in mine and "press down" in mine and "checked" in mine  # routed to supervisors
+        saved = boss.post("/me/alerts", data={"email": "boss@f.example", "lang": "en"})  # every box unticked
+        assert saved.status_code == 303
+        mine = boss.get("/me/alerts?lang=en").text
+        assert "My alerts" in mine and "boss@f.example" in mine and " checked" not in mine
