@@ -1,7 +1,7 @@
 """alerts: channels, rules, episodes, the outbox and its attempts, the evaluator lease, user choices
 
-Revision ID: 0011_alerts
-Revises: 0010_materials
+Revision ID: 0012_alerts
+Revises: 0011_backflush
 Create Date: 2026-12-04 23:49:54.860874
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0011_alerts'
-down_revision: str | None = '0010_materials'
+revision: str = '0012_alerts'
+down_revision: str | None = '0011_backflush'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
