@@ -8,11 +8,12 @@ this module's `state.json` / `inspection` (also with an Idempotency-Key) endpoin
 """
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Form, Header, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from sqlmodel import Session
 
 from server.api.deps import SettingsDep, client_address
@@ -28,12 +29,15 @@ from server.models.quality import InspectionRecord
 from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal
 from server.web.errors import PageForbidden, PageNotFound
 from server.web.instructions import list_instructions
+from server.web.pwa import station_manifest
 from server.web.routing import PageRoute
 from server.web.templates import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
 YEAR_S = 365 * 24 * 3600
+STATIC = Path(__file__).resolve().parent / "static"
+OFFLINE_PAGE = {"X-Takt-Offline-Page": "station"}  # the service worker keeps only a page marked so
 
 
 @router.get("/station/enroll")
@@ -57,6 +61,25 @@ def go_to_order(number: str, request: Request, session: SessionDep) -> Response:
         raise PageForbidden(N_("This tablet is not enrolled. Ask an admin for the enrollment link."))
     station = tokens.tablet_station(session, tablet)
     return RedirectResponse(f"/station/{station.code}?order={quote(number)}", status_code=303)
+
+
+@router.get("/station/sw.js")
+def service_worker() -> FileResponse:
+    """The station's service worker (static/station-sw.js), served here so that its scope is /station/."""
+    return FileResponse(
+        STATIC / "station-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/station/{code}/manifest.webmanifest")
+def manifest(code: str, request: Request, session: SessionDep) -> Response:
+    """The web manifest that makes the station page an installable app (enrolled tablets only: the page
+    links it with crossorigin="use-credentials" so the device cookie comes along)."""
+    station = _tablet(session, request, code)
+    return JSONResponse(
+        station_manifest(station.code, station.name, get_locale(request)),
+        media_type="application/manifest+json",
+    )
 
 
 def _tablet(session: Session, request: Request, code: str) -> Station:
@@ -91,7 +114,7 @@ def station_page(
     }  # fmt: skip
     # the page carries the operator's bearer token for its script: never store it in a cache
     return templates.TemplateResponse(
-        request, "station/page.html", context, headers={"Cache-Control": "no-store"}
+        request, "station/page.html", context, headers={"Cache-Control": "no-store"} | OFFLINE_PAGE
     )
 
 

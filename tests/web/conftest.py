@@ -216,7 +216,19 @@ def enroll_and_sign_in(page: Page, live: LiveServer, station: str = "st-lathe-1"
     page.fill("#pin", pin)
     page.click("#signin")
     page.wait_for_selector("#job")
-    page.wait_for_function("window.taktStation !== undefined")  # the deferred script has bound its buttons
+    page.wait_for_function(
+        "() => window.taktStation !== undefined"
+    )  # the deferred script has bound its buttons
+
+
+def offline_ready(page: Page, path: str = "/station/st-lathe-1") -> None:
+    """Wait until the station's service worker controls `page` and keeps its signed-in page for offline
+    (polled from here: the page's CSP refuses the eval that wait_for_function polls with)."""
+    wait_until(
+        lambda: page.evaluate("navigator.serviceWorker.controller !== null"), what="the worker in control"
+    )
+    kept = f"caches.match({path!r}).then(r => !!r && r.headers.has('X-Takt-Offline-Page'))"
+    wait_until(lambda: page.evaluate(kept), what="the page kept for offline")
 
 
 def login(page: Page, live: LiveServer, username: str, next_path: str = "") -> None:

@@ -5,7 +5,6 @@ reload, same Idempotency-Key on retry), PIN lockout on the page."""
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 from sqlmodel import Session, select
 
@@ -16,7 +15,15 @@ from server.models.quality import InspectionRecord
 from server.web.instructions import save_instruction
 from server.web.share import qr_png
 from tests.server.factory import add_user, make_order, ok
-from tests.web.conftest import LiveServer, PageFactory, enroll_and_sign_in, shot, start_order, wait_until
+from tests.web.conftest import (
+    LiveServer,
+    PageFactory,
+    enroll_and_sign_in,
+    offline_ready,
+    shot,
+    start_order,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +74,7 @@ def test_operator_signs_in_starts_and_reports(
     expect(page.locator("#btn-start")).to_contain_text("开工")
     page.click("#btn-start")
     expect(page.locator("#job")).to_have_attribute("data-status", "running")
-    page.wait_for_function("window.taktStation !== undefined")  # the reloaded page's script is ready
+    page.wait_for_function("() => window.taktStation !== undefined")  # the reloaded page's script is ready
     edge = live.edge()  # the machine's counts arrive by themselves (MQTT -> ingest -> SSE)
     edge.send("lathe-1", state=2, running=1, good_count=500, scrap_count=0)  # baseline
     edge.send(
@@ -85,7 +92,7 @@ def test_operator_signs_in_starts_and_reports(
     shot(page, artifacts, "station-tablet-zh")
     page.click("#btn-pause")  # pause from the station, then resume
     expect(page.locator("#job")).to_have_attribute("data-status", "paused")
-    page.wait_for_function("window.taktStation !== undefined")
+    page.wait_for_function("() => window.taktStation !== undefined")
     page.click("#btn-resume")
     expect(page.locator("#job")).to_have_attribute("data-status", "running")
     order = ok(live.http.get("/api/v1/work-orders/WO-ST-1", headers=live.plant.as_("planner")))
@@ -154,7 +161,7 @@ def test_lost_answer_is_retried_with_the_same_key_and_survives_reload(
     page.unroute("**/reports")
     page.route("**/reports", lambda route: route.abort("internetdisconnected"))
     page.reload()
-    page.wait_for_function("window.taktStation !== undefined")
+    page.wait_for_function("() => window.taktStation !== undefined")
     expect(page.locator("#pending-count")).to_have_text("1")  # the queue survived the reload
     page.unroute("**/reports")
     sent: list[str] = []
@@ -261,6 +268,7 @@ def test_offline_downtime_check_and_report_survive_a_reload_and_apply_once(
         live.http.post("/api/v1/inspection-plans", json=plan, headers=live.plant.as_("inspector")), 201
     )["id"]
     page, number, before = _tablet_on_the_job(live, new_page, "en")
+    offline_ready(page)
     live.edge().send("lathe-1", state=2, running=1)
     expect(page.locator("#machine-state")).to_have_attribute("data-state", "running", timeout=10_000)
     live.edge().send("lathe-1", state=3, running=0)
@@ -291,12 +299,13 @@ def test_offline_downtime_check_and_report_survive_a_reload_and_apply_once(
     assert len(_reports(live, number)) == before
     for path in ("**/classify", "**/inspection", "**/reports"):  # the server stays out of reach for now
         page.route(path, lambda route: route.abort("internetdisconnected"))
-    with pytest.raises(PlaywrightError):
-        page.reload()  # the tablet reloads while offline: the page does not load
+    page.reload()  # the tablet reloads while offline: the service worker serves the page it kept
+    page.wait_for_function("() => window.taktStation !== undefined")
+    expect(page.locator("#pending-count")).to_have_text("3")
 
     page.context.set_offline(False)
     page.goto(live.url("/station/st-lathe-1"))
-    page.wait_for_function("window.taktStation !== undefined")
+    page.wait_for_function("() => window.taktStation !== undefined")
     # the outbox survived the reload: every entry still waits or is applied, none is lost. (Chrome lets a
     # request of the page being replaced past its offline emulation now and then: that one may be applied,
     # its answer lost with the page, so it waits too; its retry must then change nothing.)
@@ -331,7 +340,7 @@ def test_report_queued_by_the_previous_script_is_still_sent(
         number,
     )
     page.reload()
-    page.wait_for_function("window.taktStation !== undefined")
+    page.wait_for_function("() => window.taktStation !== undefined")
     expect(page.locator("#pending-list li")).to_have_text(
         f"Good / scrap report: {number} · +1 / 0 · waiting to send"
     )

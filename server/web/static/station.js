@@ -276,6 +276,14 @@
   if (signout) signout.form.addEventListener("submit", function (ev) {
     if (load().some(function (x) { return !x.error; })) { ev.preventDefault(); showError(T.wait_signout); flush(); }
   });
+  /* The service worker (station-sw.js) opens this page without the network; a first visit asks it to keep
+     the page (later online loads refresh it through the worker). */
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/station/sw.js", { scope: "/station/" }).catch(function () {});
+    if (!navigator.serviceWorker.controller) navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.active) reg.active.postMessage({ keep: location.pathname });
+    });
+  }
   setInterval(flush, 3000);
   window.addEventListener("online", flush);
   renderOutbox();
