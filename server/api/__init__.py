@@ -23,6 +23,7 @@ from server.api import (
     stock,
     tokens,
     users,
+    wages,
     workorders,
 )
 
@@ -38,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     workorders.router,
     sharelinks.router,
     salesorders.router,
+    wages.router,
     downtime.router,
     quality.router,
     lots.router,

@@ -63,6 +63,7 @@ ShopFloor = Annotated[Principal, Depends(require("planner", "supervisor", "opera
 Inspector = Annotated[Principal, Depends(require("inspector"))]
 QualityLead = Annotated[Principal, Depends(require("inspector", "supervisor"))]
 Sharer = Annotated[Principal, Depends(require("planner", "supervisor"))]
+Payroll = Annotated[Principal, Depends(require("supervisor", "payroll"))]  # wage sheets, rates, closing
 
 
 class Paging(BaseModel):

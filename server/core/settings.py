@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     share_rate_per_minute: int = Field(default=120, ge=1)  # per client IP, on every /s/ answer
     share_rate_burst: int = Field(default=60, ge=1)
     share_cache_s: float = Field(default=2.0, ge=0)  # a customer sees progress at most this old
+    pay_period_start_day: int = Field(default=1, ge=1, le=28)  # 1: calendar months; 26: the 26th to the 25th
 
     # --- pages: files, alert thresholds, refresh
     data_dir: Path = Path("./var")  # the factory logo and the work instructions

@@ -10,7 +10,7 @@ from server.domain.security import same_secret, token_hash
 from server.models.auth import ApiToken, User
 from server.models.types import utcnow
 
-ROLES = ("admin", "planner", "supervisor", "operator", "inspector")
+ROLES = ("admin", "planner", "supervisor", "operator", "inspector", "payroll")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ numbers: a negative quantity is not text. See docs/reliability.md (exports).
 from collections.abc import Iterable
 from typing import Any
 
+from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -28,8 +29,12 @@ def csv_row(values: Iterable[Any]) -> list[Any]:
 
 def xlsx_append(sheet: Worksheet, values: Iterable[Any]) -> None:
     """Append a row whose strings are text cells, whatever they start with (openpyxl would make a string
-    starting with `=` a formula)."""
-    sheet.append(list(values))
-    for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, str):
-            cell.data_type = "s"
+    starting with `=` a formula). The cells are made before appending: finding the last row afterwards
+    (`max_row`) scans every cell, which made a sheet of n rows cost n squared."""
+    sheet.append([_text_cell(sheet, v) if isinstance(v, str) else v for v in values])
+
+
+def _text_cell(sheet: Worksheet, value: str) -> Cell:
+    cell = Cell(sheet, value=value)
+    cell.data_type = "s"
+    return cell

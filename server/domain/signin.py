@@ -19,11 +19,11 @@ from sqlmodel import Session, select
 from server.core.db import lock_for_write
 from server.core.errors import Forbidden, Locked, Msgid, Unauthorized
 from server.core.settings import Settings
-from server.domain import audit, crud
+from server.domain import audit, crud, station_hours
 from server.domain.security import new_token, token_hash, verify_secret
 from server.models.auth import ApiToken, SigninThrottle, Tablet, User
 from server.models.plant import Station
-from server.models.types import utcnow
+from server.models.types import now_ms, utcnow
 
 log = logging.getLogger(__name__)
 SCOPES = {"username": Msgid("username"), "badge": Msgid("badge"), "tablet": Msgid("tablet")}
@@ -103,6 +103,9 @@ def _issue(session: Session, user: User, kind: str, hours: int | None, station_i
                  expires_at=expires)
     )  # fmt: skip
     audit.record(session, user.username, "ApiToken", user.id, f"issue_{kind}", {"station_id": station_id})
+    if kind == "operator_session" and station_id is not None and expires is not None:
+        start = now_ms()
+        station_hours.open_session(session, user.id, station_id, start, int(expires.timestamp() * 1000))
     session.commit()
     return Issued(token=token, expires_at=expires, user=user)
 
@@ -123,6 +126,8 @@ def revoke_token(session: Session, token: str) -> bool:
         return False
     row.revoked = True
     session.add(row)
+    if row.kind == "operator_session":
+        station_hours.close_sessions(session, row.user_id, now_ms())
     audit.record(session, f"user:{row.user_id}", "ApiToken", row.id, "revoke", None)
     session.commit()
     return True

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from server.models.types import UTCDateTime, utcnow
 
-Role = Literal["admin", "planner", "supervisor", "operator", "inspector"]
+Role = Literal["admin", "planner", "supervisor", "operator", "inspector", "payroll"]
 
 
 class UserBase(SQLModel):

@@ -26,12 +26,12 @@ ERROR_KEYWORDS = {
 SERVER = WEB.parent
 # services whose raised messages are msgids with named parameters (translated on the pages)
 ERROR_MODULES = (
-    "api/downtime.py", "domain/alert_channels.py", "domain/alert_outbox.py", "domain/alert_rules.py",
-    "domain/catalog.py", "domain/crud.py", "domain/idempotency.py",
-    "domain/importexport.py", "domain/oee.py", "domain/operations.py", "domain/principals.py",
-    "domain/quality.py", "domain/named_reports.py", "domain/sales_import.py", "domain/sales_orders.py",
-    "domain/work_reports.py", "domain/signin.py", "domain/spc.py", "domain/station_scope.py",
-    "domain/trace.py", "domain/workorders.py",
+    "api/downtime.py", "api/wages.py", "domain/alert_channels.py", "domain/alert_outbox.py",
+    "domain/alert_rules.py", "domain/catalog.py", "domain/crud.py", "domain/idempotency.py",
+    "domain/importexport.py", "domain/oee.py", "domain/operations.py", "domain/pay_periods.py",
+    "domain/piece_rates.py", "domain/principals.py", "domain/quality.py", "domain/named_reports.py",
+    "domain/sales_import.py", "domain/sales_orders.py", "domain/work_reports.py", "domain/signin.py",
+    "domain/spc.py", "domain/station_scope.py", "domain/trace.py", "domain/workorders.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
