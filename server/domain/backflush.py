@@ -9,9 +9,10 @@ running it again, or after a replayed count, consumes nothing twice. What is not
 run (it shows as a shortage) unless the material allows negative stock, when the newest issued lot goes
 below zero.
 
-The order's finished lot, `FG-{number}`, is created on the first run, produced by its last operation, its
-quantity the good parts of that step; when the product is itself a stock material (a subassembly), those
-parts are received into the location `FG`, ready to be issued to the next order.
+The order's finished lot, `FG-{number}`, is created when the order first consumes or makes something,
+produced by its last operation, its quantity the good parts of that step; when the product is itself a
+stock material (a subassembly), those parts are received into the location `FG`, ready to be issued to the
+next order.
 
 Called in the transaction that changed the counts: manual reports (`work_reports`) and machine counts
 (`server/ingest/effects.py`). Locks: the order's component rows, then the lots' rows.
@@ -72,6 +73,11 @@ def lock_components(session: Session, order: WorkOrder) -> list[OrderComponent]:
     """The order's component rows, locked (taken before any lot's row, by every caller)."""
     locked = select(OrderComponent).where(OrderComponent.work_order_id == order.id).with_for_update()
     return list(session.exec(locked.order_by(col(OrderComponent.id))).all())
+
+
+def _consumed_any(session: Session, order: WorkOrder) -> bool:
+    stmt = select(StockMove.id).where(StockMove.work_order_id == order.id, StockMove.kind == "consume")
+    return session.exec(stmt.limit(1)).first() is not None
 
 
 def run(session: Session, order: WorkOrder) -> None:
@@ -136,7 +142,7 @@ def _finished(session: Session, order: WorkOrder, ops: list[Operation]) -> None:
     product = session.get(Product, order.product_id)
     assert product is not None
     if lot is None:
-        if made <= 0:
+        if made <= 0 and not _consumed_any(session, order):
             return
         lot = MaterialLot(code=code, material=product.code, quantity=0, unit=product.unit,
                           produced_by_operation_id=last.id)  # fmt: skip

@@ -9,6 +9,7 @@ material's available stock to them in that order, so two orders are not both cov
 """
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from server.domain import bom, ledger
 from server.domain import workorders as wo
-from server.models.bom import ComponentStatus
+from server.models.bom import ComponentStatus, OrderComponent
 from server.models.production import WorkOrder
 from server.models.stock import StockBalance, StockMove
 
@@ -87,6 +88,13 @@ def order_status(session: Session, order: WorkOrder, pool: dict[int, float] | No
 
 def for_order(session: Session, number: str) -> OrderShortage:
     return order_status(session, wo.get(session, number))
+
+
+def for_orders(session: Session, numbers: Collection[str]) -> dict[str, OrderShortage]:
+    """The material state of each of these orders that has components (the station's queue)."""
+    stmt = select(WorkOrder).where(col(WorkOrder.number).in_(list(numbers)))
+    stmt = stmt.where(col(WorkOrder.id).in_(select(OrderComponent.work_order_id)))
+    return {order.number: order_status(session, order) for order in session.exec(stmt).all()}
 
 
 def upcoming(session: Session, today: date, days: int) -> list[OrderShortage]:

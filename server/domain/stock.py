@@ -73,6 +73,23 @@ def _balance(session: Session, lot: MaterialLot, location: str) -> float:
     return balance.quantity if balance is not None else 0.0
 
 
+def _where(session: Session, lot: MaterialLot) -> str:
+    """The one stock location (not a work order's) holding some of the lot."""
+    stmt = select(StockBalance.location).where(
+        StockBalance.lot_id == lot.id, col(StockBalance.work_order_id).is_(None), StockBalance.quantity > 0
+    )
+    places = sorted(session.exec(stmt).all())
+    if not places:
+        raise Conflict("lot %(lot)s has no stock to issue", lot=lot.code)
+    if len(places) > 1:
+        raise Conflict(
+            "lot %(lot)s is at several locations (%(places)s): name one",
+            lot=lot.code,
+            places=", ".join(places),
+        )
+    return places[0]
+
+
 def _open_order(session: Session, number: str) -> WorkOrder:
     order = wo.get(session, number)
     if order.status not in ISSUABLE:
@@ -107,7 +124,8 @@ def issue(session: Session, actor: str, body: IssueIn, before_commit: BeforeComm
     backflush.lock_components(session, order)
     lot = ledger.locked_lot(session, body.lot_code)
     target = ledger.order_location(order.number)
-    rows = _between(session, actor, lot, body.location, target, body.quantity, "issue", order)
+    source = body.location or _where(session, lot)
+    rows = _between(session, actor, lot, source, target, body.quantity, "issue", order)
     backflush.run(session, order)
     return _finish(session, rows, before_commit)
 

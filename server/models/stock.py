@@ -75,12 +75,13 @@ class ReceiptIn(SQLModel):
 
 
 class IssueIn(SQLModel):
-    """Issue (领料) a lot to a work order; without `quantity`, all of the lot at `location`."""
+    """Issue (领料) a lot to a work order; without `quantity`, all of the lot at `location`; without
+    `location`, from the one stock location that holds the lot (a scan at the station names no place)."""
 
     lot_code: str = Field(min_length=1, max_length=64)
     work_order: str = Field(min_length=1, max_length=40)
     quantity: float | None = Field(default=None, gt=0, le=1e9)
-    location: str = Field(default="WH", max_length=80, schema_extra={"pattern": LOCATION_PATTERN})
+    location: str | None = Field(default=None, max_length=80, schema_extra={"pattern": LOCATION_PATTERN})
 
 
 class ReturnIn(SQLModel):

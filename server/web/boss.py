@@ -22,6 +22,7 @@ from server.models.plant import Machine
 from server.models.types import now_ms
 from server.web.auth import REOPENERS, BossUser, SameOrigin, SupervisorUser
 from server.web.forms import done
+from server.web.materials import upcoming_shortages
 from server.web.routing import PageRoute
 from server.web.templates import templates
 
@@ -33,8 +34,13 @@ HOUR_MS = 3_600_000
 def _context(request: Request, session: Session, web: Settings) -> dict[str, Any]:
     limits = bv.AlertLimits(web.alert_down_minutes, web.alert_scrap_rate)
     view = bv.boss_view(session, web.site, limits, get_locale(request))
-    return {"v": view, "now_ms": now_ms(), "refresh_s": web.live_refresh_s,
-            "scrap_alert": web.alert_scrap_rate}  # fmt: skip
+    return {
+        "v": view,
+        "now_ms": now_ms(),
+        "refresh_s": web.live_refresh_s,
+        "scrap_alert": web.alert_scrap_rate,
+        "shortages": upcoming_shortages(session, web.site),
+    }
 
 
 @router.get("/boss")

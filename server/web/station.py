@@ -29,6 +29,7 @@ from server.models.quality import InspectionRecord
 from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal
 from server.web.errors import PageForbidden, PageNotFound
 from server.web.instructions import list_instructions
+from server.web.materials import station_materials
 from server.web.pwa import station_manifest
 from server.web.routing import PageRoute
 from server.web.templates import templates
@@ -110,7 +111,7 @@ def station_page(
     context: dict[str, Any] = {
         "station": station, "v": view, "operator": operator_name(session, principal),
         "op_token": request.cookies.get(OPERATOR_COOKIE), "state": view.to_json(),
-        "instructions": instructions,
+        "instructions": instructions, "materials": station_materials(session, view),
     }  # fmt: skip
     # the page carries the operator's bearer token for its script: never store it in a cache
     return templates.TemplateResponse(

@@ -289,5 +289,5 @@
   renderOutbox();
   apply(cfg.state);
   flush();
-  window.taktStation = { outbox: load, flush: flush };
+  window.taktStation = { outbox: load, flush: flush, enqueue: enqueue };   /* enqueue: scan.js's issues */
 })();

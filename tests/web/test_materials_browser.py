@@ -1,0 +1,108 @@
+"""Issue by scan and backflush, in Chromium on the station tablet (keyboard-wedge path: the scanner types the
+code and Enter into the focused scan field), with machine counts arriving over MQTT from the live fixture's
+edge publisher: two lots received, issued by scan (one while offline, through the outbox), an unknown code
+refused at once, the order run with backflush; stock, the order's consumption and the finished lot's backward
+genealogy are exact. The shortage shows in the station queue before start."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.server.factory import ok
+from tests.web.conftest import LiveServer, PageFactory, enroll_and_sign_in, login, shot, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def _setup(live: LiveServer) -> None:
+    """SHAFT-1 (one step on a lathe) takes 0.25 kg of STEEL-6 per part, scrap included; lots S-A (5 kg,
+    received first) and S-B (10 kg); WO-MAT-1 (40 parts: 10 kg) first in the queue; WO-MAT-BIG short."""
+    planner, operator = live.plant.as_("planner"), live.plant.as_("operator")
+    routing = [{"step_no": 10, "name": "turn", "machine_kind": "lathe", "ideal_cycle_s": 20}]
+    ok(live.http.post("/api/v1/products", json={"code": "SHAFT-1", "name": "Shaft", "routing": routing},
+                      headers=planner), 201)  # fmt: skip
+    ok(live.http.post("/api/v1/materials", json={"code": "STEEL-6", "name": "Steel", "unit": "kg"},
+                      headers=planner), 201)  # fmt: skip
+    line = {"step_no": 10, "material": "STEEL-6", "quantity_per_part": 0.25, "unit": "kg"}
+    ok(live.http.put("/api/v1/products/SHAFT-1/bom/1", json={"lines": [line]}, headers=planner))
+    for lot, kg in (("S-A", 5), ("S-B", 10)):
+        body = {"lot_code": lot, "material": "STEEL-6", "quantity": kg}
+        ok(live.http.post("/api/v1/stock/receipts", json=body, headers=operator), 201)
+    for number, quantity, priority in (("WO-MAT-1", 40, 900), ("WO-MAT-BIG", 1000, 800)):
+        body = {"number": number, "product": "SHAFT-1", "quantity": quantity, "priority": priority}
+        ok(live.http.post("/api/v1/work-orders", json=body, headers=planner), 201)
+        ok(live.http.post(f"/api/v1/work-orders/{number}/release", headers=planner))
+
+
+def _scan(page: Page, text: str) -> None:
+    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
+    expect(page.locator("#scan-input")).to_be_focused()
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def _sent(page: Page) -> None:
+    expect(page.locator("#pending")).to_be_hidden(timeout=10_000)  # the outbox is empty
+
+
+def _steel(live: LiveServer) -> dict[tuple[str, str], float]:
+    rows = ok(live.http.get("/api/v1/stock/on-hand/STEEL-6", headers=live.plant.as_("operator")))["lots"]
+    return {(b["lot"], b["location"]): b["quantity"] for b in rows}
+
+
+def test_issue_by_scan_then_backflush(live: LiveServer, new_page: PageFactory, artifacts: Path) -> None:
+    _setup(live)
+    page = new_page("tablet", "zh-CN")
+    enroll_and_sign_in(page, live)
+    expect(page.locator("#job")).to_have_attribute("data-number", "WO-MAT-1")
+    expect(page.locator("#material-warning")).to_contain_text("尚未领料")
+    expect(page.locator("[data-shortage=WO-MAT-BIG]")).to_contain_text("缺料")  # 250 kg needed, 15 in stock
+    expect(page.locator("[data-shortage=WO-MAT-BIG]")).to_contain_text("STEEL-6 235")
+    _scan(page, "BOGUS-7")
+    expect(page.locator("#scan-message")).to_contain_text("未知编码 BOGUS-7")
+    _scan(page, "S-A")
+    expect(page.locator("#scan-message")).to_contain_text("批次 S-A：领料已保存")
+    _sent(page)
+    page.context.set_offline(True)  # Wi-Fi gone: the scan waits in the outbox
+    _scan(page, live.url("/l/S-B"))  # a lot label's QR holds its URL
+    expect(page.locator("#pending-list")).to_contain_text("S-B")
+    page.context.set_offline(False)
+    _sent(page)
+    assert _steel(live) == {("S-A", "wo:WO-MAT-1"): 5.0, ("S-B", "wo:WO-MAT-1"): 10.0}
+    page.reload()
+    page.wait_for_function("window.taktStation !== undefined")
+    expect(page.locator("#material-warning")).to_have_count(0)
+    page.click("#btn-start")
+    expect(page.locator("#job")).to_have_attribute("data-status", "running")
+    edge = live.edge()
+    edge.send("lathe-1", state=2, running=1, good_count=2000, scrap_count=100)  # baseline
+    for good, scrap in ((2010, 100), (2020, 101), (2030, 102)):  # 30 good + 2 scrap = 32 parts x 0.25 = 8 kg
+        edge.send("lathe-1", state=2, running=1, good_count=good, scrap_count=scrap)
+    expect(page.locator("#count-good")).to_have_text("30", timeout=10_000)
+    wait_until(lambda: _steel(live).get(("S-B", "wo:WO-MAT-1")) == 7.0, timeout=10)
+    assert _steel(live) == {("S-B", "wo:WO-MAT-1"): 7.0}  # S-A (oldest) used up first: 5 kg, then 3 of S-B
+    moves = ok(live.http.get("/api/v1/stock/moves", params={"work_order": "WO-MAT-1"},
+                             headers=live.plant.as_("operator")))["items"]  # fmt: skip
+    assert [(m["lot"], m["quantity"]) for m in moves if m["kind"] == "consume"] == [
+        ("S-A", -5.0),
+        ("S-B", -3.0),
+    ]
+    back = ok(live.http.get("/api/v1/lots/FG-WO-MAT-1/trace", params={"direction": "backward"},
+                            headers=live.plant.as_("operator")))  # fmt: skip
+    assert sorted(n["lot"] for n in back["lots"]) == ["S-A", "S-B"]
+    fg = ok(live.http.get("/api/v1/lots/FG-WO-MAT-1", headers=live.plant.as_("operator")))
+    assert (fg["material"], fg["quantity"]) == ("SHAFT-1", 30)
+    page.reload()
+    expect(page.locator("#components [data-material=STEEL-6] [data-consumed]")).to_have_text("8.0")
+    shot(page, artifacts, "station-materials")
+
+
+def test_boss_page_shows_the_shortage_before_start(live: LiveServer, new_page: PageFactory) -> None:
+    """WO-MAT-BIG (released, not started) needs 250 kg of steel; the stock cannot cover it."""
+    ok(live.http.get("/api/v1/work-orders/WO-MAT-BIG", headers=live.plant.as_("planner")))  # set up above
+    page = new_page("phone", "en")
+    login(page, live, "supervisor1", "/boss")
+    row = page.locator("#shortages [data-shortage=WO-MAT-BIG]")
+    expect(row).to_contain_text("Material short: STEEL-6 250.0 kg")
+    expect(page.locator("#shortages [data-shortage=WO-MAT-1]")).to_have_count(0)  # issued and running
