@@ -69,8 +69,8 @@ def tablets(session: Session) -> Sequence[tuple[Tablet, Station]]:
     return session.exec(select(Tablet, Station).join(Station, col(Station.id) == Tablet.station_id)).all()
 
 
-def order_of(session: Session, work_order_id: int) -> WorkOrder | None:
-    return session.get(WorkOrder, work_order_id)
+def order_of(session: Session, work_order_id: int | None) -> WorkOrder | None:
+    return None if work_order_id is None else session.get(WorkOrder, work_order_id)
 
 
 def product_of(session: Session, product_id: int) -> Product | None:

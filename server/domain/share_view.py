@@ -20,7 +20,7 @@ PUBLIC_STATUS = {"draft": "planned", "released": "planned", "in_progress": "in_p
                  "cancelled": "cancelled"}  # fmt: skip
 
 
-def _inspections(session: Session, order: WorkOrder, local: SiteTime) -> list[dict[str, Any]]:
+def inspections(session: Session, order: WorkOrder, local: SiteTime) -> list[dict[str, Any]]:
     stmt = (
         select(InspectionRecord, InspectionPlan)
         .join(InspectionPlan, col(InspectionPlan.id) == InspectionRecord.plan_id)
@@ -64,7 +64,7 @@ def share_view(session: Session, link: ShareLink, site_code: str) -> dict[str, A
     if link.show_eta:
         view |= {"eta": local.iso(prog.eta), "late": prog.late}  # the site's offset: eta[:10] is its date
     if link.show_inspections:
-        view["inspections"] = _inspections(session, order, local)
+        view["inspections"] = inspections(session, order, local)
     if link.show_certificate:
         cert = certificates.certificate_for_share(session, order, link)
         if cert is not None:  # whitelisted already: no ids, order number or names (inspector by role)

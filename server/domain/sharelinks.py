@@ -10,6 +10,7 @@ from server.domain import audit
 from server.domain.security import new_token, token_hash
 from server.models.auth import ShareLink
 from server.models.production import WorkOrder
+from server.models.sales import SalesOrder
 from server.models.types import utcnow
 
 
@@ -20,26 +21,34 @@ class NewLink:
 
 
 def create(
-    session: Session, actor: str, order: WorkOrder, days: int, show: dict[str, bool] | None = None
+    session: Session,
+    actor: str,
+    order: WorkOrder | SalesOrder,
+    days: int,
+    show: dict[str, bool] | None = None,
 ) -> NewLink:
+    """A link to a work order's page, or to a whole sales order's (every line's progress, the PO on top)."""
     token = new_token()
     link = ShareLink(
-        work_order_id=order.id or 0,
-        token_hash=token_hash(token),
-        expires_at=utcnow() + timedelta(days=days),
-        created_by=actor,
+        token_hash=token_hash(token), expires_at=utcnow() + timedelta(days=days), created_by=actor
     )
+    what: dict[str, object]
+    if isinstance(order, SalesOrder):
+        link.sales_order_id, what = order.id, {"sales_order": order.id}
+    else:
+        link.work_order_id, what = order.id, {"work_order": order.number}
     link.sqlmodel_update(show or {})
     session.add(link)
     session.flush()
-    audit.record(session, actor, "ShareLink", link.id, "create", {"work_order": order.number, "days": days})
+    audit.record(session, actor, "ShareLink", link.id, "create", what | {"days": days})
     session.commit()
     session.refresh(link)
     return NewLink(link=link, token=token)
 
 
-def for_order(session: Session, order: WorkOrder) -> list[ShareLink]:
-    stmt = select(ShareLink).where(ShareLink.work_order_id == order.id).order_by(col(ShareLink.id))
+def for_order(session: Session, order: WorkOrder | SalesOrder) -> list[ShareLink]:
+    column = ShareLink.sales_order_id if isinstance(order, SalesOrder) else ShareLink.work_order_id
+    stmt = select(ShareLink).where(column == order.id).order_by(col(ShareLink.id))
     return list(session.exec(stmt).all())
 
 
@@ -82,6 +91,6 @@ def live_link(conn: sa.Connection, token: str) -> ShareLink | None:
 
 
 def resolve_share_token(session: Session, token: str) -> WorkOrder | None:
-    """The work order a share token opens; missing, expired and revoked all give None."""
+    """The work order a share token opens; missing, expired and revoked (and sales-order links) give None."""
     link = live_link(session.connection(), token)
-    return None if link is None else session.get(WorkOrder, link.work_order_id)
+    return None if link is None or link.work_order_id is None else session.get(WorkOrder, link.work_order_id)

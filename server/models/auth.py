@@ -83,7 +83,9 @@ class SigninThrottle(SQLModel, table=True):
 
 class ShareLink(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    work_order_id: int = Field(foreign_key="workorder.id", index=True)
+    # one of the two: a work order's link, or a customer's whole sales order (every line's progress, 0014)
+    work_order_id: int | None = Field(default=None, foreign_key="workorder.id", index=True)
+    sales_order_id: int | None = Field(default=None, foreign_key="sales_order.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked: bool = False

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from server.core.i18n import get_locale
 from server.core.services import Services, ServicesDep, SettingsDep
 from server.core.settings import Settings
-from server.domain.share_view import share_view
+from server.domain.share_sales_view import view_of
 from server.domain.sharelinks import live_link
 from server.domain.uploads import SAFE_HEADERS
 from server.models.auth import ShareLink
@@ -59,7 +59,7 @@ def _gate(services: Services, request: Request, token: str) -> ShareLink | Respo
 
 def _view(services: Services, link: ShareLink) -> dict[str, Any]:
     with Session(services.engine) as session:
-        return share_view(session, link, services.settings.site)
+        return view_of(session, link, services.settings.site)
 
 
 def share_url(settings: Settings, token: str) -> str:
@@ -109,7 +109,8 @@ def _qr(
 async def share_page(token: str, request: Request, services: ServicesDep) -> Response:
     def encode(view: dict[str, Any]) -> bytes:
         context = {"v": view, "token": token, "has_logo": services.settings.logo_path.is_file()}
-        return bytes(templates.TemplateResponse(request, "share.html", context).body)
+        page = "share_sales.html" if "lines" in view else "share.html"
+        return bytes(templates.TemplateResponse(request, page, context).body)
 
     html = "text/html; charset=utf-8"
     return await _cached_view(services, request, token, get_locale(request), encode, html)
