@@ -40,6 +40,8 @@ class Finding:
     label: str  # how a message names it
     value: float | None  # minutes down, scrap rate, percent done, samples lost...
     link: str  # the page it comes from
+    ready: bool = True  # False: the condition holds but not yet for the rule's minutes
+    start_ms: int | None = None  # when the condition began (machines that stop together are grouped)
 
 
 def _machines(session: Session, rule: AlertRule, ctx: Context) -> list[Machine]:
@@ -54,7 +56,8 @@ def _machines(session: Session, rule: AlertRule, ctx: Context) -> list[Machine]:
 
 
 def machine_down(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
-    """In fault, or stopped while a job runs on it (the boss page's rule), at least `threshold` minutes."""
+    """In fault, or stopped while a job runs on it (the boss page's rule), at least `threshold` minutes; the
+    ones down for less come back not `ready` (the engine groups them with machines that stopped with them)."""
     machines = {m.id: m for m in _machines(session, rule, ctx)}
     seg = MachineStateSegment
     stmt = select(seg.machine_id, seg.state, seg.start_ms).where(
@@ -64,12 +67,11 @@ def machine_down(session: Session, rule: AlertRule, ctx: Context) -> list[Findin
     limit_ms = 60000 * (rule.threshold if rule.threshold is not None else DEFAULT_DOWN_MIN)
     found = []
     for machine_id, state, start in session.exec(stmt).all():
-        down = state == "fault" or (state in bv.DOWN_STATES and jobs.get(machine_id) is not None)
-        if down and ctx.now - start >= limit_ms:
-            m = machines[machine_id]
-            minutes = round((ctx.now - start) / 60000, 1)
+        if state == "fault" or (state in bv.DOWN_STATES and jobs.get(machine_id) is not None):
+            m, minutes = machines[machine_id], round((ctx.now - start) / 60000, 1)
+            link = f"{ctx.base_url}/boss/machines/{m.code}"
             found.append(
-                Finding(f"machine:{m.code}", m.name, minutes, f"{ctx.base_url}/boss/machines/{m.code}")
+                Finding(f"machine:{m.code}", m.name, minutes, link, ctx.now - start >= limit_ms, start)
             )
     return found
 

@@ -19,6 +19,8 @@ from server.domain.alert_conditions import CONDITIONS, Context, Finding
 from server.models.alerts import AlertChannel, AlertContact, AlertEpisode, AlertPreference, AlertRule
 from server.models.auth import User
 
+GROUP_MS = 60_000  # stops that began within a minute of one another are one event
+
 
 @dataclass
 class Outcome:
@@ -51,13 +53,29 @@ def evaluate(session: Session, ctx: Context) -> Outcome:
     return outcome
 
 
+def split(findings: list[Finding], open_subjects: set[str]) -> tuple[list[Finding], dict[str, Finding]]:
+    """(the episodes to open, the findings that keep episodes open). Those past the rule's limit open, and
+    with them those not yet past it that began within GROUP_MS of one of them: machines that stopped
+    together are told together, in one message, even if their stops reach the server a moment apart."""
+    ready = [f for f in findings if f.ready and f.subject not in open_subjects]
+    starts = [f.start_ms for f in ready if f.start_ms is not None]
+    grouped = [
+        f for f in findings
+        if not f.ready and f.subject not in open_subjects and f.start_ms is not None
+        and any(abs(f.start_ms - start) <= GROUP_MS for start in starts)
+    ]  # fmt: skip
+    new = [*ready, *grouped]
+    opened = {f.subject for f in new}
+    holding = {f.subject: f for f in findings if f.ready or f.subject in open_subjects or f.subject in opened}
+    return new, holding
+
+
 def _step(session: Session, rule: AlertRule, findings: list[Finding], ctx: Context, outcome: Outcome) -> None:
     stmt = select(AlertEpisode).where(
         AlertEpisode.rule_id == rule.id, col(AlertEpisode.resolved_ms).is_(None)
     )
     open_now = {e.subject: e for e in session.exec(stmt).all()}
-    current = {f.subject: f for f in findings}
-    new = [f for s, f in current.items() if s not in open_now]
+    new, current = split(findings, set(open_now))
     ended = [e for s, e in open_now.items() if s not in current]
     for finding in new:
         session.add(AlertEpisode(rule_id=rule.id or 0, subject=finding.subject, label=finding.label[:200],
