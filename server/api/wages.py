@@ -102,16 +102,14 @@ def export_wage_sheet(
 
 @router.get("/wages/me", response_model=OwnFigure)
 def own_figure(session: SessionDep, settings: SettingsDep, who: CurrentPrincipal) -> OwnFigure:
-    period, local = _period(session, settings, None)
-    sheet = wages.sheet(session, period, local, who.username)
-    today = local.today()
-    mine = [d for d in sheet.days if d.day == today]
-    mine_total = next(iter(sheet.operators), None)
+    """The signed-in operator's own pieces and pay today and this period (the station tablet shows them)."""
+    local = site_time(session, settings.site)
+    mine = wages.own_figure(session, who.username, settings.pay_period_start_day, local)
     return OwnFigure(
-        username=who.username, today=today, pieces_today=sum(d.pieces for d in mine),
-        amount_today=str(piece_rates.money(sum(d.amount_e4 for d in mine))), period_start=period.start,
-        period_end=period.end, pieces_period=mine_total.pieces if mine_total else 0,
-        amount_period=str(piece_rates.money(mine_total.total_e4 if mine_total else 0)),
+        username=who.username, today=mine.today, pieces_today=mine.pieces_today,
+        amount_today=str(piece_rates.money(mine.amount_today_e4)), period_start=mine.period.start,
+        period_end=mine.period.end, pieces_period=mine.pieces_period,
+        amount_period=str(piece_rates.money(mine.amount_period_e4)),
     )  # fmt: skip
 
 

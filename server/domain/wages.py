@@ -446,3 +446,27 @@ def _totals(session: Session, result: WageSheet, ctx: _Context, adjustments: lis
         operator.adjustments_e4 += adj.amount_e4
     result.days = sorted(days.values(), key=lambda d: (d.username, d.day))
     result.operators = sorted(operators.values(), key=lambda o: o.username)
+
+
+@dataclass(frozen=True)
+class OwnFigure:
+    """An operator's pieces and pay today and in the pay period so far (adjustments included)."""
+
+    today: date
+    pieces_today: int
+    amount_today_e4: int
+    period: Period
+    pieces_period: int
+    amount_period_e4: int
+
+
+def own_figure(session: Session, username: str, start_day: int, local: SiteTime) -> OwnFigure:
+    today = local.today()
+    period = pay_periods.period_of(today, start_day, local)
+    mine = sheet(session, period, local, username)
+    days = [d for d in mine.days if d.day == today]
+    total = next(iter(mine.operators), None)
+    return OwnFigure(
+        today, sum(d.pieces for d in days), sum(d.amount_e4 for d in days), period,
+        total.pieces if total else 0, total.total_e4 if total else 0,
+    )  # fmt: skip

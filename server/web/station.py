@@ -23,7 +23,9 @@ from server.core.i18n import N_, get_locale, request_error_text
 from server.core.services import EngineDep, ServicesDep
 from server.domain import idempotency, quality, signin, station_scope, tokens
 from server.domain.principals import Principal
+from server.domain.sites import site_time
 from server.domain.station_view import operator_name, station_view
+from server.domain.wages import own_figure
 from server.models.plant import Station
 from server.models.quality import InspectionRecord
 from server.web.auth import DEVICE_COOKIE, OPERATOR_COOKIE, SameOrigin, cookie_principal
@@ -112,6 +114,8 @@ def station_page(
         "station": station, "v": view, "operator": operator_name(session, principal),
         "op_token": request.cookies.get(OPERATOR_COOKIE), "state": view.to_json(),
         "instructions": instructions, "materials": station_materials(session, view),
+        "pay": own_figure(session, principal.username, settings.pay_period_start_day,
+                          site_time(session, settings.site)),
     }  # fmt: skip
     # the page carries the operator's bearer token for its script: never store it in a cache
     return templates.TemplateResponse(

@@ -6,7 +6,7 @@
    its queued entries itself, with their Idempotency-Key, so nothing here can send anything twice. */
 "use strict";
 var CACHE = "takt-station-v1";
-var ASSETS = ["/static/app.css", "/static/live.js", "/static/station.js", "/static/favicon.svg",
+var ASSETS = ["/static/app.css", "/static/live.js", "/static/station.js", "/static/station-pay.js", "/static/favicon.svg",
               "/static/icons/station-192.png", "/static/icons/station-512.png"];
 var PAGE = /^\/station\/[^/]+$/;
 var MANIFEST = /^\/station\/[^/]+\/manifest\.webmanifest$/;

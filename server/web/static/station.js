@@ -97,6 +97,7 @@
       $("pending-note").hidden = true;   /* the server answered: not offline */
       if (r.status === 201 || r.status === 200) {
         sent(it);
+        document.dispatchEvent(new CustomEvent("takt:sent", { detail: it.kind }));   /* e.g. station-pay.js */
         sending = false; live.soon(); flush();
       } else if (r.status >= 500 || r.status === 429) {
         sending = false; setTimeout(flush, 2000);   /* server trouble: retry */
