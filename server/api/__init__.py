@@ -18,6 +18,7 @@ from server.api import (
     quality,
     reports,
     salesorders,
+    scorecard,
     sharelinks,
     shifts,
     stock,
@@ -51,4 +52,5 @@ ROUTERS: list[APIRouter] = [
     counts.router,
     edges.router,
     alerts.router,
+    scorecard.router,
 ]

@@ -17,7 +17,7 @@ from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
 from server.core.settings import Settings
 from server.domain import boss_view as bv
-from server.domain import crud, operations, reopen_window
+from server.domain import crud, operations, reopen_window, scorecard, sites
 from server.models.plant import Machine
 from server.models.types import now_ms
 from server.web.auth import REOPENERS, BossUser, SameOrigin, SupervisorUser
@@ -29,6 +29,7 @@ from server.web.templates import templates
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
 HOUR_MS = 3_600_000
+SCORECARD_DAYS = 30
 
 
 def _context(request: Request, session: Session, web: Settings) -> dict[str, Any]:
@@ -45,8 +46,20 @@ def _context(request: Request, session: Session, web: Settings) -> dict[str, Any
 
 @router.get("/boss")
 def boss(request: Request, session: SessionDep, settings: SettingsDep, who: BossUser) -> Response:
-    context = _context(request, session, settings) | {"who": who}
+    context = _context(request, session, settings) | {"who": who, "card": _scorecard(session, settings, 1)}
     return templates.TemplateResponse(request, "boss/page.html", context)
+
+
+def _scorecard(session: Session, settings: Settings, days: int) -> scorecard.Scorecard | None:
+    site = sites.site_of(session, settings.site)
+    return scorecard.last_days(session, site, days, now_ms()) if site is not None else None
+
+
+@router.get("/boss/scorecard")
+def scorecard_page(request: Request, session: SessionDep, settings: SettingsDep, who: BossUser) -> Response:
+    """The automation scorecard: the last 30 days, per day and per line (docs/scorecard.md)."""
+    context = {"who": who, "card": _scorecard(session, settings, SCORECARD_DAYS)}
+    return templates.TemplateResponse(request, "boss/scorecard.html", context)
 
 
 @router.get("/boss/fragment")

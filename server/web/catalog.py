@@ -26,7 +26,8 @@ ERROR_KEYWORDS = {
 SERVER = WEB.parent
 # services whose raised messages are msgids with named parameters (translated on the pages)
 ERROR_MODULES = (
-    "api/downtime.py", "api/wages.py", "domain/alert_channels.py", "domain/alert_outbox.py",
+    "api/downtime.py", "api/scorecard.py", "api/wages.py", "domain/alert_channels.py",
+    "domain/alert_outbox.py",
     "domain/alert_rules.py", "domain/catalog.py", "domain/crud.py", "domain/idempotency.py",
     "domain/importexport.py", "domain/oee.py", "domain/operations.py", "domain/pay_periods.py",
     "domain/piece_rates.py", "domain/principals.py", "domain/quality.py", "domain/named_reports.py",

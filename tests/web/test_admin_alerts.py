@@ -77,3 +77,13 @@ def test_rule_form_and_my_alerts(live: LiveServer, admin: httpx.Client) -> None:
         assert saved.status_code == 303
         mine = boss.get("/me/alerts?lang=en").text
         assert "My alerts" in mine and "boss@f.example" in mine and " checked" not in mine
+
+
+def test_scorecard_on_the_boss_pages_in_both_languages(admin: httpx.Client) -> None:
+    """The figures themselves are checked against a hand-computed scenario in tests/server/test_scorecard.py."""
+    boss = admin.get("/boss?lang=en").text
+    assert 'id="scorecard"' in boss and "Good parts counted by machines" in boss and "/boss/scorecard" in boss
+    page = admin.get("/boss/scorecard?lang=zh_CN").text
+    assert "自动化记分卡" in page and "设备自动计数的良品占比" in page
+    assert page.count('href="/reports/daily?day=') == 30  # every day links to its daily report
+    assert "Automation scorecard" in admin.get("/boss/scorecard?lang=en").text
