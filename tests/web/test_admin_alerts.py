@@ -80,7 +80,7 @@ def test_rule_form_and_my_alerts(live: LiveServer, admin: httpx.Client) -> None:
 
 
 def test_scorecard_on_the_boss_pages_in_both_languages(admin: httpx.Client) -> None:
-    """The figures themselves are checked against a hand-computed scenario (tests/server/test_scorecard.py)."""
+    """The figures themselves are checked against hand-computed values in tests/server/test_scorecard.py."""
     boss = admin.get("/boss?lang=en").text
     assert 'id="scorecard"' in boss and "Good parts counted by machines" in boss and "/boss/scorecard" in boss
     page = admin.get("/boss/scorecard?lang=zh_CN").text
