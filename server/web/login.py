@@ -17,7 +17,9 @@ from server.web.routing import PageRoute
 from server.web.templates import templates
 
 router = APIRouter(route_class=PageRoute)
-HOME = {"admin": "/admin", "planner": "/admin", "supervisor": "/boss", "inspector": "/boss"}
+HOME = {
+    "admin": "/admin", "planner": "/admin", "supervisor": "/boss", "inspector": "/boss", "payroll": "/wages",
+}  # fmt: skip
 
 
 def _safe_next(next_url: str | None) -> str | None:

@@ -16,6 +16,7 @@ from server.web import (
     reports,
     share,
     station,
+    wages,
 )
 
 PAGE_ROUTERS: list[APIRouter] = [
@@ -32,4 +33,5 @@ PAGE_ROUTERS: list[APIRouter] = [
     admin_alerts.router,
     edges.router,
     reports.router,
+    wages.router,
 ]

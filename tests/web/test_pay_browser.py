@@ -1,10 +1,15 @@
 """The operator's own figure on the station tablet, in Chromium: after the badge sign-in the page shows the
 operator's pieces and pay today and this period, and both update after a work report is sent."""
 
+import io
+import re
+
+import httpx
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.server.factory import ok
+from tests.server.factory import add_user, make_order, ok
 from tests.web.conftest import LiveServer, PageFactory, enroll_and_sign_in, start_order
 
 pytestmark = pytest.mark.browser
@@ -29,3 +34,48 @@ def test_operator_sees_own_pieces_and_pay_update(live: LiveServer, new_page: Pag
     expect(page.locator("#pay-amount-period")).to_have_text("4.20")
     page.reload()  # rendered by the server the same way
     expect(page.locator("#pay-amount-today")).to_have_text("4.20")
+
+
+def test_wage_sheet_page_for_the_payroll_clerk(live: LiveServer) -> None:
+    """The payroll clerk's home is the wage sheet: zh and en, the operator's row, printable, the same figures
+    in its XLSX; an operator's session gets a 403 page."""
+    add_user(live.plant, "operator", "op-page")
+    add_user(live.plant, "payroll", "clerk-page")
+    skill = live.http.put(
+        "/api/v1/users/op-page/skill", json={"level": "pg"}, headers=live.plant.as_("supervisor")
+    )
+    assert skill.status_code == 204
+    rate = {
+        "product": "BRK-100",
+        "step_no": 10,
+        "effective_from": "2020-01-01",
+        "rate": "0.5",
+        "skill_level": "pg",
+    }
+    ok(live.http.post("/api/v1/piece-rates", json=rate, headers=live.plant.as_("supervisor")), 201)
+    make_order(live.plant, "WO-PAY-2", 500)  # released: reports are taken (lathe-1 runs the other test's job)
+    ok(live.http.post("/api/v1/work-orders/WO-PAY-2/release", headers=live.plant.as_("planner")))
+    report = {"step_no": 10, "good": 10}
+    ok(
+        live.http.post(
+            "/api/v1/work-orders/WO-PAY-2/reports", json=report, headers=live.plant.as_("op-page")
+        ),
+        201,
+    )
+    form = {"username": "clerk-page", "password": live.plant.passwords["clerk-page"]}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as clerk:
+        assert clerk.post("/login", data=form).headers["location"] == "/wages"
+        zh = clerk.get("/wages", headers={"Accept-Language": "zh-CN"})
+        assert zh.status_code == 200 and "计件工资表" in zh.text and "data-print" in zh.text
+        row = re.search(r'<tr data-operator="op-page">(.*?)</tr>', zh.text, re.S)
+        assert row and ">10<" in row.group(1) and ">5.00<" in row.group(1)
+        assert "Piece-rate wage sheet" in clerk.get("/wages", headers={"Accept-Language": "en"}).text
+        sheet = load_workbook(
+            io.BytesIO(clerk.get("/wages/sheet.xlsx", headers={"Accept-Language": "zh-CN"}).content)
+        )
+        rows = {r[0]: r for r in sheet["汇总"].iter_rows(values_only=True)}
+        assert rows["op-page"][2:6] == (10, 5, 0, 5)
+    operator = {"username": "op-page", "password": live.plant.passwords["op-page"]}
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as op:
+        op.post("/login", data=operator)
+        assert op.get("/wages").status_code == 403

@@ -1,0 +1,52 @@
+"""The wage sheet page `/wages` (supervisors and the payroll clerk): the pay period's summary per operator,
+the flags (hand reports above machine counts) before the period closes, the daily detail and the
+adjustments; printable on A4 (the reports' print layout) and downloadable as XLSX in the page's language."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from server.api.deps import SettingsDep
+from server.core.db import SessionDep
+from server.core.i18n import get_locale
+from server.domain import pay_periods, wage_views, wages
+from server.domain.principals import Principal
+from server.domain.sites import site_of, site_time
+from server.models.pay import WageSheetPublic
+from server.web.auth import page_role
+from server.web.routing import PageRoute
+from server.web.templates import templates
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+PayrollUser = Annotated[Principal, page_role("supervisor", "payroll")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _sheet(session: SessionDep, settings: SettingsDep, day: date | None) -> WageSheetPublic:
+    local = site_time(session, settings.site)
+    period = pay_periods.period_of(day or local.today(), settings.pay_period_start_day, local)
+    return wage_views.to_public(wages.sheet(session, period, local))
+
+
+@router.get("/wages", response_class=HTMLResponse)
+def wage_page(
+    request: Request, session: SessionDep, settings: SettingsDep, _user: PayrollUser, day: date | None = None
+) -> Response:
+    sheet = _sheet(session, settings, day)
+    site = site_of(session, settings.site)
+    context = {"s": sheet, "factory": site.name if site else "", "day": (day or sheet.start).isoformat()}
+    return templates.TemplateResponse(request, "wages/sheet.html", context)
+
+
+@router.get("/wages/sheet.xlsx")
+def wage_xlsx(
+    request: Request, session: SessionDep, settings: SettingsDep, _user: PayrollUser, day: date | None = None
+) -> Response:
+    sheet = _sheet(session, settings, day)
+    site = site_of(session, settings.site)
+    lang = "zh_CN" if get_locale(request).startswith("zh") else "en"
+    body = wage_views.to_xlsx(sheet, lang, site.name if site else "")
+    name = f"wages-{sheet.start.isoformat()}.xlsx"
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
