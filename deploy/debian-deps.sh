@@ -2,9 +2,9 @@
 # Installs the Debian packages Takt's demo and tests use, when missing.
 # Usage: deploy/debian-deps.sh demo|test
 set -euo pipefail
-want=(mosquitto mosquitto-clients)
+want=(mosquitto mosquitto-clients fonts-wqy-microhei)  # the font: Chinese on label PDFs
 if [ "${1:-test}" = "test" ]; then
-    want+=(mbpoll chromium fonts-wqy-microhei victoria-metrics socat openssl postgresql systemd)
+    want+=(mbpoll chromium victoria-metrics socat openssl postgresql systemd)
 fi
 missing=()
 for pkg in "${want[@]}"; do

@@ -73,37 +73,55 @@ def produce(session: Session, actor: str, number: str, move: LotMove) -> Materia
     return crud.create(session, actor, lot)
 
 
-def _orders_consuming(session: Session, lot_id: int) -> list[WorkOrder]:
+def _consumers(session: Session, lot_ids: list[int]) -> list[tuple[int, WorkOrder]]:
+    """(lot id, order) for each order whose operations consumed one of the lots."""
     stmt = (
-        select(WorkOrder).join(Operation, col(Operation.work_order_id) == col(WorkOrder.id))
-        .join(LotConsumption, col(LotConsumption.operation_id) == col(Operation.id))
-        .where(LotConsumption.lot_id == lot_id).distinct()
-    )  # fmt: skip
-    return list(session.exec(stmt).all())
-
-
-def _lots_produced(session: Session, order_id: int) -> list[MaterialLot]:
-    stmt = select(MaterialLot).join(Operation, col(Operation.id) == col(MaterialLot.produced_by_operation_id))
-    return list(session.exec(stmt.where(Operation.work_order_id == order_id)).all())
-
-
-def _lots_consumed(session: Session, order_id: int) -> list[MaterialLot]:
-    stmt = (
-        select(MaterialLot).join(LotConsumption, col(LotConsumption.lot_id) == col(MaterialLot.id))
+        select(LotConsumption.lot_id, WorkOrder)
         .join(Operation, col(Operation.id) == col(LotConsumption.operation_id))
-        .where(Operation.work_order_id == order_id).distinct()
+        .join(WorkOrder, col(WorkOrder.id) == col(Operation.work_order_id))
+        .where(col(LotConsumption.lot_id).in_(lot_ids)).distinct()
+        .order_by(col(LotConsumption.lot_id), col(WorkOrder.id))
     )  # fmt: skip
-    return list(session.exec(stmt).all())
+    return [(lot_id, order) for lot_id, order in session.exec(stmt).all()]
 
 
-def _producer(session: Session, lot: MaterialLot) -> list[WorkOrder]:
-    if lot.produced_by_operation_id is None:
+def _producers(session: Session, lots: list[MaterialLot]) -> list[tuple[int, WorkOrder]]:
+    """(lot id, order) for the order that produced each of the lots (where known)."""
+    by_op = {lot.produced_by_operation_id: lot.id or 0 for lot in lots if lot.produced_by_operation_id}
+    if not by_op:
         return []
-    stmt = select(WorkOrder).join(Operation, col(Operation.work_order_id) == col(WorkOrder.id))
-    return list(session.exec(stmt.where(Operation.id == lot.produced_by_operation_id)).all())
+    stmt = (
+        select(Operation.id, WorkOrder).join(WorkOrder, col(WorkOrder.id) == col(Operation.work_order_id))
+        .where(col(Operation.id).in_(list(by_op)))
+    )  # fmt: skip
+    rows = session.exec(stmt).all()
+    return sorted(((by_op[op_id], order) for op_id, order in rows if op_id is not None), key=lambda p: p[0])
+
+
+def _lots_of(session: Session, order_ids: list[int], direction: str) -> dict[int, list[MaterialLot]]:
+    """Per order: the lots it produced (forward) or consumed (backward)."""
+    if direction == "forward":
+        stmt = (
+            select(Operation.work_order_id, MaterialLot)
+            .join(Operation, col(Operation.id) == col(MaterialLot.produced_by_operation_id))
+            .where(col(Operation.work_order_id).in_(order_ids))
+        )  # fmt: skip
+    else:
+        stmt = (
+            select(Operation.work_order_id, MaterialLot)
+            .join(LotConsumption, col(LotConsumption.lot_id) == col(MaterialLot.id))
+            .join(Operation, col(Operation.id) == col(LotConsumption.operation_id))
+            .where(col(Operation.work_order_id).in_(order_ids)).distinct()
+        )  # fmt: skip
+    out: dict[int, list[MaterialLot]] = {}
+    for order_id, lot in session.exec(stmt.order_by(col(MaterialLot.id))).all():
+        out.setdefault(order_id, []).append(lot)
+    return out
 
 
 def trace(session: Session, code: str, direction: str) -> TraceOut:
+    """Breadth-first, one level per step with two queries each (orders of the frontier, then their lots),
+    so a deep genealogy costs a few queries per level, not per lot."""
     if direction not in {"forward", "backward"}:
         raise InvalidInput("direction must be forward or backward")
     start = crud.get_by(session, MaterialLot, code=code)
@@ -112,20 +130,20 @@ def trace(session: Session, code: str, direction: str) -> TraceOut:
     nodes: list[TraceNode] = []
     frontier = [start]
     for depth in range(1, MAX_DEPTH + 1):
+        if direction == "forward":
+            links = _consumers(session, [lot.id or 0 for lot in frontier])
+        else:
+            links = _producers(session, frontier)
+        order_lots = _lots_of(session, list({o.id or 0 for _, o in links}), direction)
         following: list[MaterialLot] = []
-        for lot in frontier:
-            orders = (
-                _orders_consuming(session, lot.id or 0) if direction == "forward" else _producer(session, lot)
-            )
-            for order in orders:
-                seen_orders.setdefault(order.id, order.number)
-                nxt = _lots_produced if direction == "forward" else _lots_consumed
-                for other in nxt(session, order.id or 0):
-                    if other.id not in seen_lots:
-                        seen_lots.add(other.id)
-                        following.append(other)
-                        nodes.append(TraceNode(lot=other.code, material=other.material, depth=depth,
-                                               via_work_order=order.number))  # fmt: skip
+        for _lot_id, order in links:
+            seen_orders.setdefault(order.id, order.number)
+            for other in order_lots.get(order.id or 0, []):
+                if other.id not in seen_lots:
+                    seen_lots.add(other.id)
+                    following.append(other)
+                    nodes.append(TraceNode(lot=other.code, material=other.material, depth=depth,
+                                           via_work_order=order.number))  # fmt: skip
         if not following:
             break
         frontier = following
