@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     alert_retry_base_s: float = Field(default=5.0, gt=0)  # first retry after this, doubling
     alert_retry_max_s: float = Field(default=300.0, gt=0)
     alert_max_attempts: int = Field(default=8, ge=1)  # then the message is given up and the channel flagged
+    brief_morning: str | None = Field(
+        default="07:30", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$"
+    )  # "": none
+    brief_at_shift_end: bool = True  # a daily brief at each shift's end too
 
     @field_validator("site")
     @classmethod

@@ -28,6 +28,8 @@ class Context:
     site: Site | None
     now: int  # ms
     base_url: str  # links in messages point here (TAKT_PUBLIC_URL)
+    brief_morning: str | None = None  # "07:30": the daily brief for yesterday (TAKT_BRIEF_MORNING)
+    brief_shift_end: bool = True  # a brief at each shift's end (TAKT_BRIEF_AT_SHIFT_END)
 
     @property
     def zone(self) -> ZoneInfo:

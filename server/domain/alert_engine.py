@@ -8,13 +8,13 @@ end (it is still written now, so nothing is lost). Users reached by role or by t
 message at their own mail address through the rule's email channel.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from server.domain import alert_outbox, alert_texts
+from server.domain import alert_outbox, alert_texts, brief_schedule
 from server.domain.alert_conditions import CONDITIONS, Context, Finding
 from server.models.alerts import AlertChannel, AlertContact, AlertEpisode, AlertPreference, AlertRule
 from server.models.auth import User
@@ -43,6 +43,10 @@ def evaluate(session: Session, ctx: Context) -> Outcome:
     outcome = Outcome()
     rules = session.exec(select(AlertRule).where(col(AlertRule.enabled)).order_by(col(AlertRule.id))).all()
     for rule in rules:
+        if rule.kind == "daily_brief":
+            outcome.messages += brief_schedule.send_due(session, rule, ctx, deliver)
+            outcome.rules += 1
+            continue
         condition = CONDITIONS.get(rule.kind)
         if condition is None:
             outcome.errors.append(f"rule {rule.id}: unknown kind {rule.kind!r}")
@@ -125,17 +129,26 @@ def _send(
     """One grouped message per channel (and one per person reached by mail); the number written."""
     if not findings:
         return 0
+    text = lambda lang: compose(rule.kind, purpose, findings, lang)  # noqa: E731
+    return deliver(session, rule, purpose, channel_ids, ctx, text, people=purpose != "escalated")
+
+
+def deliver(
+    session: Session, rule: AlertRule, purpose: str, channel_ids: list[int], ctx: Context,
+    text: Callable[[str], tuple[str, str]], people: bool = True,
+) -> int:  # fmt: skip
+    """Write `text(lang)` for each of the channels and (`people`) each user the rule reaches by mail."""
     not_before = quiet_until(rule, ctx)
     written = 0
     channels = _channels(session, channel_ids)
     for channel in channels:
-        title, body = compose(rule.kind, purpose, findings, channel.lang)
+        title, body = text(channel.lang)
         alert_outbox.enqueue(session, channel.id or 0, purpose, title, body, ctx.now, not_before)
         written += 1
     mail = next((c for c in channels if c.kind == "email"), None) or _any_email(session)
-    if mail is not None and purpose != "escalated":
+    if mail is not None and people:
         for address, lang in recipients(session, rule, mail.id or 0):
-            title, body = compose(rule.kind, purpose, findings, lang)
+            title, body = text(lang)
             alert_outbox.enqueue(session, mail.id or 0, purpose, title, body, ctx.now, not_before, address)
             written += 1
     return written

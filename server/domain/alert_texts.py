@@ -13,6 +13,7 @@ RULE_NAMES: dict[str, dict[str, str]] = {
     "inspection_overdue": {"en": "Inspection overdue", "zh_CN": "检验逾期"},
     "edge_offline": {"en": "Edge offline", "zh_CN": "采集网关离线"},
     "data_loss": {"en": "Machine data lost", "zh_CN": "设备数据丢失"},
+    "daily_brief": {"en": "Daily brief", "zh_CN": "每日简报"},
 }
 PURPOSES: dict[str, dict[str, str]] = {
     "opened": {"en": "", "zh_CN": ""},

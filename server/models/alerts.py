@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 ChannelKind = Literal["wecom", "dingtalk", "feishu", "email", "webhook"]
 RuleKind = Literal[
     "machine_down", "order_at_risk", "order_late", "nc_opened", "spc_violation",
-    "inspection_overdue", "edge_offline", "data_loss", "scrap_rate",
+    "inspection_overdue", "edge_offline", "data_loss", "scrap_rate", "daily_brief",
 ]  # fmt: skip
 
 

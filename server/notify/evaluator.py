@@ -30,6 +30,7 @@ class Evaluator:
         self.site_code = settings.site
         self.base_url = settings.public_url.rstrip("/")
         self.every_s = settings.alert_eval_s
+        self.brief_morning, self.brief_shift_end = settings.brief_morning or None, settings.brief_at_shift_end
         self.lease_ms = int(max(settings.alert_lease_s, 3 * settings.alert_eval_s) * 1000)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.on_messages = on_messages
@@ -72,7 +73,8 @@ class Evaluator:
                 session.rollback()
                 return None
             site = session.exec(select(Site).where(Site.code == self.site_code)).first()
-            outcome = alert_engine.evaluate(session, Context(site, now, self.base_url))
+            ctx = Context(site, now, self.base_url, self.brief_morning, self.brief_shift_end)
+            outcome = alert_engine.evaluate(session, ctx)
         for error in outcome.errors:
             log.warning("alert evaluator: %s", error)
         if outcome.messages and self.on_messages is not None:

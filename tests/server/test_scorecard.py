@@ -38,7 +38,7 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _scenario(session: Session, site_code: str) -> None:
+def scenario(session: Session, site_code: str) -> None:
     site = Site(code=site_code, name="Plant", timezone="Asia/Shanghai")
     session.add(site)
     session.flush()
@@ -94,7 +94,7 @@ def test_scorecard_matches_the_hand_computed_figures(
     engine: Engine, settings: Settings, client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     with Session(engine) as session:
-        _scenario(session, settings.site)
+        scenario(session, settings.site)
     answer = client.get("/api/v1/scorecard?start=2026-03-02&end=2026-03-03", headers=admin_headers)
     assert answer.status_code == 200, answer.text
     day, next_day = answer.json()["days"]
