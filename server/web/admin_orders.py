@@ -147,7 +147,8 @@ def create_share_link(
     base = str(settings.public_url).rstrip("/")
     url = f"{base}/s/{new.token}"
     context = {
-        "o": order,
+        "label": order.number,
+        "back": f"/admin/orders/{order.number}",
         "url": url,
         "token": new.token,
         "qr": qr_svg(url, scale=5).decode(),
@@ -179,5 +180,7 @@ def release_certificate(
 def revoke_share_link(link_id: int, session: SessionDep, who: PlannerUser, _origin: SameOrigin) -> Response:
     link = crud.get_by(session, ShareLink, id=link_id)
     sharelinks.revoke(session, who.username, link)
+    if link.sales_order_id is not None:
+        return done(f"/admin/sales-orders/{link.sales_order_id}", N_("Share link revoked"))
     order = admin_lists.order_of(session, link.work_order_id)
     return done(f"/admin/orders/{order.number if order else ''}", N_("Share link revoked"))

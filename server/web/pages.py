@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from server.web import (
     admin_alerts,
     admin_orders,
+    admin_sales,
     admin_setup,
     admin_tokens,
     boss,
@@ -30,6 +31,7 @@ PAGE_ROUTERS: list[APIRouter] = [
     counts.router,
     live.router,
     admin_orders.router,
+    admin_sales.router,
     admin_setup.router,
     admin_tokens.router,
     admin_alerts.router,
