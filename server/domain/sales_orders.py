@@ -204,7 +204,8 @@ def public(session: Session, order: SalesOrder) -> SalesOrderPublic:
     customer = session.get(Customer, order.customer_id)
     per_line = line_progress(session, order)
     return SalesOrderPublic(
-        id=order.id or 0, customer=customer.code if customer else "", po_number=order.po_number,
+        id=order.id or 0, customer=customer.code if customer else "",
+        customer_name=customer.name if customer else "", po_number=order.po_number,
         po_date=order.po_date, notes=order.notes, created_by=order.created_by, created_at=order.created_at,
         status=order_status([lp.status for lp in per_line]),
         lines=[

@@ -105,6 +105,7 @@ class SalesLinePublic(SQLModel):
 class SalesOrderPublic(SQLModel):
     id: int
     customer: str
+    customer_name: str
     po_number: str
     po_date: date | None
     notes: str | None

@@ -9,7 +9,6 @@ from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
 from server.core.services import SettingsDep
 from server.domain import crud, sales_import, sales_orders, sharelinks, sites
-from server.models.catalog import Customer
 from server.models.sales import LineSplit
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
@@ -55,7 +54,6 @@ def sales_order_page(
         "so": sales_orders.public(session, order),
         "links": sharelinks.for_order(session, order),
         "who": who,
-        "customer": session.get(Customer, order.customer_id),
         "time": sites.site_time(session, settings.site),
     }
     return templates.TemplateResponse(request, "admin/sales_order.html", context)
