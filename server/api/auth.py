@@ -50,9 +50,9 @@ def station_sign_in(
     body: BadgeSignIn,
     session: SessionDep,
     settings: SettingsDep,
-    _source: SigninSource,
+    source: SigninSource,
     x_device_token: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TokenOut:
-    issued = signin.badge_sign_in(session, settings, code, x_device_token, body.badge, body.pin)
+    issued = signin.badge_sign_in(session, settings, code, x_device_token, (body.badge, body.pin), source)
     user = UserPublic.model_validate(issued.user)
     return TokenOut(token=issued.token, expires_at=issued.expires_at, user=user, station=code)

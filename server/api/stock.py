@@ -12,7 +12,7 @@ from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, Supervisor, mak
 from server.api.idempotent import IdempotencyKey, once_or_replay
 from server.core.db import SessionDep
 from server.core.services import EngineDep, SettingsDep
-from server.domain import crud, idempotency, lot_files, stock
+from server.domain import crud, idempotency, lot_files, station_scope, stock
 from server.domain.principals import Principal
 from server.models.stock import (
     AdjustIn,
@@ -68,6 +68,7 @@ def issue(
     who: ShopFloor,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    station_scope.check_order(session, who, body.work_order)
     return _post(engine, session, who, "issue", body, idempotency_key, stock.issue)
 
 
@@ -79,6 +80,7 @@ def return_(
     who: ShopFloor,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    station_scope.check_order(session, who, body.work_order)
     return _post(engine, session, who, "return", body, idempotency_key, stock.return_)
 
 

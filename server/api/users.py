@@ -5,9 +5,9 @@ from sqlmodel import col, select
 
 from server.api.deps import Admin, Page, PagingDep, paged
 from server.core.db import SessionDep
-from server.domain import accounts, audit, crud
+from server.domain import accounts, audit, crud, station_scope
 from server.domain.security import hash_secret
-from server.models.auth import Tablet, User, UserCreate, UserPublic, UserUpdate
+from server.models.auth import StationsAssigned, Tablet, User, UserCreate, UserPublic, UserUpdate
 from server.models.people import TabletCreate, TabletEnrolled, TabletPublic
 from server.models.plant import Station
 
@@ -39,6 +39,21 @@ def update_user(username: str, body: UserUpdate, session: SessionDep, who: Admin
         audit.record(session, who.username, "User", user.id, "credentials", {"changed": sorted(secrets)})
     patch = UserUpdate.model_validate(body.model_dump(exclude_unset=True, exclude={"password", "pin"}))
     return crud.update(session, who.username, user, patch)
+
+
+@router.get("/users/{username}/stations", response_model=StationsAssigned)
+def user_stations(username: str, session: SessionDep, _: Admin) -> StationsAssigned:
+    """The stations an operator works at: signed in by password or API token, it acts only there."""
+    crud.get_by(session, User, username=username)
+    return station_scope.assigned(session, username)
+
+
+@router.put("/users/{username}/stations", response_model=StationsAssigned)
+def assign_stations(
+    username: str, body: StationsAssigned, session: SessionDep, who: Admin
+) -> StationsAssigned:
+    """Set an operator's stations (replacing the former ones); an operator with none controls nothing."""
+    return station_scope.assign(session, who.username, username, body)
 
 
 @router.post("/tablets", response_model=TabletEnrolled, status_code=status.HTTP_201_CREATED)

@@ -152,17 +152,20 @@ def create_report(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     tolerance = settings.report_tolerance
-    body = station_scope.bind_step(session, who, number, body)
+    bound = station_scope.bind_step(session, who, number, body)
     if idempotency_key is None:
-        return work_reports.create_report(session, who, number, body, tolerance)
-    return _idempotent_report(engine, session, who, number, body, tolerance, idempotency_key)
+        return work_reports.create_report(session, who, number, bound, tolerance)
+    return _idempotent_report(engine, session, who, number, (body, bound), tolerance, idempotency_key)
 
 
 def _idempotent_report(
-    engine: Engine, session: Session, who: Principal, number: str, body: WorkReportCreate, tolerance: float,
-    key: str,
+    engine: Engine, session: Session, who: Principal, number: str,
+    sent_and_bound: tuple[WorkReportCreate, WorkReportCreate], tolerance: float, key: str,
 ) -> Any:  # fmt: skip
-    payload = {"number": number, "body": body.model_dump(mode="json")}
+    """The report once per key. The key's request is the body as sent, not as bound to the caller's step: a
+    retry after the station's step changed is still the same request (and gets the first answer)."""
+    sent, body = sent_and_bound
+    payload = {"number": number, "body": sent.model_dump(mode="json")}
 
     def work(store: idempotency.Store) -> WorkReportPublic:
         def stored(tx: Session, result: WorkReportPublic) -> None:

@@ -1,11 +1,13 @@
 """Sign-in: username + password for API tokens; badge + PIN on an enrolled tablet for operators.
 
-Failed sign-ins are counted per badge and per tablet, and per username *and source address* for passwords
-(so nobody can lock the boss out from elsewhere). After `signin_max_failures` failures the key is locked for
-`signin_lockout_s`, and each further failure locks it again for twice as long (up to a day); a success clears
-it, a day without failures forgets them. Secrets are verified (argon2, slow on purpose, constant time) outside
-any database transaction: on SQLite a sign-in storm must not hold the write lock ingestion needs. See
-docs/reliability.md (sign-in).
+Failed sign-ins are counted per username *and source address* for passwords, per badge and source address
+and per tablet for PINs: nobody can lock the boss, or an operator's badge, out from elsewhere; the tablet's
+own count bounds PIN guessing through one tablet whatever the badges and addresses tried. After
+`signin_max_failures` failures the key is locked for `signin_lockout_s`, and each further failure locks it
+again for twice as long (up to a day); a success clears it, a day without failures forgets them. The counts
+and locks are rows in the database, so every server replica sees them. Secrets are verified (argon2, slow on
+purpose, constant time) outside any database transaction: on SQLite a sign-in storm must not hold the write
+lock ingestion needs. See docs/reliability.md (H6).
 """
 
 import logging
@@ -145,7 +147,7 @@ def admit(limiter: Limiter, source: str) -> None:
 
 
 def source_key(username: str, source: str) -> str:
-    """The throttle key of a password sign-in: the username as tried from one address (<= 100 chars)."""
+    """The throttle key of a sign-in: the username (or badge) as tried from one address (<= 100 chars)."""
     return f"{username[:54]}@{source[:45]}"
 
 
@@ -183,17 +185,25 @@ def tablet_for(session: Session, station_code: str, device_token: str | None) ->
 
 
 def badge_sign_in(
-    session: Session, settings: Settings, station_code: str, device_token: str | None, badge: str, pin: str
+    session: Session,
+    settings: Settings,
+    station_code: str,
+    device_token: str | None,
+    credentials: tuple[str, str],
+    source: str,
 ) -> Issued:
+    """An operator session at the tablet's station for the right (badge, PIN); failures lock this badge
+    from `source` only, and the tablet for every badge."""
+    badge, pin = credentials
     station, tablet = tablet_for(session, station_code, device_token)
-    station_id, tablet_key = station.id, str(tablet.id)
-    _check_locked(_peek(session, "badge", badge) + _peek(session, "tablet", tablet_key))
+    station_id, tablet_key, badge_key = station.id, str(tablet.id), source_key(badge, source)
+    _check_locked(_peek(session, "badge", badge_key) + _peek(session, "tablet", tablet_key))
     user = session.exec(select(User).where(User.badge == badge)).first()
     user_id, stored = (user.id, user.pin_hash) if user is not None and user.active else (None, None)
     session.rollback()  # no transaction while hashing
     good = verify_secret(stored, pin) and user_id is not None
     lock_for_write(session)
-    rows = [_throttle(session, "badge", badge), _throttle(session, "tablet", tablet_key)]
+    rows = [_throttle(session, "badge", badge_key), _throttle(session, "tablet", tablet_key)]
     _check_locked(rows)
     found = session.get(User, user_id) if good else None
     if found is None or not found.active:

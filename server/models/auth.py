@@ -60,6 +60,19 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class UserStation(SQLModel, table=True):
+    """A station an operator works at. An operator signed in by password or API token acts only on the
+    operations of its assigned stations (a badge session: on its tablet's station); none assigned: none."""
+
+    __tablename__ = "user_station"
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    station_id: int = Field(foreign_key="station.id", primary_key=True, index=True)
+
+
+class StationsAssigned(SQLModel):
+    stations: list[str] = Field(max_length=100, description="station codes")
+
+
 class Tablet(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     station_id: int = Field(foreign_key="station.id", index=True)

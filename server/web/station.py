@@ -137,8 +137,9 @@ def station_sign_in(
     station = _tablet(session, request, code)
     device = request.cookies.get(DEVICE_COOKIE)
     try:
-        signin.admit(services.signin_limiter, client_address(request))
-        issued = signin.badge_sign_in(session, settings, code, device, badge, pin)
+        source = client_address(request)
+        signin.admit(services.signin_limiter, source)
+        issued = signin.badge_sign_in(session, settings, code, device, (badge, pin), source)
     except Locked:
         return _signin_error(
             request, station, N_("Too many failed sign-ins. This badge or tablet is locked for a while."), 429

@@ -68,7 +68,9 @@ def test_seed_is_complete_usable_and_idempotent(engine: Engine) -> None:
         settings = Settings(database_url=str(engine.url), demo_mode=True)
         token = secrets.tablet_tokens["press1"]
         assert (
-            signin.badge_sign_in(session, settings, "press1", token, "1001", "1234").user.username
+            signin.badge_sign_in(
+                session, settings, "press1", token, ("1001", "1234"), "127.0.0.1"
+            ).user.username
             == "wangfang"
         )
         assert (

@@ -34,9 +34,10 @@ def build_plant(client: TestClient) -> Plant:
         kind = "lathe" if code.startswith("lathe") else "packer"
         body = {"site_id": site["id"], "line_id": line["id"], "code": code, "name": code, "kind": kind}
         ok(client.post("/api/v1/machines", json=body, headers=ADMIN), 201)
-    lathe = ok(client.get("/api/v1/machines/lathe-1", headers=ADMIN))
-    station = {"line_id": line["id"], "code": "st-lathe-1", "name": "Lathe 1", "machine_id": lathe["id"]}
-    ok(client.post("/api/v1/stations", json=station, headers=ADMIN), 201)
+    for code, name in (("lathe-1", "Lathe 1"), ("pack-1", "Pack 1")):
+        machine = ok(client.get(f"/api/v1/machines/{code}", headers=ADMIN))
+        station = {"line_id": line["id"], "code": f"st-{code}", "name": name, "machine_id": machine["id"]}
+        ok(client.post("/api/v1/stations", json=station, headers=ADMIN), 201)
     ok(client.post("/api/v1/customers", json={"code": "suzhou", "name": "Suzhou Co"}, headers=ADMIN), 201)
     ok(client.post("/api/v1/customers", json={"code": "ningbo", "name": "Ningbo Co"}, headers=ADMIN), 201)
     routing = [
@@ -54,6 +55,9 @@ def build_plant(client: TestClient) -> Plant:
         ok(client.post("/api/v1/reason-codes", json=body, headers=ADMIN), 201)
     for role in ("planner", "supervisor", "operator", "inspector"):
         add_user(plant, role)
+    # an operator signed in by password acts at its assigned stations only
+    stations = {"stations": ["st-lathe-1", "st-pack-1"]}
+    ok(client.put("/api/v1/users/operator1/stations", json=stations, headers=ADMIN))
     plant.headers["admin"] = ADMIN
     return plant
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.domain import signin
 from server.models.auth import SigninThrottle
 from server.models.types import utcnow
-from tests.server.factory import ADMIN, build_plant, ok
+from tests.server.factory import ADMIN, add_user, build_plant, ok
 
 TOKEN = "/api/v1/auth/token"
 
@@ -98,3 +98,41 @@ def test_secrets_are_verified_outside_any_write_transaction(
     ok(client.post("/api/v1/stations/st-lathe-1/sign-in", json=badge,
                    headers={"X-Device-Token": device["device_token"]}))  # fmt: skip
     assert writes == [plant.passwords["planner1"], "wrong", "4321"]
+
+
+def test_wrong_pins_lock_a_badge_only_from_where_they_come_and_the_tablet_they_were_typed_on(
+    client: TestClient, engine: Engine
+) -> None:
+    """A badge's lock is per (badge, source address) and escalates there; the tablet's own lock (whatever the
+    badge) bounds PIN guessing through it, so the per-source badge lock opens no wider a guess."""
+    plant = build_plant(client)
+    add_user(plant, "operator", "wang")
+    url = "/api/v1/stations/st-lathe-1/sign-in"
+    kiosk, floor = _from(client, "198.51.100.70"), _from(client, "192.0.2.20")
+    tab = {"X-Device-Token": _tablet(client, "st-lathe-1", "tab-1")}
+    other_tab = {"X-Device-Token": _tablet(client, "st-lathe-1", "tab-2")}
+    wang = {"badge": "B-wang", "pin": "4321"}
+    codes = [kiosk.post(url, json=wang | {"pin": f"000{n}"}, headers=tab).status_code for n in range(6)]
+    assert codes == [401] * 5 + [429], codes
+    assert kiosk.post(url, json=wang, headers=other_tab).status_code == 429  # that badge, from there
+    assert kiosk.post(url, json={"badge": "B-operator1", "pin": "4321"}, headers=tab).status_code == 429
+    # from another address on another tablet the badge signs in: nobody locked wang out plant-wide
+    assert ok(floor.post(url, json=wang, headers=other_tab))["user"]["username"] == "wang"
+    key = "B-wang@198.51.100.70"
+    with Session(engine) as session:  # the lock ends ...
+        for row in session.exec(select(SigninThrottle).where(col(SigninThrottle.locked_until).is_not(None))):
+            row.locked_until = utcnow() - timedelta(seconds=1)
+            session.add(row)
+        session.commit()
+    assert kiosk.post(url, json=wang | {"pin": "9999"}, headers=other_tab).status_code == 401
+    with Session(engine) as session:  # ... and one more failure from there locks it twice as long
+        row = session.exec(select(SigninThrottle).where(SigninThrottle.key == key)).one()
+        assert row.scope == "badge" and row.locked_until is not None
+        lock_s = (row.locked_until - utcnow()).total_seconds()
+    assert 2 * 300 - 30 < lock_s <= 2 * 300, lock_s
+
+
+def _tablet(client: TestClient, station: str, name: str) -> str:
+    body = {"station": station, "name": name}
+    token: str = ok(client.post("/api/v1/tablets", json=body, headers=ADMIN), 201)["device_token"]
+    return token

@@ -34,10 +34,10 @@ def _running_order(live: LiveServer, number: str, tz: str, started: datetime, ma
         make_order(live.plant, number, 100, due_date="2026-12-31", count_source="manual")
         ok(live.http.post(f"/api/v1/work-orders/{number}/release", headers=live.plant.as_("planner")))
         ok(live.http.post(f"/api/v1/work-orders/{number}/start", json={"step_no": 10, "machine": machine},
-                          headers=live.plant.as_("operator")))  # fmt: skip
+                          headers=live.plant.as_("supervisor")))  # fmt: skip  # plant-wide: any machine
         report = {"step_no": 10, "good": 30}
         ok(live.http.post(f"/api/v1/work-orders/{number}/reports", json=report,
-                          headers=live.plant.as_("operator")), 201)  # fmt: skip
+                          headers=live.plant.as_("supervisor")), 201)  # fmt: skip
         link = ok(live.http.post(f"/api/v1/work-orders/{number}/share-links", json={"days": 10},
                                  headers=live.plant.as_("planner")), 201)  # fmt: skip
     live.reset_share_limiter()
