@@ -89,6 +89,12 @@ def _report(
 def _setup(client: TestClient, engine: Engine) -> Plant:
     plant = build_plant(client)
     add_user(plant, "operator", "op2")
+    line = ok(client.get("/api/v1/lines", headers=ADMIN))["items"][0]
+    lathe2 = ok(client.get("/api/v1/machines/lathe-2", headers=ADMIN))
+    station = {"line_id": line["id"], "code": "st-lathe-2", "name": "Lathe 2", "machine_id": lathe2["id"]}
+    ok(client.post("/api/v1/stations", json=station, headers=ADMIN), 201)
+    stations = {"stations": ["st-lathe-1", "st-lathe-2", "st-pack-1"]}  # where op2 may report
+    ok(client.put("/api/v1/users/op2/stations", json=stations, headers=ADMIN))
     add_user(plant, "payroll")
     ok(client.patch("/api/v1/sites/demo", json={"timezone": "Asia/Shanghai"}, headers=ADMIN))
     ok(
@@ -110,17 +116,20 @@ def _setup(client: TestClient, engine: Engine) -> Plant:
         body = {"number": number, "product": product, "quantity": 1000, "count_source": "manual"}
         ok(client.post("/api/v1/work-orders", json=body, headers=plant.as_("planner")), 201)
         ok(client.post(f"/api/v1/work-orders/{number}/release", headers=plant.as_("planner")))
-    for step, machine in ((10, "lathe-1"), (20, "pack-1")):
+    # PIN-7's one step has no machine kind: a supervisor runs it on lathe-2, whose station op2 works at too
+    runs = [("WO-A", 10, "lathe-1", "operator"), ("WO-A", 20, "pack-1", "operator"),
+            ("WO-P", 1, "lathe-2", "supervisor")]  # fmt: skip
+    for number, step, machine, who in runs:
         ok(
             client.post(
-                "/api/v1/work-orders/WO-A/start",
+                f"/api/v1/work-orders/{number}/start",
                 json={"step_no": step, "machine": machine},
-                headers=plant.as_("operator"),
+                headers=plant.as_(who),
             )
         )
     with Session(engine) as session:
         users = {u.username: u.id or 0 for u in session.exec(select(User)).all()}
-        station = session.exec(select(Station)).one().id or 0
+        station = session.exec(select(Station).where(Station.code == "st-lathe-1")).one().id or 0
         # two operators on the packer in the morning shift of Dec 1: 8 h and 4 h signed in
         station_hours.open_session(session, users["operator1"], station, ms(1, 8), ms(1, 20))
         station_hours.close_sessions(session, users["operator1"], ms(1, 16))
