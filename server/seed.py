@@ -24,7 +24,7 @@ from server.domain import workorders as wo
 from server.domain.security import hash_secret, token_hash
 from server.models.auth import ShareLink, Tablet, User
 from server.models.catalog import Customer, Product, ProductCreate, ReasonCode, RoutingStepCreate
-from server.models.orders import CompleteAction, OperationAction, WorkOrderCreate
+from server.models.orders import CompleteAction, OperationAction, PauseAction, WorkOrderCreate
 from server.models.plant import Line, Machine, Site, Station
 from server.models.production import WorkOrder
 from server.models.quality import CharacteristicCreate, InspectionPlan, InspectionPlanCreate, InspectionRecord
@@ -292,7 +292,7 @@ def seed_orders(session: Session, result: SeedResult) -> None:
             if final == "cancelled":
                 operations.cancel(session, ACTOR, number)
             elif final == "paused":
-                operations.pause(session, ACTOR, number, OperationAction())
+                operations.pause(session, ACTOR, number, PauseAction())
             else:  # the demo's history: completed as planned, whatever was counted
                 operations.complete(session, ACTOR, number, CompleteAction(confirm_short=True))
 

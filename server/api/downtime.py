@@ -8,8 +8,7 @@ from sqlmodel import Field, SQLModel, col, select
 from server.api.deps import AnyRole, Page, PagingDep, ShopFloor, Supervisor, paged
 from server.core.db import SessionDep
 from server.core.errors import InvalidInput
-from server.domain import audit, crud, station_scope
-from server.models.catalog import ReasonCode
+from server.domain import audit, crud, reasons, station_scope
 from server.models.plant import Machine
 from server.models.production import DowntimeEvent
 from server.models.types import now_ms
@@ -39,14 +38,6 @@ class Classify(SQLModel):
     reason_code: str = Field(max_length=64)
 
 
-def _check_reason(session: SessionDep, code: str) -> None:
-    stmt = select(ReasonCode).where(
-        ReasonCode.kind == "downtime", ReasonCode.code == code, col(ReasonCode.active)
-    )
-    if session.exec(stmt).first() is None:
-        raise InvalidInput("%(code)r is not an active downtime reason code", code=code)
-
-
 @router.get("", response_model=Page[DowntimePublic])
 def list_downtime(
     session: SessionDep,
@@ -71,7 +62,7 @@ def record_downtime(body: DowntimeCreate, session: SessionDep, who: Supervisor) 
     if body.end_ms is not None and body.end_ms < body.start_ms:
         raise InvalidInput("end_ms is before start_ms")
     if body.reason_code is not None:
-        _check_reason(session, body.reason_code)
+        reasons.check_downtime_reason(session, body.reason_code)
     event = DowntimeEvent(
         machine_id=machine.id or 0, start_ms=body.start_ms, end_ms=body.end_ms, reason_code=body.reason_code,
         classified_by=who.username if body.reason_code else None, source="manual",
@@ -86,7 +77,7 @@ def classify(event_id: int, body: Classify, session: SessionDep, who: ShopFloor)
     station_scope.check_machine(session, who, event.machine_id)
     if event.reason_code == body.reason_code:
         return event  # the same again (a tablet's retry after a lost answer): nothing changes
-    _check_reason(session, body.reason_code)
+    reasons.check_downtime_reason(session, body.reason_code)
     diff = {"reason_code": [event.reason_code, body.reason_code]}
     event.reason_code, event.classified_by, event.classified_ms = body.reason_code, who.username, now_ms()
     session.add(event)

@@ -17,6 +17,7 @@ from server.domain.principals import Principal
 from server.models.orders import (
     CompleteAction,
     OperationAction,
+    PauseAction,
     ReopenAction,
     ShortCompletion,
     WorkOrderCreate,
@@ -81,9 +82,10 @@ def start(
 
 @router.post("/{number}/pause", response_model=WorkOrderPublic)
 def pause(
-    number: str, session: SessionDep, who: ShopFloor, body: OperationAction | None = None
+    number: str, session: SessionDep, who: ShopFloor, body: PauseAction | None = None
 ) -> WorkOrderPublic:
-    return _at_station(session, who, number, body or OperationAction(), operations.pause)
+    """Pause the running operation; `reason` (optional) is a downtime reason code, kept with the pause."""
+    return _at_station(session, who, number, body or PauseAction(), operations.pause)
 
 
 @router.post("/{number}/resume", response_model=WorkOrderPublic)

@@ -10,9 +10,9 @@ import logging
 from sqlmodel import Session, col, select
 
 from server.core.errors import Conflict, InvalidInput, Msgid, NotFound
-from server.domain import audit, crud
+from server.domain import audit, crud, reasons
 from server.domain import workorders as wo
-from server.models.orders import CompleteAction, OperationAction
+from server.models.orders import CompleteAction, OperationAction, PauseAction
 from server.models.plant import Machine, Station
 from server.models.production import Operation, OperationRun, WorkOrder
 from server.models.types import now_ms
@@ -95,10 +95,10 @@ def _run_step(
     return order
 
 
-def _stop(session: Session, op: Operation, status: str) -> None:
+def _stop(session: Session, op: Operation, status: str, pause_reason: str | None = None) -> None:
     now = now_ms()
     for run in _open_runs(session, operation_id=op.id):
-        run.end_ms = max(now, run.start_ms)
+        run.end_ms, run.pause_reason = max(now, run.start_ms), pause_reason
         session.add(run)
     op.status = status
     if status == "done":
@@ -126,7 +126,11 @@ def resume(session: Session, actor: str, number: str, action: OperationAction) -
     )
 
 
-def pause(session: Session, actor: str, number: str, action: OperationAction) -> WorkOrder:
+def pause(session: Session, actor: str, number: str, action: PauseAction) -> WorkOrder:
+    """Pause the running operation(s), with the operator's reason when given (kept on the closed run and in
+    the audit log)."""
+    if action.reason is not None:
+        reasons.check_downtime_reason(session, action.reason)
     order = wo.get_locked(session, number)
     ops = wo.operations(session, order.id or 0)
     running = [op for op in ops if op.status == "running"]
@@ -135,8 +139,9 @@ def pause(session: Session, actor: str, number: str, action: OperationAction) ->
     if not running:
         raise Conflict("work order %(number)s has no running operation to pause", number=number)
     for op in running:
-        _stop(session, op, "paused")
-        audit.record(session, actor, "Operation", op.id, "pause", None)
+        _stop(session, op, "paused", action.reason)
+        diff = {"reason": action.reason} if action.reason else None
+        audit.record(session, actor, "Operation", op.id, "pause", diff)
     if not any(op.status == "running" for op in ops):
         wo.set_status(session, actor, order, "paused")
     session.commit()

@@ -1,6 +1,13 @@
 """What a station tablet shows: the station's queue, the current job with counts, the machine's state, the
-downtime waiting for a reason, reason codes in the tablet's language, and inspections due (docs/pages.md)."""
+downtime waiting for a reason (the state it began in, how long ago, the likeliest reasons first), reason
+names in the tablet's language, and inspections due (docs/pages.md).
 
+The current job is the one the operator chose (`prefer`, a tap on the queue or a traveler's QR code) when it
+is in the queue, else the running or paused one, else the first. `blocked_by` names the job running on the
+machine when the chosen one cannot start now: the same rule the API applies (one run per machine)."""
+
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -8,21 +15,23 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
-from server.domain import crud, sites
+from server.domain import crud, reasons, sites
 from server.domain.inspections import Due, inspections_due
 from server.domain.principals import Principal
 from server.domain.workorders import OPEN_STATUSES
 from server.models.auth import User
-from server.models.catalog import Product, ReasonCode
+from server.models.catalog import Product
 from server.models.ingest import MachineStateSegment, SignalState
 from server.models.plant import Machine, Station
-from server.models.production import DowntimeEvent, Operation, WorkOrder
+from server.models.production import DowntimeEvent, Operation, OperationRun, WorkOrder
+from server.models.types import now_ms
 
 ACTIVE_OP = ("running", "paused")
 
 
 @dataclass
 class Job:
+    operation_id: int
     number: str
     product: str
     product_code: str
@@ -37,6 +46,7 @@ class Job:
     machine_good: int
     machine_scrap: int
     count_source: str
+    pause_reason: str | None = None  # the code the operator gave when pausing (a paused job)
 
     @property
     def shown_good(self) -> int:
@@ -52,6 +62,18 @@ class Job:
 
 
 @dataclass
+class Stop:
+    """The machine's stop still waiting for a reason: since when, the state it began in, the reasons to offer
+    (codes, likeliest first)."""
+
+    id: int
+    start_ms: int
+    state: str | None
+    minutes: int
+    reasons: list[str]
+
+
+@dataclass
 class StationView:
     station: Station
     machine: Machine | None
@@ -59,15 +81,28 @@ class StationView:
     state_since_ms: int | None
     queue: list[Job]
     current: Job | None
-    downtime: DowntimeEvent | None
+    downtime: Stop | None
     scrap_reasons: list[tuple[str, str]]
     downtime_reasons: list[tuple[str, str]]
     due: list[Due] = field(default_factory=list)
     no_data_since_ms: int | None = None  # offline: the machine's last sample (no state is shown then)
     no_data_since: str | None = None  # the same as the site's local time of day (not the tablet's zone)
+    blocked_by: str | None = None  # the job running on the machine while the current one waits to start
+
+    @property
+    def layout(self) -> str:
+        """A short fingerprint of what the page lays out (the job, its buttons, the queue, the checks due):
+        the tablet re-reads its fragment when this changes, and patches the counts in place otherwise."""
+        job = self.current
+        shape = [
+            job and (job.number, job.step_no, job.status, job.pause_reason), self.blocked_by,
+            [(q.number, q.step_no, q.status) for q in self.queue], [d.plan_id for d in self.due],
+        ]  # fmt: skip
+        return hashlib.sha1(json.dumps(shape).encode(), usedforsecurity=False).hexdigest()[:12]
 
     def to_json(self) -> dict[str, Any]:
         job = self.current
+        stop = self.downtime
         return {
             "machine_state": self.machine_state,
             "state_since_ms": self.state_since_ms,
@@ -78,16 +113,20 @@ class StationView:
                 "good": job.shown_good, "scrap": job.shown_scrap, "percent": job.percent,
                 "manual_good": job.good, "manual_scrap": job.scrap,
             },
-            "downtime": None if self.downtime is None else {"id": self.downtime.id,
-                                                            "start_ms": self.downtime.start_ms},
+            "downtime": None if stop is None else {
+                "id": stop.id, "start_ms": stop.start_ms, "state": stop.state, "minutes": stop.minutes,
+                "reasons": stop.reasons,
+            },
             "due": [d.to_json() for d in self.due],
             "queue": [j.number for j in self.queue],
+            "blocked_by": self.blocked_by,
+            "layout": self.layout,
         }  # fmt: skip
 
 
 def _job(order: WorkOrder, op: Operation, product: Product | None) -> Job:
     return Job(
-        number=order.number, product=product.name if product else "",
+        operation_id=op.id or 0, number=order.number, product=product.name if product else "",
         product_code=product.code if product else "",
         quantity=order.quantity, due_date=order.due_date.isoformat() if order.due_date else None,
         step_no=op.step_no, step_name=op.name, status=op.status, planned=op.planned_qty, good=op.good,
@@ -149,28 +188,49 @@ def open_downtime(session: Session, machine: Machine | None) -> DowntimeEvent | 
     return session.exec(stmt).first()
 
 
-def reasons(session: Session, kind: str, locale: str) -> list[tuple[str, str]]:
+def stop_waiting(session: Session, machine: Machine | None, now: int) -> Stop | None:
+    """The machine's newest stop without a reason, as the tablet asks about it."""
+    event = open_downtime(session, machine)
+    if event is None or event.id is None or machine is None or machine.id is None:
+        return None
+    state = reasons.state_at(session, machine.id, event.start_ms)
+    minutes = max(0, (now - event.start_ms) // 60_000)
+    likely = reasons.likely_downtime(session, machine.id, state, now)
+    return Stop(id=event.id, start_ms=event.start_ms, state=state, minutes=minutes, reasons=likely)
+
+
+def last_pause_reason(session: Session, operation_id: int) -> str | None:
     stmt = (
-        select(ReasonCode)
-        .where(ReasonCode.kind == kind, col(ReasonCode.active))
-        .order_by(col(ReasonCode.code))
+        select(OperationRun.pause_reason)
+        .where(OperationRun.operation_id == operation_id, col(OperationRun.end_ms).is_not(None))
+        .order_by(col(OperationRun.end_ms).desc())
+        .limit(1)
     )
-    return [(r.code, r.label_zh if locale == "zh_CN" else r.label_en) for r in session.exec(stmt).all()]
+    return session.exec(stmt).first()
+
+
+def _current(queue: list[Job], prefer: str | None) -> Job | None:
+    preferred = next((j for j in queue if j.number == prefer), None)
+    active = next((j for j in queue if j.status in ACTIVE_OP), None)
+    return preferred or active or (queue[0] if queue else None)
 
 
 def station_view(session: Session, code: str, locale: str, prefer: str | None = None) -> StationView:
     station = crud.get_by(session, Station, code=code)
     machine = session.get(Machine, station.machine_id) if station.machine_id else None
     queue = station_queue(session, station, machine)
-    preferred = next((j for j in queue if j.number == prefer), None)
-    current = next((j for j in queue if j.status in ACTIVE_OP), preferred or (queue[0] if queue else None))
+    current = _current(queue, prefer)
     state, since = machine_state(session, machine)
     view = StationView(
         station=station, machine=machine, machine_state=state, state_since_ms=since, queue=queue,
-        current=current, downtime=open_downtime(session, machine),
-        scrap_reasons=reasons(session, "scrap", locale),
-        downtime_reasons=reasons(session, "downtime", locale),
+        current=current, downtime=stop_waiting(session, machine, now_ms()),
+        scrap_reasons=reasons.names(session, "scrap", locale),
+        downtime_reasons=reasons.names(session, "downtime", locale),
     )  # fmt: skip
+    if current is not None and current.status != "running":
+        view.blocked_by = next((j.number for j in queue if j.status == "running" and j is not current), None)
+    if current is not None and current.status == "paused":
+        current.pause_reason = last_pause_reason(session, current.operation_id)
     if state == "offline" and machine is not None:
         newest = select(func.max(SignalState.ts_ms)).where(SignalState.machine_id == machine.id)
         last = session.exec(newest).one()

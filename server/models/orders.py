@@ -77,6 +77,12 @@ class OperationAction(SQLModel):
     machine: str | None = Field(default=None, description="machine code, to start or resume on")
 
 
+class PauseAction(OperationAction):
+    """Pause the running operation, saying why if the operator chose to (a downtime reason code)."""
+
+    reason: str | None = Field(default=None, max_length=64, description="downtime reason code, optional")
+
+
 class CompleteAction(OperationAction):
     """Complete an operation; below its planned quantity only with `confirm_short` (else 409, `short`)."""
 

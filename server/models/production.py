@@ -69,6 +69,7 @@ class OperationRun(SQLModel, table=True):
     machine_id: int = Field(foreign_key="machine.id")
     start_ms: int = Field(sa_type=BigInteger)
     end_ms: int | None = Field(default=None, sa_type=BigInteger)
+    pause_reason: str | None = Field(default=None, max_length=64)  # why the operator paused (a downtime code)
 
 
 class WorkReport(SQLModel, table=True):

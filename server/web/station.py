@@ -21,6 +21,7 @@ from server.core.db import SessionDep
 from server.core.errors import Locked, ServerError, Unauthorized
 from server.core.i18n import N_, get_locale, request_error_text
 from server.core.services import EngineDep, ServicesDep
+from server.core.settings import Settings
 from server.domain import idempotency, quality, signin, station_scope, tokens
 from server.domain.principals import Principal
 from server.domain.sites import site_time
@@ -108,19 +109,41 @@ def station_page(
     principal = _operator(session, request, station)
     if principal is None:
         return templates.TemplateResponse(request, "station/signin.html", {"station": station, "error": None})
-    view = station_view(session, code, get_locale(request), prefer=order)
-    instructions = list_instructions(settings, view.current) if view.current else []
-    context: dict[str, Any] = {
-        "station": station, "v": view, "operator": operator_name(session, principal),
-        "op_token": request.cookies.get(OPERATOR_COOKIE), "state": view.to_json(),
-        "instructions": instructions, "materials": station_materials(session, view),
-        "pay": own_figure(session, principal.username, settings.pay_period_start_day,
-                          site_time(session, settings.site)),
+    context = _live_context(session, settings, request, code, order, principal.username) | {
+        "station": station, "operator": operator_name(session, principal),
+        "op_token": request.cookies.get(OPERATOR_COOKIE),
     }  # fmt: skip
     # the page carries the operator's bearer token for its script: never store it in a cache
     return templates.TemplateResponse(
         request, "station/page.html", context, headers={"Cache-Control": "no-store"} | OFFLINE_PAGE
     )
+
+
+@router.get("/station/{code}/fragment")
+def station_fragment(
+    code: str, request: Request, session: SessionDep, settings: SettingsDep, order: str | None = None
+) -> Response:
+    """The part of the page that changes (checks due, the job and its buttons, the queue), which the page
+    swaps in after an action or when the layout changed, instead of reloading."""
+    station, principal = _signed_in(session, request, code)
+    context = _live_context(session, settings, request, code, order, principal.username)
+    context["station"] = station
+    return templates.TemplateResponse(
+        request, "station/_live.html", context, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _live_context(
+    session: Session, settings: Settings, request: Request, code: str, order: str | None, username: str
+) -> dict[str, Any]:
+    """What `_live.html` shows: the station's view, its instructions and materials, the operator's own pay."""
+    view = station_view(session, code, get_locale(request), prefer=order)
+    instructions = list_instructions(settings, view.current) if view.current else []
+    materials = station_materials(session, view)
+    pay = own_figure(session, username, settings.pay_period_start_day, site_time(session, settings.site))
+    return {
+        "v": view, "state": view.to_json(), "instructions": instructions, "materials": materials, "pay": pay
+    }  # fmt: skip
 
 
 @router.post("/station/{code}/sign-in")

@@ -90,7 +90,8 @@ def test_operator_signs_in_starts_and_reports(
     rows = _reports(live, "WO-ST-1")
     assert [(r.good, r.scrap, r.scrap_reason) for r in rows] == [(12, 3, "burr")]
     shot(page, artifacts, "station-tablet-zh")
-    page.click("#btn-pause")  # pause from the station, then resume
+    page.click("#btn-pause")  # pause from the station (no reason given), then resume
+    page.click("#pause-confirm")
     expect(page.locator("#job")).to_have_attribute("data-status", "paused")
     page.wait_for_function("() => window.taktStation !== undefined")
     page.click("#btn-resume")
@@ -214,6 +215,7 @@ def test_tablet_asks_why_the_machine_stopped_and_shows_instructions(
     expect(page.locator("#machine-state")).to_have_attribute("data-state", "fault")
     shot(page, artifacts, "station-downtime-en")
     page.click("[data-downtime-reason=tool_change]")
+    page.click("#downtime-save")
     expect(page.locator("#downtime-dialog")).to_be_hidden()  # closed once queued; the outbox sends it
 
     def latest_downtime() -> dict:  # type: ignore[type-arg]
@@ -277,6 +279,7 @@ def test_offline_downtime_check_and_report_survive_a_reload_and_apply_once(
 
     page.context.set_offline(True)
     page.click("[data-downtime-reason=tool_change]")
+    page.click("#downtime-save")
     expect(page.locator("#downtime-dialog")).to_be_hidden()
     expect(page.locator("#pending-note")).to_contain_text("Offline: saved on this tablet")
     page.click(f"[data-open-inspection='{plan_id}']")
@@ -292,6 +295,7 @@ def test_offline_downtime_check_and_report_survive_a_reload_and_apply_once(
     expect(items.nth(1)).to_have_text(f"Inspection: Offline check · {number} · waiting to send")
     expect(items.nth(2)).to_have_text(f"Good / scrap report: {number} · +2 / 0 · waiting to send")
     page.click("#btn-pause")  # start/pause/resume/complete are not queued: the page says so
+    page.click("#pause-confirm")
     expect(page.locator("#action-error")).to_have_text(
         "Offline: not done. Try again when the network is back."
     )

@@ -6,15 +6,13 @@
    shows the server's refusal when it answers. No dependencies. */
 (function () {
   "use strict";
-  var form = document.getElementById("scan-form");
-  if (!form) return;
+  /* The scan card is part of the swapped #station-live (station.js): look its elements up when used, and
+     take taps and submits by delegation, so a swapped-in card (another job, or the first) works at once. */
   var cfg = JSON.parse(document.getElementById("station-config").textContent);
-  var sc = JSON.parse(document.getElementById("scan-config").textContent);
-  var input = document.getElementById("scan-input"), msg = document.getElementById("scan-message");
-  var video = document.getElementById("scan-video");
-  var T = sc.t;
+  var $ = function (id) { return document.getElementById(id); };
+  function scanConfig() { return JSON.parse($("scan-config").textContent); }   /* this job's number and texts */
 
-  function say(text, bad) { msg.textContent = text; msg.hidden = false; msg.className = "big" + (bad ? " red" : ""); }
+  function say(text, bad) { var msg = $("scan-message"); if (!msg) return; msg.textContent = text; msg.hidden = false; msg.className = "big" + (bad ? " red" : ""); }
   function fill(text, params) { return text.replace(/%\((\w+)\)s/g, function (_, k) { return params[k]; }); }
 
   /* What a scanned text means: {lot} or {job}. */
@@ -26,13 +24,14 @@
   }
 
   function issue(lot) {
+    var sc = scanConfig(), T = sc.t;
     window.taktStation.enqueue({ kind: "issue", path: "/api/v1/stock/issues", token: cfg.token, label: lot + " → " + sc.number,
                                  body: { lot_code: lot, work_order: sc.number } });
     say(fill(T.queued, { lot: lot }), false);
   }
 
   function handle(text) {
-    var what = parse(text);
+    var what = parse(text), T = scanConfig().t;
     if (what.job) { say(fill(T.opening, { number: what.job }), false); location.href = "/station/go/" + encodeURIComponent(what.job); return; }
     if (!what.lot) return;
     var headers = { "Authorization": "Bearer " + cfg.token };
@@ -42,20 +41,29 @@
     }).catch(function () { issue(what.lot); });   /* offline: queued, checked when sent */
   }
 
-  form.addEventListener("submit", function (ev) {
+  document.addEventListener("submit", function (ev) {
+    if (ev.target.id !== "scan-form") return;
     ev.preventDefault();
-    var text = input.value; input.value = "";
+    var input = $("scan-input"), text = input.value; input.value = "";
     if (text.trim()) handle(text);
     input.focus();
   });
   /* A keyboard-wedge scanner types into whatever has focus: keep it on the scan field. */
-  function refocus() { if (!document.querySelector("dialog[open]") && document.activeElement === document.body) input.focus(); }
+  function refocus() {
+    var input = $("scan-input");
+    if (input && !document.querySelector("dialog[open]") && (document.activeElement === document.body || !document.activeElement)) input.focus();
+  }
   document.addEventListener("click", function () { setTimeout(refocus, 0); });
-  input.focus();
+  document.addEventListener("takt:swapped", function () { stop(); refocus(); });   /* another job's card */
+  refocus();
 
   /* Camera */
   var stream = null;
-  function stop() { if (stream) stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; video.hidden = true; }
+  function stop() {
+    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    stream = null;
+    if ($("scan-video")) $("scan-video").hidden = true;
+  }
   function loadJsQR() {
     return new Promise(function (ok, fail) {
       if (window.jsQR) return ok(window.jsQR);
@@ -80,7 +88,11 @@
       };
     });
   }
-  document.getElementById("scan-camera").onclick = function () {
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("#scan-camera")) camera();
+  });
+  function camera() {
+    var video = $("scan-video"), T = scanConfig().t;
     if (stream) { stop(); return; }
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { say(T.no_camera, true); return; }
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (s) {
@@ -95,5 +107,5 @@
         tick();
       });
     }).catch(function () { stop(); say(T.no_camera, true); });
-  };
+  }
 })();

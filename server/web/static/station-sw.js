@@ -5,9 +5,9 @@
    Everything else (the API, state.json, live events, every POST) is not touched: the page's outbox sends
    its queued entries itself, with their Idempotency-Key, so nothing here can send anything twice. */
 "use strict";
-var CACHE = "takt-station-v1";
-var ASSETS = ["/static/app.css", "/static/live.js", "/static/station.js", "/static/station-pay.js", "/static/favicon.svg",
-              "/static/icons/station-192.png", "/static/icons/station-512.png"];
+var CACHE = "takt-station-v2";
+var ASSETS = ["/static/app.css", "/static/live.js", "/static/station.js", "/static/scan.js", "/static/station-pay.js",
+              "/static/favicon.svg", "/static/icons/station-192.png", "/static/icons/station-512.png"];
 var PAGE = /^\/station\/[^/]+$/;
 var MANIFEST = /^\/station\/[^/]+\/manifest\.webmanifest$/;
 var NETWORK_WAIT_MS = 4000;   /* flaky Wi-Fi: a cached page after this long beats a spinner */
