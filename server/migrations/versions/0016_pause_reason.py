@@ -1,7 +1,7 @@
 """pause reason: why the operator paused an operation, on the run the pause closed
 
-Revision ID: 0015_pause_reason
-Revises: 0014_sales_share_links
+Revision ID: 0016_pause_reason
+Revises: 0015_user_stations
 Create Date: 2026-12-05 00:20:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0015_pause_reason'
-down_revision: str | None = '0014_sales_share_links'
+revision: str = '0016_pause_reason'
+down_revision: str | None = '0015_user_stations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
