@@ -18,6 +18,7 @@ from server.models.stock import (
     AdjustIn,
     BalanceOut,
     IssueIn,
+    MaterialTotal,
     MoveOut,
     OnHandOut,
     ReceiptIn,
@@ -104,6 +105,12 @@ def adjust(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     return _post(engine, session, who, "adjust", body, idempotency_key, stock.adjust)
+
+
+@router.get("/stock/on-hand", response_model=list[MaterialTotal])
+def totals(session: SessionDep, _: AnyRole) -> list[MaterialTotal]:
+    """Every material's totals (at stock locations, issued to orders)."""
+    return stock.totals(session)
 
 
 @router.get("/stock/on-hand/{material}", response_model=OnHandOut)

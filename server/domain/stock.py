@@ -10,6 +10,7 @@ material allows negative stock. Stock issued to a work order sits at the locatio
 
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -24,6 +25,7 @@ from server.models.stock import (
     BalanceOut,
     IssueIn,
     LotReceipt,
+    MaterialTotal,
     MoveOut,
     OnHandOut,
     ReceiptIn,
@@ -207,26 +209,37 @@ def on_hand(session: Session, code: str) -> OnHandOut:
     total issued to work orders. Reads only the balance summary (one row per lot and location)."""
     material = crud.get_by(session, Material, code=code)
     stmt = (
-        select(StockBalance, MaterialLot.code)
+        select(MaterialLot.code, StockBalance.location, WorkOrder.number, StockBalance.quantity)
         .join(MaterialLot, col(MaterialLot.id) == col(StockBalance.lot_id))
+        .outerjoin(WorkOrder, col(WorkOrder.id) == col(StockBalance.work_order_id))
         .where(StockBalance.material_id == material.id, StockBalance.quantity != 0)
         .order_by(col(StockBalance.lot_id), col(StockBalance.location))
-    )
-    rows = session.exec(stmt).all()
-    orders = {o.id: o.number for o in _by_ids(session, {b.work_order_id for b, _ in rows if b.work_order_id})}
+    )  # fmt: skip
     lots = [
-        BalanceOut(
-            material=code,
-            lot=lot,
-            location=b.location,
-            work_order=orders.get(b.work_order_id),
-            quantity=b.quantity,
-        )
-        for b, lot in rows
+        BalanceOut(material=code, lot=lot, location=where, work_order=number, quantity=quantity)
+        for lot, where, number, quantity in session.exec(stmt).all()
     ]
     issued = ledger.qty(sum(b.quantity for b in lots if b.work_order is not None))
     total = ledger.qty(sum(b.quantity for b in lots if b.work_order is None))
     return OnHandOut(material=code, unit=material.unit, on_hand=total, issued=issued, lots=lots)
+
+
+def totals(session: Session) -> list[MaterialTotal]:
+    """Every material's stock at stock locations and issued to orders: one GROUP BY over the balances."""
+    issued = col(StockBalance.work_order_id).is_not(None)
+    stmt = (
+        select(
+            Material.code, Material.unit,
+            func.coalesce(func.sum(case((issued, 0.0), else_=StockBalance.quantity)), 0.0),
+            func.coalesce(func.sum(case((issued, StockBalance.quantity), else_=0.0)), 0.0),
+        )
+        .outerjoin(StockBalance, col(StockBalance.material_id) == col(Material.id))
+        .group_by(col(Material.id), col(Material.code), col(Material.unit)).order_by(col(Material.code))
+    )  # fmt: skip
+    return [
+        MaterialTotal(material=code, unit=unit, on_hand=ledger.qty(on), issued=ledger.qty(out))
+        for code, unit, on, out in session.exec(stmt).all()
+    ]
 
 
 def lot_balances(session: Session, code: str) -> list[BalanceOut]:

@@ -5,6 +5,9 @@ produced, and on (where did this material go?). Backward: the order that produce
 lots that order consumed, and on (what went into this?). Breadth-first, each lot visited once.
 """
 
+from typing import NamedTuple
+
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from server.core.errors import Conflict, InvalidInput
@@ -73,49 +76,56 @@ def produce(session: Session, actor: str, number: str, move: LotMove) -> Materia
     return crud.create(session, actor, lot)
 
 
-def _consumers(session: Session, lot_ids: list[int]) -> list[tuple[int, WorkOrder]]:
-    """(lot id, order) for each order whose operations consumed one of the lots."""
+class _Lot(NamedTuple):
+    id: int
+    code: str
+    material: str
+    produced_by: int | None
+
+
+def _consumers(session: Session, lots: list[_Lot]) -> list[tuple[int, str]]:
+    """(order id, number) of each order whose operations consumed one of the lots, by lot."""
     stmt = (
-        select(LotConsumption.lot_id, WorkOrder)
+        select(LotConsumption.lot_id, WorkOrder.id, WorkOrder.number)
         .join(Operation, col(Operation.id) == col(LotConsumption.operation_id))
         .join(WorkOrder, col(WorkOrder.id) == col(Operation.work_order_id))
-        .where(col(LotConsumption.lot_id).in_(lot_ids)).distinct()
+        .where(col(LotConsumption.lot_id).in_([lot.id for lot in lots])).distinct()
         .order_by(col(LotConsumption.lot_id), col(WorkOrder.id))
     )  # fmt: skip
-    return [(lot_id, order) for lot_id, order in session.exec(stmt).all()]
+    return [(order_id or 0, number) for _, order_id, number in session.exec(stmt).all()]
 
 
-def _producers(session: Session, lots: list[MaterialLot]) -> list[tuple[int, WorkOrder]]:
-    """(lot id, order) for the order that produced each of the lots (where known)."""
-    by_op = {lot.produced_by_operation_id: lot.id or 0 for lot in lots if lot.produced_by_operation_id}
-    if not by_op:
+def _producers(session: Session, lots: list[_Lot]) -> list[tuple[int, str]]:
+    """(order id, number) of the order that produced each of the lots (where known), by lot."""
+    rank = {lot.produced_by: i for i, lot in reversed(list(enumerate(lots))) if lot.produced_by is not None}
+    if not rank:
         return []
     stmt = (
-        select(Operation.id, WorkOrder).join(WorkOrder, col(WorkOrder.id) == col(Operation.work_order_id))
-        .where(col(Operation.id).in_(list(by_op)))
+        select(Operation.id, WorkOrder.id, WorkOrder.number)
+        .join(WorkOrder, col(WorkOrder.id) == col(Operation.work_order_id))
+        .where(col(Operation.id).in_(list(rank)))
     )  # fmt: skip
-    rows = session.exec(stmt).all()
-    return sorted(((by_op[op_id], order) for op_id, order in rows if op_id is not None), key=lambda p: p[0])
+    rows = sorted(session.exec(stmt).all(), key=lambda row: rank[row[0]])
+    return [(order_id or 0, number) for _, order_id, number in rows]
 
 
-def _lots_of(session: Session, order_ids: list[int], direction: str) -> dict[int, list[MaterialLot]]:
+def _lots_of(session: Session, order_ids: list[int], direction: str) -> dict[int, list[_Lot]]:
     """Per order: the lots it produced (forward) or consumed (backward)."""
+    columns = sa_select(  # five columns: more than sqlmodel's typed select takes
+        col(Operation.work_order_id), col(MaterialLot.id), col(MaterialLot.code), col(MaterialLot.material),
+        col(MaterialLot.produced_by_operation_id),
+    )  # fmt: skip
     if direction == "forward":
-        stmt = (
-            select(Operation.work_order_id, MaterialLot)
-            .join(Operation, col(Operation.id) == col(MaterialLot.produced_by_operation_id))
-            .where(col(Operation.work_order_id).in_(order_ids))
-        )  # fmt: skip
+        stmt = columns.join(Operation, col(Operation.id) == col(MaterialLot.produced_by_operation_id))
     else:
         stmt = (
-            select(Operation.work_order_id, MaterialLot)
-            .join(LotConsumption, col(LotConsumption.lot_id) == col(MaterialLot.id))
-            .join(Operation, col(Operation.id) == col(LotConsumption.operation_id))
-            .where(col(Operation.work_order_id).in_(order_ids)).distinct()
+            columns.join(LotConsumption, col(LotConsumption.lot_id) == col(MaterialLot.id))
+            .join(Operation, col(Operation.id) == col(LotConsumption.operation_id)).distinct()
         )  # fmt: skip
-    out: dict[int, list[MaterialLot]] = {}
-    for order_id, lot in session.exec(stmt.order_by(col(MaterialLot.id))).all():
-        out.setdefault(order_id, []).append(lot)
+    stmt = stmt.where(col(Operation.work_order_id).in_(order_ids)).order_by(col(MaterialLot.id))
+    out: dict[int, list[_Lot]] = {}
+    for order_id, lot_id, code, material, produced_by in session.execute(stmt).all():
+        out.setdefault(order_id, []).append(_Lot(lot_id or 0, code, material, produced_by))
     return out
 
 
@@ -124,26 +134,24 @@ def trace(session: Session, code: str, direction: str) -> TraceOut:
     so a deep genealogy costs a few queries per level, not per lot."""
     if direction not in {"forward", "backward"}:
         raise InvalidInput("direction must be forward or backward")
-    start = crud.get_by(session, MaterialLot, code=code)
-    seen_lots: set[int | None] = {start.id}
-    seen_orders: dict[int | None, str] = {}
+    first = crud.get_by(session, MaterialLot, code=code)
+    start = _Lot(first.id or 0, first.code, first.material, first.produced_by_operation_id)
+    seen_lots = {start.id}
+    seen_orders: dict[int, str] = {}
     nodes: list[TraceNode] = []
     frontier = [start]
     for depth in range(1, MAX_DEPTH + 1):
-        if direction == "forward":
-            links = _consumers(session, [lot.id or 0 for lot in frontier])
-        else:
-            links = _producers(session, frontier)
-        order_lots = _lots_of(session, list({o.id or 0 for _, o in links}), direction)
-        following: list[MaterialLot] = []
-        for _lot_id, order in links:
-            seen_orders.setdefault(order.id, order.number)
-            for other in order_lots.get(order.id or 0, []):
+        links = _consumers(session, frontier) if direction == "forward" else _producers(session, frontier)
+        order_lots = _lots_of(session, list({order_id for order_id, _ in links}), direction)
+        following: list[_Lot] = []
+        for order_id, number in links:
+            seen_orders.setdefault(order_id, number)
+            for other in order_lots.get(order_id, []):
                 if other.id not in seen_lots:
                     seen_lots.add(other.id)
                     following.append(other)
                     nodes.append(TraceNode(lot=other.code, material=other.material, depth=depth,
-                                           via_work_order=order.number))  # fmt: skip
+                                           via_work_order=number))  # fmt: skip
         if not following:
             break
         frontier = following

@@ -121,3 +121,10 @@ class OnHandOut(SQLModel):
     on_hand: float = Field(description="at stock locations, not issued to work orders")
     issued: float = Field(description="issued to work orders and not yet consumed")
     lots: list[BalanceOut]
+
+
+class MaterialTotal(SQLModel):
+    material: str
+    unit: str
+    on_hand: float = Field(description="at stock locations, not issued to work orders")
+    issued: float = Field(description="issued to work orders and not yet consumed")

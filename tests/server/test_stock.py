@@ -117,6 +117,11 @@ def test_ledger_moves_and_on_hand(client: TestClient) -> None:
         ("S-2", "wo:WO-1"): 5.0,
     }  # fmt: skip
     assert (steel["on_hand"], steel["issued"], steel["unit"]) == (32.5, 32.5, "kg")
+    everything = ok(client.get("/api/v1/stock/on-hand", headers=op))
+    assert [(t["material"], t["on_hand"], t["issued"]) for t in everything] == [
+        ("NUT-M6", 0, 0),
+        ("STEEL-6", 32.5, 32.5),
+    ]
     ledger = ok(client.get("/api/v1/stock/moves", params={"lot": "S-2"}, headers=op))
     assert [m["kind"] for m in ledger["items"]] == [
         "receipt",
