@@ -28,7 +28,7 @@ from server.domain import security
 from server.historian import Historian, make_historian
 from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
-from server.notify.evaluator import Evaluator
+from server.notify.evaluator import Evaluator, follow
 from server.notify.sender import Sender
 from server.web.pages import PAGE_ROUTERS
 from server.web.ratelimit import RateLimiter
@@ -57,6 +57,7 @@ def lifespan(settings: Settings, engine: Engine | None) -> Lifespan:
             share_limiter, share_cache = make_share_guards(settings)
             signin_limiter = RateLimiter(settings.signin_rate_per_minute, settings.signin_rate_burst)
             sender, evaluator = _start_alerts(settings, db)
+            following = asyncio.create_task(follow(events.bus, evaluator)) if evaluator is not None else None
             services = Services(
                 settings, db, historian, share_limiter, share_cache, signin_limiter, ingestor, fanout,
                 sender, evaluator,
@@ -66,6 +67,8 @@ def lifespan(settings: Settings, engine: Engine | None) -> Lifespan:
             try:
                 yield
             finally:
+                if following is not None:
+                    following.cancel()
                 for alerting in (evaluator, sender):
                     if alerting is not None:
                         await asyncio.to_thread(alerting.stop)

@@ -4,7 +4,7 @@ condition holds now (a machine down past its minutes, a late order, an open NC..
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
@@ -99,21 +99,18 @@ def scrap_rate(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]
 
 
 def _orders(session: Session, ctx: Context, late: bool) -> list[Finding]:
+    """Open orders past their due day (`late`), or not yet but whose ETA falls after it (progress's `late`
+    flag: the ETA, or now when there is none, after the due day)."""
     tz = ctx.site.timezone if ctx.site else "UTC"
+    today = datetime.fromtimestamp(ctx.now / 1000, ctx.zone).date()
     found = []
     for line in bv.open_orders(session, tz):
         p = line.progress
-        at_risk = (
-            not p.late and p.eta is not None and p.due_date is not None and _day(p.eta, ctx) > p.due_date
-        )
-        if p.late if late else at_risk:
+        past_due = p.due_date is not None and today > p.due_date
+        if past_due if late else (p.late and not past_due):
             link = f"{ctx.base_url}/boss/orders/{line.number}"
             found.append(Finding(f"order:{line.number}", f"{line.number} {line.product}", p.percent, link))
     return found
-
-
-def _day(moment: datetime, ctx: Context) -> date:
-    return moment.astimezone(ctx.zone).date()
 
 
 def order_late(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:

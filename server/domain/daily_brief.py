@@ -141,14 +141,12 @@ def _largest_loss(figures: oee.Figures) -> str | None:
 
 
 def _at_risk(session: Session, site: Site, day: date) -> list[tuple[str, bool]]:
-    found = []
-    for line in bv.open_orders(session, site.timezone):
-        p = line.progress
-        late = p.late
-        risk = p.eta is not None and p.due_date is not None and p.eta.date() > p.due_date
-        if late or risk:
-            found.append((line.number, late))
-    return found
+    """Open orders whose ETA falls after their due day, and whether they are past it already."""
+    return [
+        (line.number, line.progress.due_date is not None and day > line.progress.due_date)
+        for line in bv.open_orders(session, site.timezone)
+        if line.progress.late
+    ]
 
 
 def _pct(value: float | None) -> str:

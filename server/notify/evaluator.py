@@ -1,4 +1,5 @@
-"""The rule evaluator: a thread that, every `TAKT_ALERT_EVAL_S`, takes the evaluator lease (one replica at a
+"""The rule evaluator: a thread that, every `TAKT_ALERT_EVAL_S` or soon after a live event that can change an
+alert (`follow`: a machine's state, an edge, an inspection), takes the evaluator lease (one replica at a
 time, server/domain/alert_lease.py) and evaluates every rule in the same transaction
 (server/domain/alert_engine.py); then it wakes the sender so new messages go out at once."""
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from server.core.events import EventBus
 from server.core.settings import Settings
 from server.domain import alert_engine, alert_lease
 from server.domain.alert_conditions import Context
@@ -20,6 +22,16 @@ from server.models.types import now_ms
 
 log = logging.getLogger(__name__)
 LEASE = "evaluator"
+MIN_GAP_S = 0.5
+WAKING = frozenset({"machine_state", "edge", "inspection"})
+
+
+async def follow(bus: EventBus, evaluator: "Evaluator") -> None:
+    """Wake the evaluator on the live events that can open or close an episode (until cancelled)."""
+    async with bus.subscribe() as events:
+        async for event in events:
+            if event.kind in WAKING:
+                evaluator.wake()
 
 
 class Evaluator:
@@ -35,6 +47,7 @@ class Evaluator:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.on_messages = on_messages
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-evaluator", daemon=True)
         self._failing = False
 
@@ -43,10 +56,19 @@ class Evaluator:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=15)
 
+    def wake(self) -> None:
+        """Evaluate soon (a machine changed state, an edge came or went, an inspection was recorded)."""
+        self._wake.set()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
+        while True:
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if self._stop.wait(min(MIN_GAP_S, self.every_s)):  # a burst of events: one evaluation
+                return
             try:
                 self.run_once()
                 if self._failing:
