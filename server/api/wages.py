@@ -5,7 +5,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session, SQLModel
 
 from server.api.deps import CurrentPrincipal, Payroll, SettingsDep, Supervisor
@@ -129,16 +129,11 @@ def add_adjustment(
     response_model=WageSheetPublic,
     responses={409: {"model": CloseRefused, "description": "reports above machine counts: confirm_flags"}},
 )
-def close_period(body: PeriodClose, session: SessionDep, settings: SettingsDep, who: Payroll) -> Response:
+def close_period(
+    body: PeriodClose, session: SessionDep, settings: SettingsDep, who: Payroll
+) -> WageSheetPublic:
     """Lock the period holding `start` (after its last day); with reports above the machines' counts only
-    with `confirm_flags` (else 409 listing them)."""
+    with `confirm_flags` (else 409 listing them in `flags`)."""
     period, local = _period(session, settings, body.start)
-    sheet = wages.sheet(session, period, local)
-    if sheet.flags and not body.confirm_flags:
-        public = wage_views.to_public(sheet)
-        refused = CloseRefused(detail="flags", message="reports above the machines' counts: confirm to close",
-                               flags=public.flags)  # fmt: skip
-        return JSONResponse(refused.model_dump(mode="json"), status_code=409)
-    pay_periods.close(session, who.username, period, local)
-    public = wage_views.to_public(wages.sheet(session, period, local))
-    return JSONResponse(public.model_dump(mode="json"))
+    wages.close_period(session, who.username, period, local, body.confirm_flags)
+    return wage_views.to_public(wages.sheet(session, period, local))

@@ -61,14 +61,19 @@ def closed_list(session: Session) -> list[PayPeriod]:
     return list(session.exec(select(PayPeriod).order_by(col(PayPeriod.start))).all())
 
 
-def close(session: Session, actor: str, period: Period, local: SiteTime) -> PayPeriod:
-    """Lock `period` (only once its last day is over); audit-logged."""
+def ensure_ended(period: Period, local: SiteTime) -> None:
+    """Conflict while the period's last day is not over (a period closes after it ends)."""
     if local.today() <= period.end:
         raise Conflict(
             "pay period %(start)s to %(end)s has not ended yet",
             start=period.start.isoformat(),
             end=period.end.isoformat(),
         )
+
+
+def close(session: Session, actor: str, period: Period, local: SiteTime) -> PayPeriod:
+    """Lock `period` (only once its last day is over); audit-logged."""
+    ensure_ended(period, local)
     row = PayPeriod(
         start=period.start,
         end=period.end,

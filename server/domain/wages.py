@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from server.core.errors import Conflict
 from server.core.sitetime import SiteTime
 from server.domain import pay_periods, station_hours
 from server.domain.pay_periods import Period
@@ -470,3 +471,18 @@ def own_figure(session: Session, username: str, start_day: int, local: SiteTime)
         today, sum(d.pieces for d in days), sum(d.amount_e4 for d in days), period,
         total.pieces if total else 0, total.total_e4 if total else 0,
     )  # fmt: skip
+
+
+def close_period(session: Session, actor: str, period: Period, local: SiteTime, confirm_flags: bool) -> None:
+    """Lock `period` (pay_periods.close); while reports exceed machine counts only with `confirm_flags`, else
+    a Conflict whose API answer carries the `flags`."""
+    pay_periods.ensure_ended(period, local)
+    flags = sheet(session, period, local).flags
+    if flags and not confirm_flags:
+        err = Conflict(
+            "%(count)s reports are above the machines' counts: check them, then confirm to close",
+            count=len(flags),
+        )
+        err.details = {"flags": [{**f.__dict__, "day": f.day.isoformat()} for f in flags]}
+        raise err
+    pay_periods.close(session, actor, period, local)

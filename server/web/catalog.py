@@ -32,8 +32,8 @@ ERROR_MODULES = (
     "domain/importexport.py", "domain/oee.py", "domain/operations.py", "domain/pay_periods.py",
     "domain/piece_rates.py", "domain/principals.py", "domain/quality.py", "domain/named_reports.py",
     "domain/reasons.py", "domain/sales_import.py", "domain/sales_orders.py", "domain/work_reports.py",
-    "domain/signin.py",
-    "domain/spc.py", "domain/station_scope.py", "domain/trace.py", "domain/workorders.py",
+    "domain/signin.py", "domain/spc.py", "domain/station_scope.py", "domain/trace.py", "domain/wages.py",
+    "domain/workorders.py",
     "domain/bom.py", "domain/bom_import.py", "domain/ledger.py", "domain/lot_files.py", "domain/stock.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}

@@ -5,22 +5,24 @@ adjustments; printable on A4 (the reports' print layout) and downloadable as XLS
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from server.api.deps import SettingsDep
 from server.core.db import SessionDep
-from server.core.i18n import get_locale
-from server.domain import pay_periods, wage_views, wages
+from server.core.i18n import N_, get_locale
+from server.domain import pay_periods, piece_rates, wage_views, wages
 from server.domain.principals import Principal
 from server.domain.sites import site_of, site_time
-from server.models.pay import WageSheetPublic
-from server.web.auth import page_role
+from server.models.pay import AdjustmentCreate, WageSheetPublic
+from server.web.auth import SameOrigin, page_role
+from server.web.forms import done, validated
 from server.web.routing import PageRoute
 from server.web.templates import templates
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PayrollUser = Annotated[Principal, page_role("supervisor", "payroll")]
+SupervisorOnly = Annotated[Principal, page_role("supervisor")]  # adjustments: a supervisor's word
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -36,7 +38,8 @@ def wage_page(
 ) -> Response:
     sheet = _sheet(session, settings, day)
     site = site_of(session, settings.site)
-    context = {"s": sheet, "factory": site.name if site else "", "day": (day or sheet.start).isoformat()}
+    context = {"s": sheet, "factory": site.name if site else "", "day": (day or sheet.start).isoformat(),
+               "who": _user}  # fmt: skip
     return templates.TemplateResponse(request, "wages/sheet.html", context)
 
 
@@ -50,3 +53,28 @@ def wage_xlsx(
     body = wage_views.to_xlsx(sheet, lang, site.name if site else "")
     name = f"wages-{sheet.start.isoformat()}.xlsx"
     return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/wages/adjustments")
+def add_adjustment(
+    session: SessionDep, settings: SettingsDep, who: SupervisorOnly, _origin: SameOrigin,
+    username: Annotated[str, Form(max_length=64)], day: Annotated[str, Form(max_length=10)],
+    amount: Annotated[str, Form(max_length=20)], reason: Annotated[str, Form(max_length=400)],
+) -> Response:  # fmt: skip
+    """A supervisor's line of its own (never an edit of the computed numbers)."""
+    body = validated(AdjustmentCreate, {"username": username, "day": day, "amount": amount, "reason": reason})
+    local = site_time(session, settings.site)
+    piece_rates.add_adjustment(session, who.username, body, settings.pay_period_start_day, local)
+    return done(f"/wages?day={body.day.isoformat()}", N_("Adjustment added"))
+
+
+@router.post("/wages/close")
+def close_period(
+    session: SessionDep, settings: SettingsDep, who: PayrollUser, _origin: SameOrigin,
+    start: Annotated[date, Form()], confirm_flags: Annotated[bool, Form()] = False,
+) -> Response:  # fmt: skip
+    """Lock the period (after its last day; with reports above the machines' counts only when confirmed)."""
+    local = site_time(session, settings.site)
+    period = pay_periods.period_of(start, settings.pay_period_start_day, local)
+    wages.close_period(session, who.username, period, local, confirm_flags)
+    return done(f"/wages?day={period.start.isoformat()}", N_("Pay period closed"))

@@ -3,6 +3,7 @@ operator's pieces and pay today and this period, and both update after a work re
 
 import io
 import re
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -79,3 +80,36 @@ def test_wage_sheet_page_for_the_payroll_clerk(live: LiveServer) -> None:
     with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as op:
         op.post("/login", data=operator)
         assert op.get("/wages").status_code == 403
+
+
+def test_adjust_and_close_on_the_page(live: LiveServer) -> None:
+    """A supervisor adds an adjustment (a line of its own); the clerk closes last month's period
+    (audit-logged), whose page then says who closed it and offers no more forms."""
+    add_user(live.plant, "payroll", "clerk-close")
+    add_user(live.plant, "operator", "op-adj")
+    sessions = {}
+    for name in ("supervisor1", "clerk-close"):
+        client = httpx.Client(base_url=live.base, headers={"Origin": live.base, "Accept-Language": "en"})
+        client.post("/login", data={"username": name, "password": live.plant.passwords[name]})
+        sessions[name] = client
+    today = date.today()
+    adjust = {"username": "op-adj", "day": today.isoformat(), "amount": "-2.50", "reason": "broken gauge"}
+    assert sessions["clerk-close"].post("/wages/adjustments", data=adjust).status_code == 403
+    added = sessions["supervisor1"].post("/wages/adjustments", data=adjust)
+    assert added.status_code == 303
+    page = sessions["clerk-close"].get(added.headers["location"]).text
+    row = re.search(r'<tr data-operator="op-adj">(.*?)</tr>', page, re.S)
+    assert row and ">-2.50<" in row.group(1) and "broken gauge" in page and "supervisor1" in page
+    last_month = today.replace(day=1) - timedelta(days=1)
+    closed = sessions["clerk-close"].post("/wages/close", data={"start": last_month.isoformat()})
+    assert closed.status_code == 303
+    page = sessions["clerk-close"].get(closed.headers["location"]).text
+    assert "Closed by clerk-close" in page and 'id="close"' not in page and 'id="adjust"' not in page
+    audit = ok(
+        live.http.get("/api/v1/audit", params={"entity": "PayPeriod"}, headers=live.plant.as_("supervisor"))
+    )
+    assert [a["action"] for a in audit["items"]] == ["close"]
+    current = sessions["clerk-close"].post("/wages/close", data={"start": today.isoformat()})
+    assert current.status_code == 409 and "has not ended yet" in current.text
+    for client in sessions.values():
+        client.close()
