@@ -41,6 +41,8 @@ def test_wage_sheet_page_for_the_payroll_clerk(live: LiveServer) -> None:
     """The payroll clerk's home is the wage sheet: zh and en, the operator's row, printable, the same figures
     in its XLSX; an operator's session gets a 403 page."""
     add_user(live.plant, "operator", "op-page")
+    stations = {"stations": ["st-lathe-1"]}  # an operator signed in by password acts at its stations only
+    ok(live.http.put("/api/v1/users/op-page/stations", json=stations, headers=live.plant.as_("admin")))
     add_user(live.plant, "payroll", "clerk-page")
     skill = live.http.put(
         "/api/v1/users/op-page/skill", json={"level": "pg"}, headers=live.plant.as_("supervisor")
