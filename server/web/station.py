@@ -4,7 +4,9 @@ A tablet must be enrolled (`/station/enroll?token=...`, opened once on the table
 the `takt_device` cookie). Operators then sign in with badge + PIN (`signin.badge_sign_in`: throttled and
 locked after repeated failures) and get the `takt_op` cookie. The page's script calls the JSON API with the
 operator's bearer token (start/pause/complete, work reports with an Idempotency-Key, downtime reasons) and
-this module's `state.json` / `inspection` (also with an Idempotency-Key) endpoints.
+this module's `state.json`, `fragment` (the changing part, swapped in place) and `inspection` (also with an
+Idempotency-Key) endpoints. `/station/sw.js` and the manifest make the page an installable app that opens
+offline (server/web/pwa.py, static/station-sw.js).
 """
 
 import logging
