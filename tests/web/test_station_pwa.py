@@ -5,6 +5,7 @@ from io import BytesIO
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
@@ -12,7 +13,14 @@ from server.domain import workorders as wo
 from server.models.production import WorkReport
 from server.web.app_icons import ICON_DIR, ICONS, draw
 from tests.server.factory import make_order, ok
-from tests.web.conftest import LiveServer, PageFactory, enroll_and_sign_in, offline_ready, start_order
+from tests.web.conftest import (
+    LiveServer,
+    PageFactory,
+    enroll_and_sign_in,
+    offline_ready,
+    start_order,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -91,3 +99,19 @@ def test_committed_icons_are_what_the_generator_draws() -> None:
         committed = Image.open(ICON_DIR / name).convert("RGBA")
         drawn = Image.open(BytesIO(draw(size, maskable))).convert("RGBA")
         assert committed.size == (size, size) and committed.tobytes() == drawn.tobytes(), name
+
+
+def test_signing_out_drops_the_kept_page(live: LiveServer, new_page: PageFactory, job: str) -> None:
+    """The kept page holds the operator's token: after sign-out it is gone, and offline the tablet no longer
+    opens the signed-in page."""
+    page = new_page("phone", "en")
+    enroll_and_sign_in(page, live)
+    offline_ready(page)
+    page.click("#signout")
+    page.wait_for_selector("#badge")  # the sign-in form, through the worker
+    kept = "caches.match('/station/st-lathe-1').then(r => !!r)"
+    wait_until(lambda: page.evaluate(kept) is False, what="the kept page dropped")
+    page.context.set_offline(True)
+    with pytest.raises(PlaywrightError):
+        page.reload()
+    assert page.locator("#job").count() == 0
