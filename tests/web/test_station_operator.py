@@ -208,7 +208,8 @@ def test_pause_asks_why_and_tap_switches_jobs_in_place(
     page.click("#pause-confirm")  # no reason: allowed
     expect(page.locator("#job")).to_have_attribute("data-status", "paused")
     assert _last_run(live, other).pause_reason is None
-    page.click(f"#queue [data-switch='{JOB}']")
+    page.fill("#scan-input", live.url(f"/station/go/{JOB}"))  # a scanned job traveler switches too
+    page.press("#scan-input", "Enter")
     expect(page.locator("#job")).to_have_attribute("data-number", JOB)
     page.click("#btn-resume")
     expect(page.locator("#job")).to_have_attribute("data-status", "running")

@@ -2,8 +2,9 @@
    #scan-input; or the camera reads the label's QR (the browser's BarcodeDetector where present, else the
    vendored jsQR, loaded on first use). A lot code (or a lot label's URL, .../l/CODE) is issued to the current
    order through the station's outbox (same Idempotency-Key on every retry, kept offline); a job traveler's
-   QR (.../station/go/NUMBER) opens that job. Online, an unknown code is said at once; offline, the outbox
-   shows the server's refusal when it answers. No dependencies. */
+   QR (.../station/go/NUMBER) opens that job in place (station.js's switchTo, like a tap on the queue).
+   Online, an unknown code is said at once; offline, the outbox shows the server's refusal when it answers.
+   No dependencies. */
 (function () {
   "use strict";
   /* The scan card is part of the swapped #station-live (station.js): look its elements up when used, and
@@ -32,7 +33,7 @@
 
   function handle(text) {
     var what = parse(text), T = scanConfig().t;
-    if (what.job) { say(fill(T.opening, { number: what.job }), false); location.href = "/station/go/" + encodeURIComponent(what.job); return; }
+    if (what.job) { say(fill(T.opening, { number: what.job }), false); window.taktStation.switchTo(what.job); return; }
     if (!what.lot) return;
     var headers = { "Authorization": "Bearer " + cfg.token };
     fetch("/api/v1/lots/" + encodeURIComponent(what.lot), { headers: headers, credentials: "same-origin" }).then(function (r) {

@@ -374,5 +374,6 @@
   renderOutbox();
   apply(liveState(), true);
   flush();
-  window.taktStation = { outbox: load, flush: flush, enqueue: enqueue };   /* enqueue: scan.js's issues */
+  /* enqueue: scan.js's issues; switchTo: a scanned job traveler */
+  window.taktStation = { outbox: load, flush: flush, enqueue: enqueue, switchTo: switchTo };
 })();
