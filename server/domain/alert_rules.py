@@ -18,6 +18,7 @@ from server.models.alerts import (
     AlertRule,
     RuleKind,
 )
+from server.models.plant import Line, Machine
 from server.models.types import now_ms
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -67,6 +68,10 @@ def _check_channels(session: Session, ids: list[int]) -> None:
 
 def _write(session: Session, rule: AlertRule, data: RuleIn) -> RulePublic:
     _check_channels(session, data.channel_ids + data.escalate_channel_ids)
+    if data.line_id is not None and session.get(Line, data.line_id) is None:
+        raise InvalidInput("line %(id)s does not exist", id=data.line_id)
+    if data.machine_id is not None and session.get(Machine, data.machine_id) is None:
+        raise InvalidInput("machine %(id)s does not exist", id=data.machine_id)
     for name, value in data.model_dump().items():
         setattr(rule, name, value)
     session.add(rule)
@@ -166,6 +171,7 @@ def my_choices(session: Session, user_id: int, role: str) -> list[Choice]:
 
 def choose(session: Session, user_id: int, rule_id: int, channel_id: int, enabled: bool) -> None:
     _rule(session, rule_id)
+    _check_channels(session, [channel_id])
     stmt = select(AlertPreference).where(
         AlertPreference.user_id == user_id,
         AlertPreference.rule_id == rule_id,

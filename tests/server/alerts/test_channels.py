@@ -166,3 +166,24 @@ def test_email_over_tls(alert_client: TestClient, pki: Pki, mode: str) -> None:
     payload = mail_message.get_payload(decode=True) if not mail_message.is_multipart() else None
     text = payload.decode() if isinstance(payload, bytes) else str(mail_message)
     assert BODY_EN in text
+
+
+def test_bad_input_is_refused_and_nothing_saved(alert_client: TestClient) -> None:
+    """Unknown channels, lines, machines and rules, a bad clock, a channel without its URL: 4xx, not 500."""
+    api = "/api/v1/alerts"
+    assert alert_client.post(f"{api}/channels", json={"name": "x", "kind": "wecom"}).status_code == 422
+    assert (
+        alert_client.post(
+            f"{api}/channels", json={"name": "x", "kind": "wecom", "url": "ftp://h/x"}
+        ).status_code
+        == 422
+    )
+    for bad in ({"channel_ids": [999]}, {"line_id": 999}, {"machine_id": 999}, {"quiet_from": "24:00"}):
+        answer = alert_client.post(f"{api}/rules", json={"name": "r", "kind": "machine_down", **bad})
+        assert answer.status_code == 422, (bad, answer.text)
+    assert alert_client.get(f"{api}/rules").json() == [] and alert_client.get(f"{api}/channels").json() == []
+    assert alert_client.post(f"{api}/channels/999/test").status_code == 404
+    assert alert_client.put(f"{api}/me/choices/1/1?enabled=true").status_code in (
+        403,
+        404,
+    )  # the admin token: no user
