@@ -1,16 +1,28 @@
-"""Issue by scan and backflush, in Chromium on the station tablet (keyboard-wedge path: the scanner types the
-code and Enter into the focused scan field), with machine counts arriving over MQTT from the live fixture's
-edge publisher: two lots received, issued by scan (one while offline, through the outbox), an unknown code
-refused at once, the order run with backflush; stock, the order's consumption and the finished lot's backward
-genealogy are exact. The shortage shows in the station queue before start."""
+"""Issue by scan and backflush, in Chromium on the station tablet (the keyboard-wedge path: the scanner types
+the code and Enter into the focused scan field; and the camera path, with Chromium's fake camera), machine
+counts arriving over MQTT from the live fixture's edge publisher: two lots received, issued by scan (one while
+offline, through the outbox), an unknown code refused at once, the order run with backflush; stock, the
+order's consumption and the finished lot's backward genealogy are exact. The shortage shows in the station
+queue and on the boss page before start; a lot label's URL opens its trace page."""
 
+import io
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+import segno
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
 
 from tests.server.factory import ok
-from tests.web.conftest import LiveServer, PageFactory, enroll_and_sign_in, login, shot, wait_until
+from tests.web.conftest import (
+    CHROMIUM_ARGS,
+    LiveServer,
+    PageFactory,
+    enroll_and_sign_in,
+    login,
+    shot,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -134,3 +146,43 @@ def test_a_lot_label_scanned_on_a_tablet_opens_its_trace(live: LiveServer, new_p
     anonymous = new_page("phone", "en")
     anonymous.goto(live.url("/lots/S-A"))
     expect(anonymous.locator("input[name=username]")).to_be_visible()  # not a tablet, not signed in: sign in
+
+
+def _qr_video(path: Path, text: str) -> Path:
+    """A Y4M file (what Chromium's fake camera plays) of a lot label's QR code on white, 640 x 480."""
+    qr = segno.make(text, error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="png", scale=8, border=4)
+    frame = Image.new("L", (640, 480), 255)
+    code = Image.open(buffer).convert("L")
+    frame.paste(code, ((640 - code.width) // 2, (480 - code.height) // 2))
+    y = frame.tobytes()
+    chroma = bytes([128]) * (320 * 240)  # grey: no colour
+    with path.open("wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(10):
+            out.write(b"FRAME\n" + y + chroma + chroma)
+    return path
+
+
+def test_camera_scan_issues_the_lot(live: LiveServer, browser: Browser, tmp_path: Path) -> None:
+    """The camera path: Chromium's fake camera shows a label's QR; the page decodes it (Chromium on Linux has
+    no BarcodeDetector: the vendored jsQR) and issues the lot to the running order (WO-MAT-1)."""
+    body = {"lot_code": "S-CAM", "material": "STEEL-6", "quantity": 2}
+    ok(live.http.post("/api/v1/stock/receipts", json=body, headers=live.plant.as_("operator")), 201)
+    video = _qr_video(tmp_path / "label.y4m", live.url("/l/S-CAM"))
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"]  # fmt: skip
+    camera = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=args)
+    try:
+        context = camera.new_context(viewport={"width": 1280, "height": 800}, locale="en")
+        context.grant_permissions(["camera"])
+        page = context.new_page()
+        enroll_and_sign_in(page, live)
+        expect(page.locator("#job")).to_have_attribute("data-number", "WO-MAT-1")
+        page.click("#scan-camera")
+        expect(page.locator("#scan-message")).to_contain_text("Lot S-CAM: issue saved", timeout=15_000)
+        _sent(page)
+    finally:
+        camera.close()
+    assert _steel(live)[("S-CAM", "wo:WO-MAT-1")] == 2.0

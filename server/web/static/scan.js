@@ -3,17 +3,25 @@
    vendored jsQR, loaded on first use). A lot code (or a lot label's URL, .../l/CODE) is issued to the current
    order through the station's outbox (same Idempotency-Key on every retry, kept offline); a job traveler's
    QR (.../station/go/NUMBER) opens that job in place (station.js's switchTo, like a tap on the queue).
-   Online, an unknown code is said at once; offline, the outbox shows the server's refusal when it answers.
-   No dependencies. */
+   Online, an unknown code is said at once; offline, the outbox shows the server's refusal when it answers. The card lives in the part station.js swaps (after actions and
+   on refresh), so everything in it is found when used (delegated events) and the last message is shown again
+   after a swap; the camera's view is a dialog of its own, outside that part. No dependencies. */
 (function () {
   "use strict";
-  /* The scan card is part of the swapped #station-live (station.js): look its elements up when used, and
-     take taps and submits by delegation, so a swapped-in card (another job, or the first) works at once. */
   var cfg = JSON.parse(document.getElementById("station-config").textContent);
   var $ = function (id) { return document.getElementById(id); };
-  function scanConfig() { return JSON.parse($("scan-config").textContent); }   /* this job's number and texts */
+  var stream = null, last = null;
 
-  function say(text, bad) { var msg = $("scan-message"); if (!msg) return; msg.textContent = text; msg.hidden = false; msg.className = "big" + (bad ? " red" : ""); }
+  function sc() { var el = $("scan-config"); return el ? JSON.parse(el.textContent) : null; }
+  function say(text, bad) {
+    last = { text: text, bad: bad, at: Date.now() };
+    show();
+  }
+  function show() {
+    var msg = $("scan-message");
+    if (!msg || !last || Date.now() - last.at > 30000) return;
+    msg.textContent = last.text; msg.hidden = false; msg.className = "big" + (last.bad ? " red" : "");
+  }
   function fill(text, params) { return text.replace(/%\((\w+)\)s/g, function (_, k) { return params[k]; }); }
 
   /* What a scanned text means: {lot} or {job}. */
@@ -24,46 +32,57 @@
     return { lot: code };
   }
 
-  function issue(lot) {
-    var sc = scanConfig(), T = sc.t;
-    window.taktStation.enqueue({ kind: "issue", path: "/api/v1/stock/issues", token: cfg.token, label: lot + " → " + sc.number,
-                                 body: { lot_code: lot, work_order: sc.number } });
-    say(fill(T.queued, { lot: lot }), false);
+  function issue(lot, c) {
+    window.taktStation.enqueue({ kind: "issue", path: "/api/v1/stock/issues", token: cfg.token, label: lot + " → " + c.number,
+                                 body: { lot_code: lot, work_order: c.number } });
+    say(fill(c.t.queued, { lot: lot }), false);
   }
 
   function handle(text) {
-    var what = parse(text), T = scanConfig().t;
-    if (what.job) { say(fill(T.opening, { number: what.job }), false); window.taktStation.switchTo(what.job); return; }
+    var c = sc(), what = parse(text);
+    if (!c) return;
+    if (what.job) { say(fill(c.t.opening, { number: what.job }), false); window.taktStation.switchTo(what.job); return; }
     if (!what.lot) return;
-    var headers = { "Authorization": "Bearer " + cfg.token };
-    fetch("/api/v1/lots/" + encodeURIComponent(what.lot), { headers: headers, credentials: "same-origin" }).then(function (r) {
-      if (r.status === 404) { say(fill(T.unknown, { code: what.lot }), true); return; }
-      issue(what.lot);   /* known, or the server could not tell now: the outbox sends it and shows any refusal */
-    }).catch(function () { issue(what.lot); });   /* offline: queued, checked when sent */
+    fetch("/api/v1/lots/" + encodeURIComponent(what.lot), { headers: { "Authorization": "Bearer " + cfg.token }, credentials: "same-origin" }).then(function (r) {
+      if (r.status === 404) { say(fill(c.t.unknown, { code: what.lot }), true); return; }
+      issue(what.lot, c);   /* known, or the server could not tell now: the outbox sends it and shows any refusal */
+    }).catch(function () { issue(what.lot, c); });   /* offline: queued, checked when sent */
   }
 
   document.addEventListener("submit", function (ev) {
-    if (ev.target.id !== "scan-form") return;
+    if (!ev.target || ev.target.id !== "scan-form") return;
     ev.preventDefault();
-    var input = $("scan-input"), text = input.value; input.value = "";
+    var input = $("scan-input"), text = input.value;
+    input.value = "";
     if (text.trim()) handle(text);
     input.focus();
   });
-  /* A keyboard-wedge scanner types into whatever has focus: keep it on the scan field. */
+  /* A keyboard-wedge scanner types into whatever has focus: keep it on the scan field, also after the
+     live part was swapped. */
   function refocus() {
     var input = $("scan-input");
     if (input && !document.querySelector("dialog[open]") && (document.activeElement === document.body || !document.activeElement)) input.focus();
   }
   document.addEventListener("click", function () { setTimeout(refocus, 0); });
-  document.addEventListener("takt:swapped", function () { stop(); refocus(); });   /* another job's card */
+  document.addEventListener("takt:swapped", function () { show(); refocus(); });   /* station.js swapped the card in */
   refocus();
 
   /* Camera */
-  var stream = null;
+  function view() {   /* the camera's dialog, made once, outside the swapped part */
+    var d = $("scan-camera-dialog");
+    if (d) return d;
+    d = document.createElement("dialog"); d.id = "scan-camera-dialog";
+    d.innerHTML = "<video playsinline muted style='width:100%;max-height:60vh;background:#000'></video><p class='big'></p><button class='btn big' type='button'></button>";
+    d.querySelector("button").onclick = stop;
+    d.addEventListener("close", stop);
+    document.body.appendChild(d);
+    return d;
+  }
   function stop() {
     if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
     stream = null;
-    if ($("scan-video")) $("scan-video").hidden = true;
+    var d = $("scan-camera-dialog");
+    if (d && d.open) d.close();
   }
   function loadJsQR() {
     return new Promise(function (ok, fail) {
@@ -89,15 +108,14 @@
       };
     });
   }
-  document.addEventListener("click", function (ev) {
-    if (ev.target.closest && ev.target.closest("#scan-camera")) camera();
-  });
   function camera() {
-    var video = $("scan-video"), T = scanConfig().t;
-    if (stream) { stop(); return; }
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { say(T.no_camera, true); return; }
+    var c = sc();
+    if (!c) return;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { say(c.t.no_camera, true); return; }
+    var d = view(), video = d.querySelector("video");
+    d.querySelector("p").textContent = c.t.looking; d.querySelector("button").textContent = c.t.close;
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (s) {
-      stream = s; video.srcObject = s; video.hidden = false; video.play(); say(T.looking, false);
+      stream = s; video.srcObject = s; d.showModal(); video.play();
       return detector().then(function (read) {
         function tick() {
           if (!stream) return;
@@ -107,6 +125,9 @@
         }
         tick();
       });
-    }).catch(function () { stop(); say(T.no_camera, true); });
+    }).catch(function () { stop(); say(c.t.no_camera, true); });
   }
+  document.addEventListener("click", function (ev) {
+    if (ev.target && ev.target.closest && ev.target.closest("#scan-camera")) camera();
+  });
 })();
