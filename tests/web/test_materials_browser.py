@@ -122,6 +122,16 @@ def test_boss_page_shows_the_shortage_before_start(live: LiveServer, new_page: P
     expect(page.locator("#shortages [data-shortage=WO-MAT-1]")).to_have_count(0)  # issued and running
 
 
+def test_planner_sees_the_shortage_list(live: LiveServer, new_page: PageFactory) -> None:
+    """The planner's material page: WO-MAT-BIG (undated: always listed) lacks 250 kg; the stock totals."""
+    page = new_page("tablet", "zh-CN")
+    login(page, live, "planner1", "/admin/materials?days=3")
+    row = page.locator("#shortages [data-order=WO-MAT-BIG][data-material=STEEL-6]")
+    expect(row.locator("[data-short]")).to_have_text("250.0")
+    expect(page.locator("h2").first).to_have_text("缺料清单")
+    expect(page.locator("#stock [data-material=STEEL-6] [data-on-hand]")).to_have_text("0.0 kg")  # all issued
+
+
 def test_a_lot_label_scanned_on_a_tablet_opens_its_trace(live: LiveServer, new_page: PageFactory) -> None:
     """The label's QR URL (/l/S-A) on the enrolled station tablet: S-A went into FG-WO-MAT-1, made on lathe-1;
     the finished lot's page lists both steel lots back (zh), a signed-in boss reads it in English."""
