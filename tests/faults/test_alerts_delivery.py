@@ -7,10 +7,14 @@ with the alert loops fast: rules evaluated every 0.3 s, retries after 0.2-1 s, n
 """
 
 import collections
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,8 +22,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server.core.db import make_engine
+from server.domain import daily_brief, named_reports
 from server.models.alerts import AlertMessage
-from tests.faults.plant import ADMIN_TOKEN, MACHINES, Plant
+from server.models.plant import Site
+from tests.faults.plant import ADMIN_TOKEN, MACHINES, SITE, Plant, Window
 from tests.support.ports import free_port
 from tests.support.postgres import fresh_database
 from tests.support.processes import TaktProcess
@@ -257,3 +263,33 @@ def _up(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_brief_of_a_simulated_shift_matches_the_daily_report(plant: Plant) -> None:
+    """The plant runs (every machine, a few seconds at 60x: a few hundred parts; `production()` checks the
+    server's count ledger against the simulator's ground truth for that window); the day's brief, in en and
+    zh, says exactly the parts of the daily report's production table, which is that ledger for the day."""
+    with plant.production() as window:
+        time.sleep(3)
+    with Session(plant.engine) as session:
+        site = session.exec(select(Site).where(Site.code == SITE)).one()
+        zone = ZoneInfo(site.timezone)
+        day = datetime.fromtimestamp(window.end_ms / 1000, zone).date()
+        since = int(datetime.combine(day, dt_time(0), tzinfo=zone).timestamp() * 1000)
+        brief = daily_brief.build(session, site, day, "en", window.end_ms)
+        query = named_reports.Query(site, day, day, day, locale="en")
+        [production] = [
+            t for t in named_reports.build(session, "daily", query, str) if t.name == "production"
+        ]
+        zh_brief = daily_brief.build(session, site, day, "zh_CN", window.end_ms)
+    ledger = plant.counts(Window(since, window.end_ms)).values()
+    good, scrap = sum(g for g, _ in ledger), sum(s for _, s in ledger)
+    made = plant.truth(window).values()
+    assert good >= sum(g for g, _ in made) > 0
+    assert (brief.good, brief.scrap) == (good, scrap) == (zh_brief.good, zh_brief.scrap)
+    assert (sum(r[-2] for r in production.rows), sum(r[-1] for r in production.rows)) == (good, scrap)
+    title, body = daily_brief.message(brief, "http://t")
+    assert title == f"Daily brief {day}"
+    assert f"**Output vs plan**: [{good} / no plan](http://t/reports/daily?day={day})" in body
+    zh_title, zh_body = daily_brief.message(zh_brief, "http://t")
+    assert zh_title == f"每日简报 {day}" and f"**产量 / 计划**: [{good} / 无计划]" in zh_body
