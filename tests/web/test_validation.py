@@ -30,7 +30,8 @@ def test_nested_fields_are_named_by_their_labels() -> None:
 def test_several_problems_and_choices_read_as_chinese() -> None:
     errors = _errors(UserCreate, {"username": "u", "display_name": "U", "role": "boss", "password": "abc"})
     assert Problems(errors).localized("zh_CN") == (
-        "角色：须为以下之一：'admin', 'planner', 'supervisor', 'operator', 'inspector', 'payroll'；密码：至少 8 个字符"
+        "角色：须为以下之一：'admin', 'planner', 'supervisor', 'operator', 'inspector', 'payroll'；"
+        "密码：至少 8 个字符"
     )
 
 
