@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from server.domain.edge_import import import_edge
 from server.main import create_app
+from server.models.ingest import SignalState
 from server.models.production import Operation, OperationRun, WorkOrder
 from tests.server.ingest.conftest import ingest_settings
 from tests.support.mosquitto import Mosquitto
@@ -125,6 +126,11 @@ def _po_xlsx() -> bytes:
     return buffer.getvalue()
 
 
+def _counters_seen(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(SignalState).where(SignalState.tag == "good_count")).all())
+
+
 def _machine_good(engine: Engine, numbers: list[str]) -> int:
     with Session(engine) as session:
         stmt = select(Operation).join(WorkOrder).where(col(WorkOrder.number).in_(numbers))
@@ -177,6 +183,8 @@ def test_sales_order_from_xlsx_to_share_page(
     token = link["url"].rsplit("/", 1)[1]
 
     with edge_agent(edge_config, tmp_path / "edge.log") as edge:
+        # both counters' first readings (the baselines) are in before any part is made
+        wait(lambda: _counters_seen(engine) == len(MACHINES), what="the server to read both good counters")
         for number, machine in (("WO-SO-1A", "lathe1"), ("WO-SO-2", "lathe2")):
             api(server, "POST", f"/work-orders/{number}/release")
             api(server, "POST", f"/work-orders/{number}/start", {"step_no": 10, "machine": machine})
