@@ -80,6 +80,20 @@ def create_channel(
     return done(PAGE, N_("Channel saved"))
 
 
+@router.post(f"{PAGE}/channels/{{channel_id}}")
+def update_channel(
+    channel_id: int,
+    request_form: Annotated[ChannelForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    _who: AdminUser,
+    _origin: SameOrigin,
+) -> Response:
+    """Change a channel; secret fields left empty keep the stored secrets (they are never sent back)."""
+    alert_channels.update(session, channel_id, request_form.model(), _key(settings))
+    return done(PAGE, N_("Channel saved"))
+
+
 @router.post(f"{PAGE}/channels/{{channel_id}}/test")
 def test_channel(
     channel_id: int, session: SessionDep, services: ServicesDep, _who: AdminUser, _origin: SameOrigin

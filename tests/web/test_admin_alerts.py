@@ -49,6 +49,15 @@ def test_channel_form_test_button_and_failing_robot(admin: httpx.Client) -> None
             lambda: "invalid webhook url" in admin.get("/admin/alerts").text, what="the robot's answer"
         )
         assert "retrying" in admin.get("/admin/alerts").text
+        # the admin points the stale robot at a working one: its waiting message goes there, the error clears
+        fixed = {"name": "stale robot", "kind": "wecom", "lang": "en", "url": good.url("/send?key=NEW-KEY-7")}
+        assert admin.post(f"/admin/alerts/channels/{ids[1]}", data=fixed).status_code == 303
+        wait_until(lambda: len(good.received()) == 2, what="the stale robot's message at its new address")
+        assert good.received()[1].query == {"key": ["NEW-KEY-7"]}
+        wait_until(
+            lambda: "invalid webhook url" not in admin.get("/admin/alerts").text, what="the error cleared"
+        )
+        assert "NEW-KEY-7" not in admin.get("/admin/alerts").text
     finally:
         good.stop()
         refusing.stop()
