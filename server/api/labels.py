@@ -31,7 +31,7 @@ async def lot_label(
     format: Format = "thermal",
     copies: Copies = 1,
 ) -> Response:
-    label = label_data.lot_label(session, str(settings.public_url), code)
+    label = label_data.for_lot(session, str(settings.public_url), code)  # a finished lot: its order's label
     return await _pdf(label, format, copies, "lot")
 
 

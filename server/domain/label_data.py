@@ -4,13 +4,14 @@ address that any tablet opens: `/l/{lot}` (the lot's trace page) or `/station/go
 
 from urllib.parse import quote
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.domain import backflush, crud, sites
 from server.domain import workorders as wo
 from server.domain.labels import Label
 from server.models.catalog import Product
 from server.models.materials import MaterialLot
+from server.models.production import WorkOrder
 from server.models.stock import LotReceipt
 
 
@@ -61,3 +62,16 @@ def traveler_label(session: Session, base: str, number: str) -> Label:
     due = order.due_date.isoformat() if order.due_date else "—"
     lines = [f"{product.code} {product.name}", f"{order.quantity} {product.unit}", f"交期 Due {due}"]
     return Label(title="流转卡 Traveler", code=order.number, qr=traveler_url(base, order.number), lines=lines)
+
+
+def for_lot(session: Session, base: str, code: str) -> Label:
+    """The label a lot's page prints: its order's finished-goods label for a finished lot, else the lot's."""
+    lot = crud.get_by(session, MaterialLot, code=code)
+    if lot.produced_by_operation_id is not None and code.startswith("FG-"):
+        number = code.removeprefix("FG-")
+        if (
+            backflush.finished_lot_code(number) == code
+            and session.exec(select(WorkOrder.id).where(WorkOrder.number == number)).first() is not None
+        ):
+            return finished_label(session, base, number)
+    return lot_label(session, base, code)

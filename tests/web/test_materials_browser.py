@@ -12,6 +12,7 @@ import pytest
 import segno
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
+from pypdf import PdfReader
 
 from tests.server.factory import ok
 from tests.web.conftest import (
@@ -149,6 +150,12 @@ def test_a_lot_label_scanned_on_a_tablet_opens_its_trace(live: LiveServer, new_p
         "S-B",
     ]
     expect(page.locator("[data-order=WO-MAT-1] [data-step='10'] [data-machines]")).to_have_text("lathe-1")
+    pdf = page.request.get(live.url("/lots/FG-WO-MAT-1/label.pdf?format=thermal"))  # the tablet's cookies
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
+    assert "FG-WO-MAT-1" in PdfReader(io.BytesIO(pdf.body())).pages[0].extract_text()
+    assert (
+        "成品 Finished goods" in PdfReader(io.BytesIO(pdf.body())).pages[0].extract_text()
+    )  # its order's label
     boss = new_page("phone", "en")
     login(boss, live, "supervisor1", "/lots/FG-WO-MAT-1")
     expect(boss.locator("h2").first).to_have_text("What went into this lot")
