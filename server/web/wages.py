@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from server.api.deps import SettingsDep
 from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
-from server.domain import pay_periods, piece_rates, wage_views, wages
+from server.domain import admin_lists, pay_periods, piece_rates, wage_views, wages
 from server.domain.principals import Principal
 from server.domain.sites import site_of, site_time
-from server.models.pay import AdjustmentCreate, WageSheetPublic
+from server.models.pay import AdjustmentCreate, PieceRateCreate, WageSheetPublic
 from server.web.auth import SameOrigin, page_role
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
@@ -78,3 +78,34 @@ def close_period(
     period = pay_periods.period_of(start, settings.pay_period_start_day, local)
     wages.close_period(session, who.username, period, local, confirm_flags)
     return done(f"/wages?day={period.start.isoformat()}", N_("Pay period closed"))
+
+
+@router.get("/wages/rates", response_class=HTMLResponse)
+def rates_page(request: Request, session: SessionDep, who: PayrollUser) -> Response:
+    """Every piece rate (history included: a change is a new rate from a date on) and the form for a new one."""
+    context = {
+        "rates": piece_rates.rates(session, None),
+        "products": admin_lists.products(session),
+        "who": who,
+    }
+    return templates.TemplateResponse(request, "wages/rates.html", context)
+
+
+@router.post("/wages/rates")
+def add_rate(
+    session: SessionDep, who: PayrollUser, _origin: SameOrigin,
+    product: Annotated[str, Form(max_length=64)], step_no: Annotated[int, Form(ge=1)],
+    effective_from: Annotated[str, Form(max_length=10)], rate: Annotated[str, Form(max_length=20)],
+    skill_level: Annotated[str, Form(max_length=16)] = "", team: Annotated[bool, Form()] = False,
+    scrap_rule: Annotated[str, Form(max_length=16)] = "unpaid", material_share_pct: Annotated[int, Form()] = 0,
+    material_reasons: Annotated[str, Form(max_length=400)] = "",
+) -> Response:  # fmt: skip
+    reasons = [r.strip() for r in material_reasons.replace("，", ",").split(",") if r.strip()]
+    data: dict[str, object] = {
+        "product": product, "step_no": step_no, "effective_from": effective_from, "rate": rate,
+        "skill_level": skill_level.strip(), "team": team, "scrap_rule": scrap_rule,
+        "material_share_pct": material_share_pct, "material_reasons": reasons,
+    }  # fmt: skip
+    body = validated(PieceRateCreate, {k: v for k, v in data.items() if k != "skill_level"})
+    piece_rates.add_rate(session, who.username, body.model_copy(update={"skill_level": skill_level.strip()}))
+    return done("/wages/rates", N_("Rate added"))
