@@ -57,10 +57,15 @@ def wage_xlsx(
 
 @router.post("/wages/adjustments")
 def add_adjustment(
-    session: SessionDep, settings: SettingsDep, who: SupervisorOnly, _origin: SameOrigin,
-    username: Annotated[str, Form(max_length=64)], day: Annotated[str, Form(max_length=10)],
-    amount: Annotated[str, Form(max_length=20)], reason: Annotated[str, Form(max_length=400)],
-) -> Response:  # fmt: skip
+    session: SessionDep,
+    settings: SettingsDep,
+    who: SupervisorOnly,
+    _origin: SameOrigin,
+    username: Annotated[str, Form(max_length=64)],
+    day: Annotated[str, Form(max_length=10)],
+    amount: Annotated[str, Form(max_length=20)],
+    reason: Annotated[str, Form(max_length=400)],
+) -> Response:
     """A supervisor's line of its own (never an edit of the computed numbers)."""
     body = validated(AdjustmentCreate, {"username": username, "day": day, "amount": amount, "reason": reason})
     local = site_time(session, settings.site)
@@ -70,9 +75,13 @@ def add_adjustment(
 
 @router.post("/wages/close")
 def close_period(
-    session: SessionDep, settings: SettingsDep, who: PayrollUser, _origin: SameOrigin,
-    start: Annotated[date, Form()], confirm_flags: Annotated[bool, Form()] = False,
-) -> Response:  # fmt: skip
+    session: SessionDep,
+    settings: SettingsDep,
+    who: PayrollUser,
+    _origin: SameOrigin,
+    start: Annotated[date, Form()],
+    confirm_flags: Annotated[bool, Form()] = False,
+) -> Response:
     """Lock the period (after its last day; with reports above the machines' counts only when confirmed)."""
     local = site_time(session, settings.site)
     period = pay_periods.period_of(start, settings.pay_period_start_day, local)
@@ -82,7 +91,7 @@ def close_period(
 
 @router.get("/wages/rates", response_class=HTMLResponse)
 def rates_page(request: Request, session: SessionDep, who: PayrollUser) -> Response:
-    """Every piece rate (history included: a change is a new rate from a date on) and the form for a new one."""
+    """Every piece rate (with its history: a change is a new rate from a date on) and a form for a new one."""
     context = {
         "rates": piece_rates.rates(session, None),
         "products": admin_lists.products(session),
@@ -93,19 +102,31 @@ def rates_page(request: Request, session: SessionDep, who: PayrollUser) -> Respo
 
 @router.post("/wages/rates")
 def add_rate(
-    session: SessionDep, who: PayrollUser, _origin: SameOrigin,
-    product: Annotated[str, Form(max_length=64)], step_no: Annotated[int, Form(ge=1)],
-    effective_from: Annotated[str, Form(max_length=10)], rate: Annotated[str, Form(max_length=20)],
-    skill_level: Annotated[str, Form(max_length=16)] = "", team: Annotated[bool, Form()] = False,
-    scrap_rule: Annotated[str, Form(max_length=16)] = "unpaid", material_share_pct: Annotated[int, Form()] = 0,
+    session: SessionDep,
+    who: PayrollUser,
+    _origin: SameOrigin,
+    product: Annotated[str, Form(max_length=64)],
+    step_no: Annotated[int, Form(ge=1)],
+    effective_from: Annotated[str, Form(max_length=10)],
+    rate: Annotated[str, Form(max_length=20)],
+    skill_level: Annotated[str, Form(max_length=16)] = "",
+    team: Annotated[bool, Form()] = False,
+    scrap_rule: Annotated[str, Form(max_length=16)] = "unpaid",
+    material_share_pct: Annotated[int, Form()] = 0,
     material_reasons: Annotated[str, Form(max_length=400)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     reasons = [r.strip() for r in material_reasons.replace("，", ",").split(",") if r.strip()]
     data: dict[str, object] = {
-        "product": product, "step_no": step_no, "effective_from": effective_from, "rate": rate,
-        "skill_level": skill_level.strip(), "team": team, "scrap_rule": scrap_rule,
-        "material_share_pct": material_share_pct, "material_reasons": reasons,
-    }  # fmt: skip
+        "product": product,
+        "step_no": step_no,
+        "effective_from": effective_from,
+        "rate": rate,
+        "skill_level": skill_level.strip(),
+        "team": team,
+        "scrap_rule": scrap_rule,
+        "material_share_pct": material_share_pct,
+        "material_reasons": reasons,
+    }
     body = validated(PieceRateCreate, {k: v for k, v in data.items() if k != "skill_level"})
     piece_rates.add_rate(session, who.username, body.model_copy(update={"skill_level": skill_level.strip()}))
     return done("/wages/rates", N_("Rate added"))

@@ -123,13 +123,22 @@ def test_rates_page_adds_a_rate(live: LiveServer) -> None:
     with httpx.Client(base_url=live.base, headers={"Origin": live.base, "Accept-Language": "zh-CN"}) as clerk:
         clerk.post("/login", data=form)
         assert "计件单价" in clerk.get("/wages/rates").text
-        rate = {"product": "PIN-7", "step_no": "1", "effective_from": "2026-01-01", "rate": "0.0825",
-                "scrap_rule": "material_share", "material_share_pct": "50", "material_reasons": "burr"}  # fmt: skip
+        rate = {
+            "product": "PIN-7",
+            "step_no": "1",
+            "effective_from": "2026-01-01",
+            "rate": "0.0825",
+            "scrap_rule": "material_share",
+            "material_share_pct": "50",
+            "material_reasons": "burr",
+        }
         added = clerk.post("/wages/rates", data=rate)
         assert added.status_code == 303
         assert clerk.post("/wages/rates", data=rate).status_code == 409  # same step, level and date
         bad = clerk.post("/wages/rates", data=rate | {"rate": "-1", "effective_from": "2026-02-01"})
         assert bad.status_code == 422
     rates = ok(live.http.get("/api/v1/piece-rates?product=PIN-7", headers=live.plant.as_("supervisor")))
-    assert [(r["rate"], r["scrap_rule"], r["material_share_pct"], r["material_reasons"], r["created_by"])
-            for r in rates] == [("0.0825", "material_share", 50, ["burr"], "clerk-rates")]  # fmt: skip
+    assert [
+        (r["rate"], r["scrap_rule"], r["material_share_pct"], r["material_reasons"], r["created_by"])
+        for r in rates
+    ] == [("0.0825", "material_share", 50, ["burr"], "clerk-rates")]
