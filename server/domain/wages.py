@@ -396,7 +396,9 @@ def sheet(session: Session, period: Period, local: SiteTime, username: str | Non
     groups = _groups(session, period, spans, closed, user_id)
     late = _late_groups(session, period, local, user_id)
     late_spans = _spans(local, sorted({g.day for g in late}))
-    ctx = _context(session, groups + late, spans + late_spans, _machine_counts(session, period, spans))
+    ctx = _context(
+        session, groups + late, sorted(set(spans + late_spans)), _machine_counts(session, period, spans)
+    )
     lines, flags = _price(groups, ctx, late=False)
     late_lines, _ = _price(late, ctx, late=True)
     if user_id is not None:
