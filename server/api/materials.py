@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
@@ -68,7 +68,9 @@ def get_bom(
 
 
 @router.put("/products/{code}/bom/{version}", response_model=BomPublic)
-def put_bom(code: str, version: int, body: BomIn, session: SessionDep, who: Planner) -> BomPublic:
+def put_bom(
+    code: str, version: Annotated[int, Path(ge=1, le=10_000)], body: BomIn, session: SessionDep, who: Planner
+) -> BomPublic:
     return bom.set_bom(session, who.username, code, version, body)
 
 

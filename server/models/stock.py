@@ -16,6 +16,7 @@ from server.models.types import UTCDateTime, utcnow
 
 MoveKind = Literal["receipt", "issue", "return", "transfer", "adjust", "consume"]
 LOCATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+LOT_PATTERN = LOCATION_PATTERN  # a lot code is a path segment (/l/{code}) and is printed on its label
 
 
 class StockMove(SQLModel, table=True):
@@ -66,7 +67,7 @@ class MoveOut(SQLModel):
 
 
 class ReceiptIn(SQLModel):
-    lot_code: str = Field(min_length=1, max_length=64)
+    lot_code: str = Field(min_length=1, max_length=64, schema_extra={"pattern": LOT_PATTERN})
     material: str = Field(min_length=1, max_length=64, description="material code")
     quantity: float = Field(gt=0, le=1e9)
     location: str = Field(default="WH", max_length=80, schema_extra={"pattern": LOCATION_PATTERN})

@@ -150,6 +150,8 @@ def test_negative_stock_refused_unless_allowed(client: TestClient) -> None:
     ok(client.patch("/api/v1/materials/NUT-M6", json={"allow_negative": True}, headers=plant.as_("planner")))
     ok(client.post("/api/v1/stock/issues", json=too_much, headers=op), 201)
     assert on_hand(plant, "NUT-M6")["on_hand"] == -50
+    bad_code = {"lot_code": "N 2/x", "material": "NUT-M6", "quantity": 1}  # a lot code is a URL path segment
+    assert client.post("/api/v1/stock/receipts", json=bad_code, headers=op).status_code == 422
     unknown = client.post("/api/v1/stock/issues", json={"lot_code": "X-9", "work_order": "WO-2"}, headers=op)
     assert unknown.status_code == 404 and unknown.json()["detail"] == "unknown lot code 'X-9'"
 
