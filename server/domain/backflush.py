@@ -15,13 +15,17 @@ stock material (a subassembly), those parts are received into the location `FG`,
 next order.
 
 Called in the transaction that changed the counts: manual reports (`work_reports`) and machine counts
-(`server/ingest/effects.py`). Locks: the order's component rows, then the lots' rows.
+(`server/ingest/effects.py`; there a refusal, such as a lot whose material is no stock material, is logged
+and skips that order's backflush until its next count, never the counts). Locks: the order's component
+rows, then the lots' rows.
 """
 
+import logging
 from collections.abc import Collection
 
 from sqlmodel import Session, col, func, select
 
+from server.core.errors import ServerError
 from server.domain import audit, ledger
 from server.models.bom import OrderComponent
 from server.models.catalog import Product
@@ -29,6 +33,7 @@ from server.models.materials import LotConsumption, Material, MaterialLot
 from server.models.production import Operation, WorkOrder
 from server.models.stock import StockBalance, StockMove
 
+log = logging.getLogger(__name__)
 ACTOR = "backflush"
 FINISHED_LOCATION = "FG"
 
@@ -47,7 +52,11 @@ def after_counts(session: Session, operation_ids: Collection[int]) -> None:
         .where(col(WorkOrder.id).in_(select(OrderComponent.work_order_id))).distinct()
     )  # fmt: skip
     for order in session.exec(stmt).all():
-        run(session, order)
+        try:
+            with session.begin_nested():  # a refusal undoes this order's backflush only, never the counts
+                run(session, order)
+        except ServerError as err:
+            log.warning("backflush of %s skipped until its next count: %s", order.number, err)
 
 
 def _counted(order: WorkOrder, op: Operation, with_scrap: bool) -> int:

@@ -5,7 +5,12 @@ issued; the finished lot's backward genealogy names the consumed lots; shortages
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from server.domain import backflush
+from server.models.materials import MaterialLot
+from server.models.production import Operation, WorkOrder
 from tests.server.factory import Plant, make_order, ok
 from tests.server.test_stock import on_hand, receive, stocked_plant
 
@@ -85,3 +90,31 @@ def test_upcoming_shortages_share_stock_by_due_date(client: TestClient) -> None:
         "WO-EARLY": {"STEEL-6": 0, "NUT-M6": 0},  # listed: covered, but nothing issued yet
         "WO-LATE": {"STEEL-6": 20, "NUT-M6": 0},
     }
+
+
+def test_a_backflush_refusal_never_stops_the_counts(client: TestClient, engine: Engine) -> None:
+    """Ingestion's hook: an order whose issued lot names no stock material (data broken by hand) keeps its
+    machine counts; its backflush is skipped, logged, and done at a later count once the data is right."""
+    plant = stocked_plant(client)
+    receive(plant, "S-X", "STEEL-6", 10)
+    make_order(plant, "WO-X", quantity=10)
+    ok(client.post("/api/v1/work-orders/WO-X/release", headers=plant.as_("planner")))
+    issue(plant, "S-X", "WO-X")
+    with Session(engine) as session:
+        lot = session.exec(select(MaterialLot).where(MaterialLot.code == "S-X")).one()
+        lot.material = "GONE"
+        op = session.exec(select(Operation).join(WorkOrder).where(WorkOrder.number == "WO-X")).first()
+        assert op is not None
+        op.machine_good = 4
+        session.add_all([lot, op])
+        session.commit()
+        backflush.after_counts(session, [op.id or 0])
+        session.commit()
+        assert session.get(Operation, op.id).machine_good == 4  # type: ignore[union-attr]
+        assert components(plant, "WO-X")["STEEL-6"][0] == 0  # nothing consumed
+        lot.material = "STEEL-6"
+        session.add(lot)
+        session.commit()
+        backflush.after_counts(session, [op.id or 0])
+        session.commit()
+    assert components(plant, "WO-X")["STEEL-6"][:2] == (1.0, 9.0)  # 4 x 0.25 kg, caught up
