@@ -106,3 +106,11 @@ def add_adjustment(
 def money(value_e4: int) -> Decimal:
     """An amount in e4 as a decimal of cents (for the API and the sheets)."""
     return (Decimal(value_e4) / 10_000).quantize(Decimal("0.01"))
+
+
+def skills(session: Session) -> list[tuple[str, str]]:
+    """(username, skill level) of every operator who has one."""
+    stmt = select(User.username, OperatorSkill.level).join(
+        OperatorSkill, col(OperatorSkill.user_id) == User.id
+    )
+    return [(u, lv) for u, lv in session.exec(stmt.order_by(col(User.username))).all()]

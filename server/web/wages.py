@@ -94,6 +94,7 @@ def rates_page(request: Request, session: SessionDep, who: PayrollUser) -> Respo
     """Every piece rate (with its history: a change is a new rate from a date on) and a form for a new one."""
     context = {
         "rates": piece_rates.rates(session, None),
+        "skills": piece_rates.skills(session),
         "products": admin_lists.products(session),
         "who": who,
     }
@@ -130,3 +131,16 @@ def add_rate(
     body = validated(PieceRateCreate, {k: v for k, v in data.items() if k != "skill_level"})
     piece_rates.add_rate(session, who.username, body.model_copy(update={"skill_level": skill_level.strip()}))
     return done("/wages/rates", N_("Rate added"))
+
+
+@router.post("/wages/skills")
+def set_skill(
+    session: SessionDep,
+    who: PayrollUser,
+    _origin: SameOrigin,
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    level: Annotated[str, Form(min_length=1, max_length=16)],
+) -> Response:
+    """An operator's skill level (rates may be per level)."""
+    piece_rates.set_skill(session, who.username, username.strip(), level.strip())
+    return done("/wages/rates", N_("Skill level saved"))

@@ -119,6 +119,7 @@ def test_adjust_and_close_on_the_page(live: LiveServer) -> None:
 
 def test_rates_page_adds_a_rate(live: LiveServer) -> None:
     add_user(live.plant, "payroll", "clerk-rates")
+    add_user(live.plant, "operator", "op-skill")
     form = {"username": "clerk-rates", "password": live.plant.passwords["clerk-rates"]}
     with httpx.Client(base_url=live.base, headers={"Origin": live.base, "Accept-Language": "zh-CN"}) as clerk:
         clerk.post("/login", data=form)
@@ -135,6 +136,9 @@ def test_rates_page_adds_a_rate(live: LiveServer) -> None:
         added = clerk.post("/wages/rates", data=rate)
         assert added.status_code == 303
         assert clerk.post("/wages/rates", data=rate).status_code == 409  # same step, level and date
+        saved = clerk.post("/wages/skills", data={"username": "op-skill", "level": "A"})
+        assert saved.status_code == 303
+        assert re.search(r"<td>op-skill</td><td>A</td>", clerk.get("/wages/rates").text)
         bad = clerk.post("/wages/rates", data=rate | {"rate": "-1", "effective_from": "2026-02-01"})
         assert bad.status_code == 422
     rates = ok(live.http.get("/api/v1/piece-rates?product=PIN-7", headers=live.plant.as_("supervisor")))
