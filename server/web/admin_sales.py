@@ -8,8 +8,8 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
 from server.core.services import SettingsDep
-from server.domain import crud, sales_import, sales_orders, sharelinks, sites
-from server.models.sales import LineSplit
+from server.domain import admin_lists, crud, sales_import, sales_orders, sharelinks, sites
+from server.models.sales import LineSplit, SalesOrderCreate
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
@@ -23,7 +23,10 @@ router = APIRouter(route_class=PageRoute)
 @router.get("/admin/sales-orders")
 def sales_orders_page(request: Request, session: SessionDep, who: PlannerUser) -> Response:
     rows, _total = crud.page(session, sales_orders.list_query(None), 200, 0)
-    context = {"rows": [sales_orders.public(session, o) for o in rows], "who": who}
+    context = {
+        "rows": [sales_orders.public(session, o) for o in rows], "who": who,
+        "customers": admin_lists.customers(session),
+    }  # fmt: skip
     return templates.TemplateResponse(request, "admin/sales_orders.html", context)
 
 
@@ -103,3 +106,28 @@ def create_share_link(
         "who": who,
     }
     return templates.TemplateResponse(request, "admin/share_created.html", context, status_code=201)
+
+
+@router.post("/admin/sales-orders")
+def create_sales_order(
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    customer: Annotated[str, Form(max_length=64)],
+    po_number: Annotated[str, Form(max_length=64)],
+    lines: Annotated[str, Form(max_length=20_000)],
+    po_date: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """A sales order typed in: one line per row, "product, quantity, due date, unit price" (the last two
+    optional; Chinese commas too)."""
+    rows = [
+        [c.strip() for c in row.replace("，", ",").split(",")] for row in lines.splitlines() if row.strip()
+    ]
+    keys = ("product", "quantity", "due_date", "unit_price")
+    body = validated(
+        SalesOrderCreate,
+        {"customer": customer, "po_number": po_number.strip(), "po_date": po_date,
+         "lines": [{k: v for k, v in zip(keys, row, strict=False) if v} for row in rows]},
+    )  # fmt: skip
+    order = sales_orders.create_many(session, who.username, [body])[0]
+    return done(f"/admin/sales-orders/{order.id}", N_("Sales order created"))

@@ -55,3 +55,17 @@ def test_import_split_and_share_a_sales_order(live: LiveServer, planner: httpx.C
     revoked = planner.post(f"/admin/share-links/{link['id']}/revoke")
     assert revoked.status_code == 303 and revoked.headers["location"].startswith(page)
     assert httpx.get(f"{live.base}/s/{token}.json").status_code == 404
+
+
+def test_type_in_a_sales_order(live: LiveServer, planner: httpx.Client) -> None:
+    lines = "BRK-100, 500, 2026-12-20, 1.25\nPIN-7，80\n"
+    made = planner.post(
+        "/admin/sales-orders", data={"customer": "suzhou", "po_number": "SZ-9", "lines": lines}
+    )
+    assert made.status_code == 303
+    text = planner.get(made.headers["location"]).text
+    assert "SZ-9" in text and "BRK-100 · 500" in text and "PIN-7 · 80" in text and "1.25" in text
+    bad = planner.post(
+        "/admin/sales-orders", data={"customer": "suzhou", "po_number": "SZ-10", "lines": "BRK-100, -5"}
+    )
+    assert bad.status_code == 422
