@@ -64,12 +64,19 @@ def import_orders(
     _origin: SameOrigin,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    name = (file.filename or "").lower()
-    fmt = "xlsx" if name.endswith(".xlsx") else "csv"
-    result = importexport.import_orders(session, who.username, file.file.read(), fmt, dry_run=False)
+    result = importexport.import_orders(session, who.username, file.file.read(), upload_format(file), False)
+    return import_page(request, result, "/admin/orders")
+
+
+def upload_format(file: UploadFile) -> str:
+    return "xlsx" if (file.filename or "").lower().endswith(".xlsx") else "csv"
+
+
+def import_page(request: Request, result: importexport.ImportResult, back: str) -> Response:
+    """What an import did: the row errors in the page's language (422, nothing imported) or how many rows."""
     locale = get_locale(request)
     problems = [(e.row, e.field, row_problem(locale, e)) for e in result.errors]
-    context = {"r": result, "problems": problems}
+    context = {"r": result, "problems": problems, "back": back}
     return templates.TemplateResponse(
         request, "admin/import.html", context, status_code=422 if problems else 200
     )

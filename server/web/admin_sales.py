@@ -6,16 +6,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from server.core.db import SessionDep
-from server.core.i18n import N_, get_locale
+from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.domain import admin_lists, crud, sales_import, sales_orders, sharelinks, sites
 from server.models.sales import LineSplit, SalesOrderCreate
+from server.web.admin_orders import import_page, upload_format
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
 from server.web.share import qr_svg
 from server.web.templates import templates
-from server.web.validation import row_problem
 
 router = APIRouter(route_class=PageRoute)
 
@@ -38,14 +38,9 @@ def import_sales_orders(
     _origin: SameOrigin,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    fmt = "xlsx" if (file.filename or "").lower().endswith(".xlsx") else "csv"
-    result = sales_import.import_sales_orders(session, who.username, file.file.read(), fmt, dry_run=False)
-    locale = get_locale(request)
-    problems = [(e.row, e.field, row_problem(locale, e)) for e in result.errors]
-    context = {"r": result, "problems": problems, "back": "/admin/sales-orders", "who": who}
-    return templates.TemplateResponse(
-        request, "admin/import.html", context, status_code=422 if problems else 200
-    )
+    data = file.file.read()
+    result = sales_import.import_sales_orders(session, who.username, data, upload_format(file), dry_run=False)
+    return import_page(request, result, "/admin/sales-orders")
 
 
 @router.get("/admin/sales-orders/{order_id}")
