@@ -22,7 +22,7 @@ TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
-__all__ = ["SAFE_HEADERS", "certificate", "store_certificate"]
+__all__ = ["SAFE_HEADERS", "certificate", "check_certificate", "store_certificate"]
 
 
 def _receipt(session: Session, code: str) -> LotReceipt:
@@ -33,9 +33,9 @@ def _receipt(session: Session, code: str) -> LotReceipt:
     return receipt
 
 
-def store_certificate(
-    session: Session, actor: str, code: str, name: str, data: bytes, max_bytes: int
-) -> None:
+def check_certificate(code: str, name: str, data: bytes, max_bytes: int) -> str:
+    """The extension of an acceptable certificate file (a key of TYPES), else InvalidInput (its name, size or
+    content)."""
     suffix = PurePath(name.replace("\\", "/")).suffix.lower()
     if suffix not in TYPES:
         raise InvalidInput("a certificate must be one of %(allowed)s", allowed=", ".join(sorted(TYPES)))
@@ -46,6 +46,13 @@ def store_certificate(
     except NotTheType as err:
         log.warning("certificate of lot %s refused: %s", code, err)
         raise InvalidInput("the file is not the image or PDF its name says") from err
+    return suffix
+
+
+def store_certificate(
+    session: Session, actor: str, code: str, name: str, data: bytes, max_bytes: int
+) -> None:
+    suffix = check_certificate(code, name, data, max_bytes)
     receipt = _receipt(session, code)
     receipt.certificate, receipt.certificate_type = data, TYPES[suffix]
     receipt.certificate_name = re.sub(r"[^\w.\-]", "_", code, flags=re.ASCII) + suffix

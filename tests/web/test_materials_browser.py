@@ -203,3 +203,35 @@ def test_camera_scan_issues_the_lot(live: LiveServer, browser: Browser, tmp_path
     finally:
         camera.close()
     assert _steel(live)[("S-CAM", "wo:WO-MAT-1")] == 2.0
+
+
+def test_receiving_a_lot_on_the_page(live: LiveServer, new_page: PageFactory, tmp_path: Path) -> None:
+    """The planner receives a lot with its certificate and lands on its page (labels there); a fake PDF
+    certificate is refused before anything is booked."""
+    page = new_page("tablet", "en")
+    login(page, live, "planner1", "/admin/materials")
+    fake = tmp_path / "mill.pdf"
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
+    page.click("text=Receive a lot")
+    page.fill("#receive [name=lot_code]", "S-FORM-2")
+    page.select_option("#receive [name=material]", "STEEL-6")
+    page.fill("#receive [name=quantity]", "7.5")
+    page.set_input_files("#receive [name=certificate]", str(fake))
+    page.click("#receive button[type=submit]")
+    expect(page.locator("body")).to_contain_text("not the image or PDF its name says")
+    assert live.http.get("/api/v1/lots/S-FORM-2", headers=live.plant.as_("planner")).status_code == 404
+    real = tmp_path / "cert.pdf"
+    real.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    page.goto(live.url("/admin/materials"))
+    page.click("text=Receive a lot")
+    page.fill("#receive [name=lot_code]", "S-FORM-1")
+    page.select_option("#receive [name=material]", "STEEL-6")
+    page.fill("#receive [name=quantity]", "7.5")
+    page.fill("#receive [name=supplier_lot]", "BS-9")
+    page.set_input_files("#receive [name=certificate]", str(real))
+    page.click("#receive button[type=submit]")
+    expect(page.locator("#lot")).to_have_attribute("data-lot", "S-FORM-1")
+    expect(page.locator(".flash")).to_have_text("Received")
+    expect(page.locator("#lot-facts")).to_contain_text("BS-9")
+    expect(page.locator("#lot-facts")).to_contain_text("on file")
+    assert _steel(live)[("S-FORM-1", "WH")] == 7.5
