@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 OUTSIDERS := tests/outsiders/node_modules/.installed
 
-.PHONY: demo test lint bench faults debs-demo debs-test venv clean outsiders
+.PHONY: sparkplug-proto demo test lint bench faults debs-demo debs-test venv clean outsiders
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ debs-test:
 
 demo: debs-demo $(STAMP)
 	$(BIN)/takt demo
+
+# the Sparkplug B payload classes, generated from the specification's message definition (committed)
+sparkplug-proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Ishared/sparkplug --python_out=shared/sparkplug \
+		--pyi_out=shared/sparkplug shared/sparkplug/sparkplug_b.proto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
