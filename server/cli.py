@@ -1,4 +1,5 @@
-"""`takt server [--host H] [--port P]`, `takt server migrate`, `takt server import-edge FILE`."""
+"""`takt server [--host H] [--port P]`, `takt server migrate`, `takt server import-edge FILE`,
+`takt server setup --site-name N --admin USER` (a new site's first admin and shifts)."""
 
 import argparse
 import contextlib
@@ -22,6 +23,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
     edge = sub.add_parser("import-edge", help="create machines and tags from an edge config YAML")
     edge.add_argument("file")
+    setup = sub.add_parser("setup", help="set up a new site: its name, time zone, first admin and shifts")
+    setup.add_argument("--site-name", required=True)
+    setup.add_argument("--timezone", default="Asia/Shanghai")
+    setup.add_argument("--admin", required=True, help="the first admin's username")
+    setup.add_argument("--admin-name", default="")
+    setup.add_argument(
+        "--shift", action="append", default=[], help='e.g. "Day 08:00-17:00 1-5 break 12:00-13:00" (repeat)'
+    )
     return parser
 
 
@@ -81,6 +90,39 @@ def _import_edge(settings: Settings, path: str) -> int:
     return 0
 
 
+def _setup(settings: Settings, args: argparse.Namespace) -> int:
+    """The first-run set-up from the command line; the password from TAKT_SETUP_PASSWORD or a prompt."""
+    import getpass
+    import os
+
+    from sqlmodel import Session
+
+    from server.core.db import init_db, make_engine
+    from server.domain import first_run, security
+
+    security.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    password = os.environ.get("TAKT_SETUP_PASSWORD") or getpass.getpass(f"password for {args.admin}: ")
+    try:
+        body = first_run.SiteSetup(
+            site_name=args.site_name, timezone=args.timezone, admin_username=args.admin,
+            admin_display_name=args.admin_name, admin_password=password,
+        )  # fmt: skip
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        print(f"takt server setup: {problems}", file=sys.stderr)
+        return 2
+    shifts = first_run.parse_shifts("\n".join(args.shift or [first_run.DEFAULT_SHIFT]))
+    engine = make_engine(settings.database_url)
+    try:
+        init_db(engine)
+        with Session(engine) as session:
+            first_run.run(session, settings.site, body, shifts)
+    finally:
+        engine.dispose()
+    print(f"site {settings.site} set up with {len(shifts)} shift(s); sign in at /login as {args.admin}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -90,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         if args.command == "migrate":
             return _migrate(settings)
+        if args.command == "setup":
+            return _setup(settings, args)
         if args.command == "import-edge":
             return _import_edge(settings, args.file)
         settings.check_secrets()

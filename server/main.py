@@ -30,6 +30,7 @@ from server.ingest import Ingestor
 from server.ingest.fanout import Fanout, conninfo_of
 from server.notify.evaluator import Evaluator, follow
 from server.notify.sender import Sender
+from server.web.first_run import offer_setup
 from server.web.pages import PAGE_ROUTERS
 from server.web.ratelimit import RateLimiter
 from server.web.share import make_share_guards
@@ -62,6 +63,7 @@ def lifespan(settings: Settings, engine: Engine | None) -> Lifespan:
                 settings, db, historian, share_limiter, share_cache, signin_limiter, ingestor, fanout,
                 sender, evaluator,
             )  # fmt: skip
+            services.setup_code = offer_setup(settings, db)
             attach(app, services)
             log.info("takt server ready (site %s, database %s)", settings.site, db.dialect.name)
             try:

@@ -35,6 +35,7 @@ class Services:
     fanout: "Fanout | None" = None  # live events across replicas: PostgreSQL only
     sender: "Sender | None" = None  # the alert outbox sender (None: TAKT_ALERTS_ENABLED off)
     evaluator: "Evaluator | None" = None  # the alert rules, evaluated periodically
+    setup_code: str | None = None  # /setup's one-time code (server/web/first_run.py); None: closed
 
     def forget_rendered_shares(self) -> None:
         """Drop the cached share views (after a planner changed what a link shows): the next view is fresh."""

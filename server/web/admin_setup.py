@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from server.core.db import SessionDep
 from server.core.i18n import N_
 from server.core.services import SettingsDep
+from server.core.settings import Settings
 from server.domain import accounts, admin_lists, catalog, crud, quality, sites
 from server.domain.uploads import NotTheType, check_content
 from server.models.auth import Tablet, UserCreate
@@ -134,7 +135,13 @@ def add_tag(
 def upload_logo(
     web: SettingsDep, who: AdminUser, _origin: SameOrigin, file: Annotated[UploadFile, File()]
 ) -> Response:
-    """The factory's logo on customer share pages: a PNG up to 1 MB, stored as `{data_dir}/logo.png`."""
+    """The factory's logo on customer share pages."""
+    store_logo(web, file, who.username)
+    return done("/admin/machines", N_("Logo saved"))
+
+
+def store_logo(web: Settings, file: UploadFile, actor: str) -> None:
+    """Keep an uploaded logo as `{data_dir}/logo.png`: a PNG up to 1 MB, else a 422 page."""
     data = file.file.read(LOGO_MAX_BYTES + 1)
     try:
         if len(data) > LOGO_MAX_BYTES:
@@ -145,8 +152,7 @@ def upload_logo(
         raise FormInvalid(N_("The logo must be a PNG file of at most 1 MB.")) from err
     web.data_dir.mkdir(parents=True, exist_ok=True)
     web.logo_path.write_bytes(data)
-    log.info("factory logo replaced by %s (%d bytes)", who.username, len(data))
-    return done("/admin/machines", N_("Logo saved"))
+    log.info("factory logo replaced by %s (%d bytes)", actor, len(data))
 
 
 @router.get("/admin/reasons")

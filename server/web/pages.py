@@ -11,6 +11,7 @@ from server.web import (
     boss,
     counts,
     edges,
+    first_run,
     instructions,
     live,
     login,
@@ -24,6 +25,7 @@ from server.web import (
 
 PAGE_ROUTERS: list[APIRouter] = [
     login.router,
+    first_run.router,
     share.router,
     station.router,
     instructions.router,
