@@ -10,7 +10,7 @@ or pydantic's `detail` (not in the JSON), let the import page show it in its lan
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from server.core.errors import InvalidInput, Msgid
 from server.domain import workorders as wo
+from server.domain.import_values import as_iso_date, decode_csv
 from server.domain.sheets import csv_row, xlsx_append
 from server.models.catalog import Customer, Product
 from server.models.orders import WorkOrderCreate, WorkOrderSummary
@@ -74,11 +75,7 @@ class ImportResult(SQLModel):
 
 
 def _rows_csv(data: bytes) -> Iterator[dict[str, Any]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InvalidInput("the CSV file is not UTF-8") from err
-    yield from csv.DictReader(io.StringIO(text))
+    yield from csv.DictReader(io.StringIO(decode_csv(data)))
 
 
 def _rows_xlsx(data: bytes) -> Iterator[dict[str, Any]]:
@@ -97,7 +94,8 @@ def _rows_xlsx(data: bytes) -> Iterator[dict[str, Any]]:
 
 
 def read_rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
-    """The rows of a CSV (UTF-8) or XLSX file as {header: value}; at most MAX_ROWS."""
+    """The rows of a CSV (UTF-8 or GBK/GB18030, server/domain/import_values.py) or XLSX file as
+    {header: value}; at most MAX_ROWS."""
     rows = list(_rows_xlsx(data) if fmt == "xlsx" else _rows_csv(data))
     if len(rows) > MAX_ROWS:
         raise InvalidInput("at most %(max)s rows per import", max=MAX_ROWS)
@@ -105,16 +103,17 @@ def read_rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
 
 
 def clean(raw: dict[str, Any], columns: list[str] = COLUMNS) -> dict[str, Any]:
-    """The row's `columns` that hold something: text stripped, dates (Excel's too) as YYYY-MM-DD."""
+    """The row's `columns` that hold something: text stripped; a column named `*date` as YYYY-MM-DD from
+    whatever Excel wrote (server/domain/import_values.py), other dates too."""
     out: dict[str, Any] = {}
     for key in columns:
         value = raw.get(key)
-        if isinstance(value, datetime):
-            value = value.date()
+        if key.endswith("date") or isinstance(value, date):
+            value = as_iso_date(value)
         if isinstance(value, str):
             value = value.strip()
         if value not in (None, ""):
-            out[key] = value.isoformat() if isinstance(value, date) else value
+            out[key] = value
     return out
 
 

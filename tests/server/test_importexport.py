@@ -99,3 +99,26 @@ def test_xlsx_import_and_export_round_trip(client: TestClient, tmp_path: Path) -
         assert (
             other.get("/api/v1/work-orders/export", params={"format": "csv"}, headers=ADMIN).content == full
         )
+
+
+def test_chinese_excel_csv_and_xlsx_serial_dates(client: TestClient) -> None:
+    """A CSV saved by Chinese Excel (GBK, dates as 2026/12/25 and 2026年12月25日), and an XLSX whose due date
+    is a bare serial number (a cell without a date format)."""
+    build_plant(client)
+    rows = [["WO-GBK-1", "BRK-100", "suzhou", 10, "2026/12/25", "", "manual", "客户加急"],
+            ["WO-GBK-2", "PIN-7", "", 5, "2027年1月5日", "", "manual", ""]]  # fmt: skip
+    text = _csv(rows).decode()
+    status, result = _upload(client, text.encode("gbk"), "订单.csv")
+    assert status == 200 and result["imported"] == 2, result
+    first = ok(client.get("/api/v1/work-orders/WO-GBK-1", headers=ADMIN))
+    assert (first["due_date"], first["notes"]) == ("2026-12-25", "客户加急")
+    assert ok(client.get("/api/v1/work-orders/WO-GBK-2", headers=ADMIN))["due_date"] == "2027-01-05"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    sheet.append(["WO-XS-1", "PIN-7", "", 3, 46381, None, "manual", None])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    status, result = _upload(client, buffer.getvalue(), "orders.xlsx")
+    assert status == 200 and result["imported"] == 1, result
+    assert ok(client.get("/api/v1/work-orders/WO-XS-1", headers=ADMIN))["due_date"] == "2026-12-25"
