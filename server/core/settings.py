@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     ingest_retry_max_s: float = Field(default=5.0, gt=0)  # database down: retries back off up to this
     ingest_future_skew_s: float = Field(default=300.0, gt=0)  # samples stamped further ahead are held
     ingest_max_lag_s: float = Field(default=60.0, gt=0)  # stuck or behind longer: /healthz, /readyz 503
+    # Sparkplug B host application (docs/sparkplug.md): the groups subscribed, none = off
+    sparkplug_groups: list[str] = Field(default_factory=list)
+    sparkplug_host_id: str = "takt"  # its STATE topic: spBv1.0/STATE/{host_id}
     live_fanout: bool = True  # PostgreSQL: live events reach every replica's pages (LISTEN/NOTIFY)
     live_fanout_url: str | None = None  # its PostgreSQL, if database_url is a transaction-mode pooler
 

@@ -31,6 +31,10 @@ class Metrics:
     historian_errors: int = 0
     historian_dropped: int = 0
     acks_published: int = 0
+    sparkplug_messages: int = 0
+    sparkplug_dead_letters: int = 0  # malformed, unknown alias, before birth (each with its reason)
+    sparkplug_rebirths: int = 0  # rebirth NCMDs sent
+    sparkplug_losses: int = 0  # seq gaps, out-of-order messages, sessions replaced without a death
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, count: int = 1) -> None:

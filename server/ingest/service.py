@@ -42,6 +42,8 @@ from server.ingest.metrics import Metrics
 from server.ingest.mqtt import Incoming, MqttLink
 from server.ingest.options import IngestOptions
 from server.ingest.registry import Registry
+from server.ingest.sparkplug import SparkplugHost
+from server.ingest.sparkplug_apply import Target
 from server.ingest.status import handle_status
 from server.models.ingest import InboxBatch
 from shared import topics
@@ -82,6 +84,12 @@ class Ingestor:
             engine, self.registry, self.historian, self.options, self.metrics, self.clock
         )
         self.link = MqttLink(settings, self.options)
+        target = Target(engine, self.registry, self.historian, self.options, self.metrics, settings.site)
+        self.sparkplug = (
+            SparkplugHost(settings, target, self.buffer.write, self._emit)
+            if settings.sparkplug_groups
+            else None
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._known_edges: set[str] = set()
@@ -109,8 +117,12 @@ class Ingestor:
         self._thread = threading.Thread(target=self._run, name="takt-ingest", daemon=True)
         self._thread.start()
         self.link.start()
+        if self.sparkplug is not None:
+            self.sparkplug.start()
 
     def stop(self) -> None:
+        if self.sparkplug is not None:
+            self.sparkplug.stop()
         self.link.stop()
         self._stop.set()
         if self._thread is not None:

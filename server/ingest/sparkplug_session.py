@@ -108,12 +108,13 @@ class Sessions:
         return out
 
     def _node_birth(self, key: NodeKey, payload: Payload, ts_ms: int, out: Outcome) -> None:
-        old = self.nodes.get(key)
-        if old is not None and old.online and old.last_ms < ts_ms:
-            # a new session without its old one's death: messages in between may be lost
-            out.loss = (old.last_ms, ts_ms)
+        old, new_bd_seq = self.nodes.get(key), bd_seq(payload)
+        if old is not None and old.online and old.bd_seq != new_bd_seq:
+            # a new session without its old one's death: messages in between may be lost (a rebirth keeps
+            # its session's bdSeq and loses nothing)
+            out.loss = (old.last_ms, max(ts_ms, old.last_ms))
         birth = _birth(payload, out)
-        session = NodeSession(bd_seq(payload), payload.seq, ts_ms, {NODE: birth})
+        session = NodeSession(new_bd_seq, payload.seq, ts_ms, {NODE: birth})
         self.nodes[key] = session
         out.values.extend(self._values(NODE, birth, payload, ts_ms, out))
 

@@ -117,3 +117,10 @@ def test_historical_metrics_are_applied_in_timestamp_order() -> None:
     ]
     out = feed(sessions, message(MessageType.DDATA, 2, late, "M1"))
     assert [(v.ts_ms, v.value, v.historical) for v in out.values] == [(1300, 13, True), (1500, 15, True)]
+
+
+def test_a_rebirth_keeps_its_session_a_new_bdseq_without_death_reports_a_loss() -> None:
+    sessions = Sessions()
+    feed(sessions, nbirth(1, ts=1000))
+    assert feed(sessions, nbirth(1, ts=2000)).loss is None
+    assert feed(sessions, nbirth(2, ts=3000)).loss == (2000, 3000)
