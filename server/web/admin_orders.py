@@ -1,11 +1,14 @@
 """Planner pages: work orders (list, create, CSV/XLSX import, release, reprioritise), a printable job
 traveler with a QR code that opens the order on a station tablet, and share links with QR codes."""
 
+import base64
+import binascii
 import logging
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
 from server.core.db import SessionDep
 from server.core.i18n import N_, get_locale
@@ -15,14 +18,40 @@ from server.domain import workorders as wo
 from server.models.auth import ShareLink
 from server.models.orders import WorkOrderCreate, WorkOrderUpdate
 from server.web.auth import PlannerUser, SameOrigin
-from server.web.forms import done, validated
+from server.web.forms import FormInvalid, done, validated
 from server.web.routing import PageRoute
 from server.web.share import qr_svg
 from server.web.templates import templates
 from server.web.validation import row_problem
 
 log = logging.getLogger(__name__)
+PREVIEW_ROWS = 200  # rows shown on an import's preview (all are checked)
+PREVIEW_MAX_CHARS = 14 * 1024 * 1024  # the confirmed file, base64: a 10 MB upload
 router = APIRouter(route_class=PageRoute)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded import file, carried from the preview to its confirmation in a hidden form field."""
+
+    data: bytes
+    fmt: str
+
+    @property
+    def encoded(self) -> str:
+        return base64.b64encode(self.data).decode()
+
+
+def _confirmed_upload(
+    data: Annotated[str, Form(max_length=PREVIEW_MAX_CHARS)], fmt: Annotated[Literal["csv", "xlsx"], Form()]
+) -> Upload:
+    try:
+        return Upload(base64.b64decode(data, validate=True), fmt)
+    except binascii.Error as err:
+        raise FormInvalid(N_("The upload was damaged on the way; upload the file again.")) from err
+
+
+ConfirmedUpload = Annotated[Upload, Depends(_confirmed_upload)]
 
 
 @router.get("/admin")
@@ -64,7 +93,17 @@ def import_orders(
     _origin: SameOrigin,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    result = importexport.import_orders(session, who.username, file.file.read(), upload_format(file), False)
+    """The preview: every row checked, nothing written; the page offers to confirm (below)."""
+    data, fmt = file.file.read(), upload_format(file)
+    result = importexport.import_orders(session, who.username, data, fmt, dry_run=True)
+    return import_page(request, result, "/admin/orders", Upload(data, fmt))
+
+
+@router.post("/admin/orders/import/confirm")
+def confirm_import_orders(
+    request: Request, session: SessionDep, who: PlannerUser, _origin: SameOrigin, upload: ConfirmedUpload
+) -> Response:
+    result = importexport.import_orders(session, who.username, upload.data, upload.fmt, dry_run=False)
     return import_page(request, result, "/admin/orders")
 
 
@@ -72,11 +111,17 @@ def upload_format(file: UploadFile) -> str:
     return "xlsx" if (file.filename or "").lower().endswith(".xlsx") else "csv"
 
 
-def import_page(request: Request, result: importexport.ImportResult, back: str) -> Response:
-    """What an import did: the row errors in the page's language (422, nothing imported) or how many rows."""
+def import_page(
+    request: Request, result: importexport.ImportResult, back: str, preview: Upload | None = None
+) -> Response:
+    """What an import did or would do: the row errors in the page's language (422, nothing imported), the
+    preview of a clean file with its rows and a confirm button (nothing written yet), or how many rows."""
     locale = get_locale(request)
     problems = [(e.row, e.field, row_problem(locale, e)) for e in result.errors]
-    context = {"r": result, "problems": problems, "back": back}
+    rows = importexport.read_rows(preview.data, preview.fmt) if preview and not problems else []
+    header = list(rows[0]) if rows else []
+    context = {"r": result, "problems": problems, "back": back, "preview": preview, "header": header,
+               "rows": [[row.get(h) for h in header] for row in rows[:PREVIEW_ROWS]]}  # fmt: skip
     return templates.TemplateResponse(
         request, "admin/import.html", context, status_code=422 if problems else 200
     )

@@ -10,7 +10,7 @@ from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.domain import admin_lists, crud, sales_import, sales_orders, sharelinks, sites
 from server.models.sales import LineSplit, SalesOrderCreate
-from server.web.admin_orders import import_page, upload_format
+from server.web.admin_orders import ConfirmedUpload, Upload, import_page, upload_format
 from server.web.auth import PlannerUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
@@ -38,8 +38,17 @@ def import_sales_orders(
     _origin: SameOrigin,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    data = file.file.read()
-    result = sales_import.import_sales_orders(session, who.username, data, upload_format(file), dry_run=False)
+    """The preview: every line checked, nothing written; the page offers to confirm (below)."""
+    data, fmt = file.file.read(), upload_format(file)
+    result = sales_import.import_sales_orders(session, who.username, data, fmt, dry_run=True)
+    return import_page(request, result, "/admin/sales-orders", Upload(data, fmt))
+
+
+@router.post("/admin/sales-orders/import/confirm")
+def confirm_import_sales_orders(
+    request: Request, session: SessionDep, who: PlannerUser, _origin: SameOrigin, upload: ConfirmedUpload
+) -> Response:
+    result = sales_import.import_sales_orders(session, who.username, upload.data, upload.fmt, dry_run=False)
     return import_page(request, result, "/admin/sales-orders")
 
 

@@ -71,8 +71,18 @@ def test_traveler_qr_opens_the_order_on_an_enrolled_tablet(live: LiveServer) -> 
 
 def test_import_csv_all_or_nothing(live: LiveServer, admin: httpx.Client) -> None:
     good = b"number,product,quantity,due_date\nWO-IMP-1,BRK-100,10,2030-01-01\nWO-IMP-2,PIN-7,20,\n"
-    done = admin.post("/admin/orders/import", files={"file": ("orders.csv", good, "text/csv")})
+    preview = admin.post("/admin/orders/import", files={"file": ("orders.csv", good, "text/csv")})
+    assert (
+        preview.status_code == 200
+        and "2 rows checked, no errors" in preview.text
+        and "WO-IMP-2" in preview.text
+    )
+    assert live.http.get("/api/v1/work-orders/WO-IMP-1", headers=live.plant.as_("admin")).status_code == 404
+    encoded = preview.text.split('name="data" value="', 1)[1].split('"', 1)[0]
+    done = admin.post("/admin/orders/import/confirm", data={"data": encoded, "fmt": "csv"})
     assert done.status_code == 200 and "Imported 2 work orders." in done.text
+    damaged = admin.post("/admin/orders/import/confirm", data={"data": "not base64!", "fmt": "csv"})
+    assert damaged.status_code == 422 and "upload the file again" in damaged.text
     assert _api(live, "/work-orders/WO-IMP-2")["quantity"] == 20
     bad = b"number,product,quantity\nWO-IMP-3,BRK-100,10\nWO-IMP-4,NOPE,5\n"
     refused = admin.post("/admin/orders/import", files={"file": ("orders.csv", bad, "text/csv")})

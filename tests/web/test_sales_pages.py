@@ -28,7 +28,11 @@ def planner(live: LiveServer) -> Iterator[httpx.Client]:
 
 def test_import_split_and_share_a_sales_order(live: LiveServer, planner: httpx.Client) -> None:
     assert "No sales orders yet." in planner.get("/admin/sales-orders").text
-    imported = planner.post("/admin/sales-orders/import", files={"file": ("po.csv", CSV.encode())})
+    preview = planner.post("/admin/sales-orders/import", files={"file": ("po.csv", CSV.encode())})
+    assert preview.status_code == 200 and 'id="import-confirm"' in preview.text
+    assert "No sales orders yet." in planner.get("/admin/sales-orders").text  # nothing written yet
+    encoded = preview.text.split('name="data" value="', 1)[1].split('"', 1)[0]
+    imported = planner.post("/admin/sales-orders/import/confirm", data={"data": encoded, "fmt": "csv"})
     assert imported.status_code == 200 and "Imported 2 sales-order lines." in imported.text
     [so] = ok(live.http.get("/api/v1/sales-orders", headers=live.plant.as_("planner")))["items"]
     page = f"/admin/sales-orders/{so['id']}"
