@@ -30,6 +30,7 @@ from shared.sparkplug.topic import NAMESPACE, MessageType, TopicError, node_topi
 
 log = logging.getLogger(__name__)
 REBIRTH_EVERY_MS = 1000
+BATCH = 500  # messages waiting are applied together, in one transaction
 
 
 class SparkplugHost:
@@ -105,27 +106,45 @@ class SparkplugHost:
         self.inbox.put((msg.topic, bytes(msg.payload), now_ms()))
 
     def _run(self) -> None:
-        while (item := self.inbox.get()) is not None:
+        stopping = False
+        while not stopping:
+            items = [self.inbox.get()]
+            while len(items) < BATCH and not self.inbox.empty():
+                items.append(self.inbox.get_nowait())
+            stopping = None in items
+            messages = [item for item in items if item is not None]
             try:
-                self.handle(*item)
-            except Exception:  # one message must never stop the host: logged, the next one goes on
-                log.exception("sparkplug: message on %s failed", item[0][:200])
+                self.handle(messages)
+            except Exception:  # one at a time then, so that one bad message costs only itself
+                log.exception("sparkplug: %d messages failed together; trying each alone", len(messages))
+                for message in messages:
+                    try:
+                        self.handle([message])
+                    except Exception:  # logged; the next ones go on
+                        log.exception("sparkplug: message on %s failed", message[0][:200])
 
-    def handle(self, topic_name: str, data: bytes, received_ms: int) -> None:
-        """One message, in arrival order (the worker calls it; the bench too)."""
-        self.target.metrics.add("sparkplug_messages")
-        try:
-            topic = parse(topic_name)
-            payload = decode(data)
-        except (TopicError, PayloadError) as exc:
-            if not topic_name.startswith(f"{NAMESPACE}/STATE/"):
-                sparkplug_apply.dead_letter(self.target, topic_name, str(exc), data, received_ms)
-            return
-        outcome = self.sessions.handle(topic, payload, received_ms)
-        edge_id = sparkplug_apply.edge_id_of(topic.group, topic.node)
-        written = sparkplug_apply.write(self.target, topic_name, edge_id, data, outcome, received_ms)
-        if outcome.rebirth:
-            self._ask_rebirth(topic.group, topic.node, received_ms)
+    def handle(self, messages: Sequence[tuple[str, bytes, int]]) -> None:
+        """Messages (topic, payload, time of receipt) in arrival order, applied in one transaction (the
+        worker calls it with what is waiting, up to BATCH; the bench too)."""
+        items: list[sparkplug_apply.Item] = []
+        rebirths: dict[tuple[str, str], int] = {}
+        for topic_name, data, received_ms in messages:
+            self.target.metrics.add("sparkplug_messages")
+            try:
+                topic = parse(topic_name)
+                payload = decode(data)
+            except (TopicError, PayloadError) as exc:
+                if not topic_name.startswith(f"{NAMESPACE}/STATE/"):
+                    sparkplug_apply.dead_letter(self.target, topic_name, str(exc), data, received_ms)
+                continue
+            outcome = self.sessions.handle(topic, payload, received_ms)
+            edge_id = sparkplug_apply.edge_id_of(topic.group, topic.node)
+            items.append(sparkplug_apply.Item(topic_name, edge_id, data, outcome, received_ms))
+            if outcome.rebirth:
+                rebirths[(topic.group, topic.node)] = received_ms
+        written = sparkplug_apply.write(self.target, items) if items else sparkplug_apply.Written([], [])
+        for (group, node), received_ms in rebirths.items():
+            self._ask_rebirth(group, node, received_ms)
         if written.points:
             self.store_points(written.points)
         if written.events:

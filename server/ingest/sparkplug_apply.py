@@ -47,36 +47,62 @@ class Written:
     events: list[Event]
 
 
-def write(
-    target: Target, topic: str, edge_id: str, payload: bytes, outcome: Outcome, received_ms: int
-) -> Written:
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One decoded message and what the session rules made of it."""
+
+    topic: str
+    edge_id: str
+    payload: bytes
+    outcome: Outcome
+    received_ms: int
+
+
+def write(target: Target, items: list[Item]) -> Written:
+    """Messages in arrival order, in one transaction (each edge node's values through one Effects; a death
+    first flushes what came before it, so "offline" follows the values sent before it)."""
     written = Written([], [])
     with Session(target.engine, expire_on_commit=False) as session:
         lock_for_write(session)
-        if outcome.refused:
-            _dead_letter(session, topic, "; ".join(outcome.refused), payload, received_ms)
-            target.metrics.add("sparkplug_dead_letters")
-        if outcome.loss is not None:
-            session.add(_loss(target.site, edge_id, outcome.loss, received_ms))
-            target.metrics.add("sparkplug_losses")
-            log.warning("sparkplug %s: messages missing between %d and %d (rebirth requested)",
-                        edge_id, *outcome.loss)  # fmt: skip
-        if outcome.values:
-            effects = Effects(session, edge_id, target.site, target.registry, target.historian,
-                              target.options, target.metrics)  # fmt: skip
-            samples = [
-                Sample(v.device, v.metric, v.ts_ms, v.value, "good")
-                for v in outcome.values
-                if v.device != NODE
-            ]
-            effects.add(DataBatch(edge_id=edge_id, seq=received_ms, sent_ms=received_ms, samples=samples),
-                        received_ms)  # fmt: skip
-            effects.flush()
-            written.points, written.events = effects.points, effects.events
-        if outcome.dark:
-            written.events += _offline(session, target, edge_id, outcome.dark, received_ms)
+        effects: dict[str, Effects] = {}
+        for item in items:
+            outcome = item.outcome
+            if outcome.refused:
+                _dead_letter(session, item.topic, "; ".join(outcome.refused), item.payload, item.received_ms)
+                target.metrics.add("sparkplug_dead_letters")
+            if outcome.loss is not None:
+                session.add(_loss(target.site, item.edge_id, outcome.loss, item.received_ms))
+                target.metrics.add("sparkplug_losses")
+                log.warning("sparkplug %s: messages missing between %d and %d (rebirth requested)",
+                            item.edge_id, *outcome.loss)  # fmt: skip
+            if outcome.values:
+                batch = effects.get(item.edge_id) or effects.setdefault(
+                    item.edge_id, _effects(session, target, item)
+                )
+                samples = [
+                    Sample(v.device, v.metric, v.ts_ms, v.value, "good") for v in outcome.values if v.device
+                ]
+                batch.add(DataBatch(edge_id=item.edge_id, seq=item.received_ms, sent_ms=item.received_ms,
+                                    samples=samples), item.received_ms)  # fmt: skip
+            if outcome.dark:
+                _flush(effects, written)
+                written.events += _offline(session, target, item.edge_id, outcome.dark, item.received_ms)
+        _flush(effects, written)
         session.commit()
     return written
+
+
+def _effects(session: Session, target: Target, item: Item) -> Effects:
+    return Effects(session, item.edge_id, target.site, target.registry, target.historian, target.options,
+                   target.metrics)  # fmt: skip
+
+
+def _flush(effects: dict[str, Effects], written: Written) -> None:
+    for each in effects.values():
+        each.flush()
+        written.points += each.points
+        written.events += each.events
+    effects.clear()
 
 
 def dead_letter(target: Target, topic: str, reason: str, payload: bytes, received_ms: int) -> None:
