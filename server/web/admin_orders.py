@@ -9,15 +9,19 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from sqlmodel import Session
 
 from server.core.db import SessionDep
-from server.core.i18n import N_, get_locale
+from server.core.errors import ServerError
+from server.core.i18n import N_, get_locale, request_error_text
 from server.core.services import ServicesDep, SettingsDep
 from server.domain import admin_lists, crud, importexport, operations, progress, sharelinks, sites
 from server.domain import workorders as wo
+from server.domain.principals import Principal
 from server.models.auth import ShareLink
 from server.models.orders import WorkOrderCreate, WorkOrderUpdate
 from server.web.auth import PlannerUser, SameOrigin
+from server.web.errors import PageError
 from server.web.forms import FormInvalid, done, validated
 from server.web.routing import PageRoute
 from server.web.share import qr_svg
@@ -57,11 +61,25 @@ ConfirmedUpload = Annotated[Upload, Depends(_confirmed_upload)]
 @router.get("/admin")
 @router.get("/admin/orders")
 def orders(request: Request, session: SessionDep, who: PlannerUser, status: str | None = None) -> Response:
+    return _orders_page(request, session, who, status or "")
+
+
+def _orders_page(
+    request: Request,
+    session: Session,
+    who: Principal,
+    status: str,
+    form: dict[str, object] | None = None,
+    error: str | None = None,
+    code: int = 200,
+) -> Response:
+    """The list with the new-order form; after a refused create, the form with what was typed and why."""
     rows = admin_lists.orders(session, status or None)
     products = admin_lists.products(session)
     customers = admin_lists.customers(session)
-    context = {"rows": rows, "products": products, "customers": customers, "who": who, "status": status or ""}
-    return templates.TemplateResponse(request, "admin/orders.html", context)
+    context = {"rows": rows, "products": products, "customers": customers, "who": who, "status": status,
+               "f": form or {}, "error": error}  # fmt: skip
+    return templates.TemplateResponse(request, "admin/orders.html", context, status_code=code)
 
 
 @router.post("/admin/orders")
@@ -81,7 +99,12 @@ def create_order(
     data: dict[str, object] = {"number": number.strip(), "product": product, "customer": customer,
                                "quantity": quantity, "due_date": due_date, "priority": priority,
                                "count_source": count_source}  # fmt: skip
-    order = wo.create(session, who.username, validated(WorkOrderCreate, data))
+    try:
+        order = wo.create(session, who.username, validated(WorkOrderCreate, data))
+    except (ServerError, PageError) as err:  # a duplicate number, an unknown product: the form stays filled
+        session.rollback()
+        text = request_error_text(request, err)
+        return _orders_page(request, session, who, "", data, text, getattr(err, "status", 422))
     return done(f"/admin/orders/{order.number}", N_("Work order created"))
 
 

@@ -56,7 +56,12 @@ def test_work_order_create_release_priority_traveler(live: LiveServer, admin: ht
     traveler = admin.get("/admin/orders/WO-ADM-1/traveler")
     assert traveler.status_code == 200 and "<svg" in traveler.text and "/station/go/WO-ADM-1" in traveler.text
     unknown = admin.post("/admin/orders", data={"number": "WO-ADM-X", "product": "NOPE", "quantity": "1"})
-    assert unknown.status_code == 404 and "NOPE" in unknown.text  # the domain's NotFound, shown as a page
+    assert unknown.status_code == 404 and "NOPE" in unknown.text  # the domain's NotFound, on the form
+    assert 'name="number" required maxlength="40" value="WO-ADM-X"' in unknown.text
+    again = admin.post("/admin/orders", data=form | {"quantity": "77", "count_source": "manual"})
+    assert again.status_code == 409 and 'id="order-error"' in again.text  # a duplicate number: the form kept
+    for kept in ('value="WO-ADM-1"', 'value="77"', 'value="2030-02-01"', '<option value="manual" selected>'):
+        assert kept in again.text, kept
     assert live.http.get("/api/v1/work-orders/WO-ADM-X", headers=live.plant.as_("admin")).status_code == 404
 
 
