@@ -110,7 +110,7 @@ def machines(request: Request, session: SessionDep, who: AdminUser, web: Setting
     tags = admin_lists.tags_by_machine(session, [m.id for m in rows])
     stations = admin_lists.stations(session)
     context = {"rows": rows, "tags": tags, "stations": stations, "who": who,
-               "has_logo": web.logo_path.is_file()}  # fmt: skip
+               "lines": admin_lists.lines(session), "has_logo": web.logo_path.is_file()}  # fmt: skip
     return templates.TemplateResponse(request, "admin/machines.html", context)
 
 

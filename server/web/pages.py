@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from server.web import (
     admin_alerts,
     admin_orders,
+    admin_plant,
     admin_sales,
     admin_setup,
     admin_tokens,
@@ -36,6 +37,7 @@ PAGE_ROUTERS: list[APIRouter] = [
     live.router,
     admin_orders.router,
     admin_sales.router,
+    admin_plant.router,
     admin_setup.router,
     admin_tokens.router,
     admin_alerts.router,

@@ -94,8 +94,8 @@ def test_new_factory_from_setup_to_a_reopened_order(
     empty_server: tuple[str, str, object], new_page: PageFactory
 ) -> None:
     """Done-when of issue 13: an empty server set up through /setup (phone, zh), the plant made by the
-    admin (product, users, tablet on the pages; line, machine and station through the API: the pages cannot
-    create them yet), a GBK CSV with Excel dates imported through the preview, the order run on the tablet,
+    admin on its pages (line, machine, station, product, users, tablet), a GBK CSV with Excel dates imported
+    through the preview, the order run on the tablet,
     completed short after the confirmation, and reopened by a supervisor (1280x800, en)."""
     base, setup_url, _ = empty_server
     phone = new_page("phone", "zh-CN")
@@ -115,17 +115,20 @@ def test_new_factory_from_setup_to_a_reopened_order(
             "token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
-        line = api.post("/api/v1/lines", json={"site_id": 1, "code": "L1", "name": "一号线"}, headers=auth)
-        machine = api.post(
-            "/api/v1/machines", json={"site_id": 1, "code": "m1", "name": "车床"}, headers=auth
-        )
-        station = {
-            "line_id": line.json()["id"],
-            "code": "st-1",
-            "name": "车床工位",
-            "machine_id": machine.json()["id"],
-        }
-        assert api.post("/api/v1/stations", json=station, headers=auth).status_code == 201
+        phone.goto(f"{base}/admin/machines")  # the plant, built on the admin page
+        for action, values in (("/admin/lines", {"code": "L1", "name": "一号线"}),
+                               ("/admin/machines", {"code": "m1", "name": "车床", "ideal_cycle_s": "20"}),
+                               ("/admin/stations", {"code": "st-1", "name": "车床工位"})):  # fmt: skip
+            phone.click("#new-plant summary")  # closed again after each create's redirect
+            for field, value in values.items():
+                phone.fill(f"form[action='{action}'] [name={field}]", value)
+            if action == "/admin/stations":
+                phone.select_option(f"form[action='{action}'] [name=machine_id]", label="m1 · 车床")
+            phone.click(f"form[action='{action}'] button[type=submit]")
+            expect(phone.locator(".flash")).to_be_visible()
+        machine = api.get("/api/v1/machines/m1", headers=auth).json()
+        station = api.get("/api/v1/stations/st-1", headers=auth).json()
+        assert (machine["ideal_cycle_s"], station["machine_id"]) == (20.0, machine["id"])
 
         phone.goto(f"{base}/admin/products")
         phone.click("details:has(form[action='/admin/products']) summary")

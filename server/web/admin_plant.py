@@ -1,0 +1,76 @@
+"""`/admin/machines`'s forms that build the plant: a line, a machine, a station (admin). The same models and
+`crud.create` as the API (`server/api/plant.py`), so every row is checked and audit-logged alike."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Response
+from sqlmodel import Session
+
+from server.core.db import SessionDep
+from server.core.errors import Conflict
+from server.core.i18n import N_
+from server.core.services import SettingsDep
+from server.core.settings import Settings
+from server.domain import crud, sites
+from server.models.plant import Line, LineCreate, Machine, MachineCreate, Station, StationCreate
+from server.web.auth import AdminUser, SameOrigin
+from server.web.forms import done, validated
+from server.web.routing import PageRoute
+
+router = APIRouter(route_class=PageRoute)
+Code = Annotated[str, Form(max_length=64)]
+Name = Annotated[str, Form(max_length=200)]
+
+
+def _site_id(session: Session, settings: Settings) -> int:
+    site = sites.site_of(session, settings.site)
+    if site is None or site.id is None:
+        raise Conflict("this site is not set up yet: run the first-run set-up (docs/server.md)")
+    return site.id
+
+
+@router.post("/admin/lines")
+def create_line(
+    session: SessionDep, settings: SettingsDep, who: AdminUser, _origin: SameOrigin, code: Code, name: Name
+) -> Response:
+    body = validated(LineCreate, {"site_id": _site_id(session, settings), "code": code.strip(), "name": name})
+    crud.create(session, who.username, Line.model_validate(body))
+    return done("/admin/machines", N_("Line created"))
+
+
+@router.post("/admin/machines")
+def create_machine(
+    session: SessionDep,
+    settings: SettingsDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    code: Code,
+    name: Name,
+    line_id: Annotated[str, Form(max_length=12)] = "",
+    kind: Annotated[str, Form(max_length=64)] = "",
+    ideal_cycle_s: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    data = {"site_id": _site_id(session, settings), "code": code.strip(), "name": name, "line_id": line_id,
+            "kind": kind.strip(), "ideal_cycle_s": ideal_cycle_s}  # fmt: skip
+    crud.create(session, who.username, Machine.model_validate(validated(MachineCreate, data)))
+    return done("/admin/machines", N_("Machine created"))
+
+
+@router.post("/admin/stations")
+def create_station(
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    code: Code,
+    name: Name,
+    line_id: Annotated[str, Form(max_length=12)],
+    machine_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    data: dict[str, object] = {
+        "line_id": line_id,
+        "code": code.strip(),
+        "name": name,
+        "machine_id": machine_id,
+    }
+    crud.create(session, who.username, Station.model_validate(validated(StationCreate, data)))
+    return done("/admin/machines", N_("Station created"))
