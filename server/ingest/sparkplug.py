@@ -24,7 +24,7 @@ from server.historian.base import Point
 from server.ingest import sparkplug_apply
 from server.ingest.apply import now_ms
 from server.ingest.sparkplug_apply import Target
-from server.ingest.sparkplug_session import Sessions
+from server.ingest.sparkplug_session import Discovered, Sessions
 from shared.sparkplug.payload import REBIRTH, DataType, Payload, PayloadError, decode
 from shared.sparkplug.topic import NAMESPACE, MessageType, TopicError, node_topic, parse, state_topic
 
@@ -44,6 +44,7 @@ class SparkplugHost:
         """`store_points` takes points for an external historian (the buffer), `emit` live events."""
         self.settings, self.target, self.store_points, self.emit = settings, target, store_points, emit
         self.sessions = Sessions()
+        self._sessions_lock = threading.Lock()  # the worker changes them, the admin page reads them
         self.inbox: queue.Queue[tuple[str, bytes, int] | None] = queue.Queue()
         self.connected = threading.Event()
         self._asked: dict[tuple[str, str], int] = {}  # node -> when a rebirth was last requested
@@ -137,7 +138,8 @@ class SparkplugHost:
                 if not topic_name.startswith(f"{NAMESPACE}/STATE/"):
                     sparkplug_apply.dead_letter(self.target, topic_name, str(exc), data, received_ms)
                 continue
-            outcome = self.sessions.handle(topic, payload, received_ms)
+            with self._sessions_lock:
+                outcome = self.sessions.handle(topic, payload, received_ms)
             edge_id = sparkplug_apply.edge_id_of(topic.group, topic.node)
             items.append(sparkplug_apply.Item(topic_name, edge_id, data, outcome, received_ms))
             if outcome.rebirth:
@@ -149,6 +151,15 @@ class SparkplugHost:
             self.store_points(written.points)
         if written.events:
             self.emit(written.events)
+
+    @staticmethod
+    def edge_id_of(group: str, node: str) -> str:
+        return sparkplug_apply.edge_id_of(group, node)
+
+    def discovered(self) -> list[Discovered]:
+        """Every metric the births seen so far announced (this process's, since its start)."""
+        with self._sessions_lock:
+            return self.sessions.discovered()
 
     def _ask_rebirth(self, group: str, node: str, now: int) -> None:
         if now - self._asked.get((group, node), -REBIRTH_EVERY_MS) < REBIRTH_EVERY_MS:

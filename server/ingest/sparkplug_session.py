@@ -66,11 +66,32 @@ class Outcome:
 NodeKey = tuple[str, str]  # (group, edge node)
 
 
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A metric some birth announced: what the admin page lists for mapping."""
+
+    group: str
+    node: str
+    device: str  # NODE for the node's own metrics
+    online: bool
+    metric: MetricInfo
+
+
 class Sessions:
     """Every edge node's session as this host has seen it."""
 
     def __init__(self) -> None:
         self.nodes: dict[NodeKey, NodeSession] = {}
+
+    def discovered(self) -> list[Discovered]:
+        found = [
+            Discovered(group, node, device, session.online and birth.online, info)
+            for (group, node), session in self.nodes.items()
+            for device, birth in session.devices.items()
+            for info in birth.by_name.values()
+            if info.name != BD_SEQ
+        ]
+        return sorted(found, key=lambda d: (d.group, d.node, d.device, d.metric.name))
 
     def handle(self, topic: Topic, payload: Payload, received_ms: int) -> Outcome:
         key, out = (topic.group, topic.node), Outcome()

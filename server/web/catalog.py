@@ -33,7 +33,7 @@ ERROR_MODULES = (
     "domain/piece_rates.py", "domain/principals.py", "domain/quality.py", "domain/named_reports.py",
     "domain/reasons.py", "domain/sales_import.py", "domain/sales_orders.py", "domain/work_reports.py",
     "domain/signin.py", "domain/spc.py", "domain/station_scope.py", "domain/trace.py", "domain/wages.py",
-    "domain/workorders.py",
+    "domain/workorders.py", "domain/sparkplug_map.py",
     "domain/bom.py", "domain/bom_import.py", "domain/first_run.py", "domain/import_values.py",
     "web/admin_plant.py",
     "domain/ledger.py", "domain/lot_files.py", "domain/stock.py",

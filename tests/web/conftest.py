@@ -136,7 +136,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     db_url = f"sqlite:///{tmp / 'takt.db'}"
     settings = core_settings(
         db_url, broker.port, data_dir=tmp / "data", share_rate_burst=SHARE_BURST, alert_down_minutes=0.05,
-        live_refresh_s=2,
+        live_refresh_s=2, sparkplug_groups=["plant"],
     )  # fmt: skip
     engine = make_engine(db_url)
     init_db(engine)
