@@ -43,12 +43,16 @@ def map_device(
     actor: str,
     site: str,
     edge_id: str,
+    device: str,
     machine_code: str,
     roles: dict[str, str],
     widths: dict[str, int | None],
 ) -> Machine:
     """Give `machine_code` to `edge_id` and make or update a tag per metric with a role ("" leaves it out).
-    `widths` are the counters' widths in bits from their Sparkplug data types."""
+    `widths` are the counters' widths in bits from their Sparkplug data types. A device feeds the machine
+    whose code is its device id (values arrive by device id; there is no renaming map yet)."""
+    if device != machine_code:
+        raise InvalidInput("device %(device)s can only feed the machine with code %(device)s", device=device)
     machine = session.exec(
         select(Machine).join(Site).where(Site.code == site, Machine.code == machine_code)
     ).first()

@@ -55,6 +55,7 @@ def map_device(
     who: AdminUser,
     _origin: SameOrigin,
     edge_id: Annotated[str, Form(max_length=64)],
+    device: Annotated[str, Form(max_length=200)],
     machine: Annotated[str, Form(max_length=64)],
     metric: Annotated[list[str], Form()],
     role: Annotated[list[str], Form()],
@@ -62,7 +63,7 @@ def map_device(
 ) -> Response:
     roles = dict(zip(metric, role, strict=False))
     widths = {name: int(w) if w.isdigit() else None for name, w in zip(metric, width, strict=False)}
-    sparkplug_map.map_device(session, who.username, settings.site, edge_id, machine, roles, widths)
+    sparkplug_map.map_device(session, who.username, settings.site, edge_id, device, machine, roles, widths)
     session.commit()
     if services.ingestor is not None:
         services.ingestor.registry.invalidate()  # the machine's new edge and tags count from the next message

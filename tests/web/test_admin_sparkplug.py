@@ -66,8 +66,8 @@ def test_a_born_device_is_listed_and_mapped_in_one_form(live: LiveServer, admin:
     zh = admin.get("/admin/sparkplug", headers={"Accept-Language": "zh-CN"}).text
     assert "Sparkplug B 设备" in zh and "映射到此机台" in zh
 
-    form = {"edge_id": "spb-plant-gw7", "machine": "lathe-2", "metric": ["Counters/Good", "Oven/Temp"],
-            "role": ["counter", ""], "width": ["32", ""]}  # fmt: skip
+    form = {"edge_id": "spb-plant-gw7", "device": "lathe-2", "machine": "lathe-2",
+            "metric": ["Counters/Good", "Oven/Temp"], "role": ["counter", ""], "width": ["32", ""]}  # fmt: skip
     mapped = admin.post("/admin/sparkplug/map", data=form)
     assert mapped.status_code == 303 and "Device+mapped" in mapped.headers["location"].replace("%20", "+")
     with Session(live.engine) as session:
@@ -88,3 +88,5 @@ def test_a_born_device_is_listed_and_mapped_in_one_form(live: LiveServer, admin:
 
     refused = admin.post("/admin/sparkplug/map", data=form | {"role": ["bogus", ""]})
     assert refused.status_code == 422
+    elsewhere = admin.post("/admin/sparkplug/map", data=form | {"machine": "pack-1"})
+    assert elsewhere.status_code == 422 and "can only feed the machine with code lathe-2" in elsewhere.text
