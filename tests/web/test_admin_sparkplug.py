@@ -66,8 +66,8 @@ def test_a_born_device_is_listed_and_mapped_in_one_form(live: LiveServer, admin:
     zh = admin.get("/admin/sparkplug", headers={"Accept-Language": "zh-CN"}).text
     assert "Sparkplug B 设备" in zh and "映射到此机台" in zh
 
-    form = {"edge_id": "spb-plant-gw7", "device": "lathe-2", "machine": "lathe-2",
-            "metric": ["Counters/Good", "Oven/Temp"], "role": ["counter", ""], "width": ["32", ""]}  # fmt: skip
+    metrics = {"metric": ["Counters/Good", "Oven/Temp"], "role": ["counter", ""], "width": ["32", ""]}
+    form = {"edge_id": "spb-plant-gw7", "device": "lathe-2", "machine": "lathe-2", **metrics}
     mapped = admin.post("/admin/sparkplug/map", data=form)
     assert mapped.status_code == 303 and "Device+mapped" in mapped.headers["location"].replace("%20", "+")
     with Session(live.engine) as session:
