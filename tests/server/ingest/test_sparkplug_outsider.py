@@ -4,6 +4,7 @@ the parts Takt counts are exactly the ones the node made, through a seq gap (reb
 answered), a counter reset, a device death, and a node restart with a new bdSeq; bad messages are
 dead-lettered with their reason and ingestion goes on."""
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,36 @@ def test_takt_counts_an_outsider_nodes_parts_exactly(
 
     final = second.send("run m1 4")["made"]  # ingestion goes on
     wait_for(lambda: counted(engine, ids["m1"]) == made["m1"] + final["m1"], what="counting after bad input")
+
+
+def test_the_host_state_is_retained_online_then_offline_with_the_same_timestamp(
+    mosquitto: Mosquitto, start_ingestor: Callable[..., Ingestor]
+) -> None:
+    """Sparkplug 3.0 STATE: `spBv1.0/STATE/{host_id}`, retained JSON; a clean stop says offline itself."""
+    ingestor = start_ingestor(sparkplug_groups=[GROUP], sparkplug_host_id="takt-state")
+    assert ingestor.sparkplug is not None and ingestor.sparkplug.connected.wait(10)
+    seen: list[dict[str, Any]] = []
+    late: list[dict[str, Any]] = []
+    readers = [state_reader(mosquitto, seen)]
+    try:
+        wait_for(lambda: seen, what="the online STATE")
+        assert seen[0]["online"] is True and seen[0]["timestamp"] > 0
+        readers.append(state_reader(mosquitto, late))  # subscribing later: the broker kept it
+        wait_for(lambda: late, what="the retained STATE")
+        assert late[0] == {**seen[0], "retain": True}
+        ingestor.stop()
+        wait_for(lambda: len(seen) >= 2, what="the offline STATE")
+        assert seen[-1] == {"retain": False, "online": False, "timestamp": seen[0]["timestamp"]}
+    finally:
+        for reader in readers:
+            reader.disconnect()
+            reader.loop_stop()
+
+
+def state_reader(mosquitto: Mosquitto, into: list[dict[str, Any]]) -> paho.Client:
+    reader = paho.Client(CallbackAPIVersion.VERSION2)
+    reader.on_message = lambda _c, _u, msg: into.append({"retain": msg.retain, **json.loads(msg.payload)})
+    reader.connect("127.0.0.1", mosquitto.port)
+    reader.subscribe("spBv1.0/STATE/takt-state", qos=1)
+    reader.loop_start()
+    return reader
