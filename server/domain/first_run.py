@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import time
 
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.core.errors import Conflict, InvalidInput
 from server.core.sitetime import check_zone
@@ -106,16 +106,32 @@ def run(session: Session, site_code: str, setup: SiteSetup, shifts: list[ShiftSp
     site = sites.site_of(session, site_code)
     named = Site(code=site_code, name=setup.site_name, timezone=setup.timezone)
     site = crud.create(session, ACTOR, named) if site is None else crud.update(session, ACTOR, site, named)
-    for spec in shifts:
-        shift = Shift(site_id=site.id or 0, name=spec.name, start_local=spec.start, end_local=spec.end,
-                      days=spec.days)  # fmt: skip
-        crud.create(session, ACTOR, shift)
-        if spec.break_span is not None:
-            first, last = spec.break_span
-            crud.create(session, ACTOR, ShiftBreak(shift_id=shift.id or 0, start_local=first, end_local=last))
+    add_shifts(session, ACTOR, site.id or 0, shifts)
     admin = UserCreate(
         username=setup.admin_username, display_name=setup.admin_display_name or setup.admin_username,
         role="admin", password=setup.admin_password,
     )  # fmt: skip
     accounts.create_user(session, ACTOR, admin)
     return site
+
+
+def add_shifts(session: Session, actor: str, site_id: int, shifts: list[ShiftSpec]) -> None:
+    """Store `shifts` (and their breaks) for site `site_id`, each row audit-logged as `actor`."""
+    for spec in shifts:
+        shift = Shift(site_id=site_id, name=spec.name, start_local=spec.start, end_local=spec.end,
+                      days=spec.days)  # fmt: skip
+        crud.create(session, actor, shift)
+        if spec.break_span is not None:
+            first, last = spec.break_span
+            crud.create(session, actor, ShiftBreak(shift_id=shift.id or 0, start_local=first, end_local=last))
+
+
+def site_shifts(session: Session, site_id: int) -> list[tuple[Shift, list[ShiftBreak]]]:
+    """The site's shifts by start time, each with its breaks."""
+    shifts = session.exec(
+        select(Shift).where(Shift.site_id == site_id).order_by(col(Shift.start_local))
+    ).all()
+    breaks = session.exec(
+        select(ShiftBreak).where(col(ShiftBreak.shift_id).in_([s.id for s in shifts]))
+    ).all()
+    return [(s, [b for b in breaks if b.shift_id == s.id]) for s in shifts]

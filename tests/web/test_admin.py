@@ -26,7 +26,7 @@ def _api(live: LiveServer, path: str) -> dict:  # type: ignore[type-arg]
 
 def test_every_admin_page_renders(admin: httpx.Client) -> None:
     for path in ("/admin", "/admin/products", "/admin/products/BRK-100", "/admin/machines", "/admin/reasons",
-                 "/admin/plans", "/admin/users", "/admin/tablets"):  # fmt: skip
+                 "/admin/plans", "/admin/users", "/admin/tablets", "/admin/shifts"):  # fmt: skip
         page = admin.get(path)
         assert page.status_code == 200 and "<h1>" in page.text, path
 

@@ -94,8 +94,8 @@ def test_new_factory_from_setup_to_a_reopened_order(
     empty_server: tuple[str, str, object], new_page: PageFactory
 ) -> None:
     """Done-when of issue 13: an empty server set up through /setup (phone, zh), the plant made by the
-    admin on its pages (line, machine, station, product, users, tablet), a GBK CSV with Excel dates imported
-    through the preview, the order run on the tablet,
+    admin on its pages (shifts, line, machine, station, product, users, tablet), a GBK CSV with Excel dates
+    imported through the preview, the order run on the tablet,
     completed short after the confirmation, and reopened by a supervisor (1280x800, en)."""
     base, setup_url, _ = empty_server
     phone = new_page("phone", "zh-CN")
@@ -115,6 +115,13 @@ def test_new_factory_from_setup_to_a_reopened_order(
             "token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
+        phone.goto(f"{base}/admin/shifts")  # the first-run page's default shift, and one more
+        expect(phone.locator("#shifts-table")).to_contain_text("12:00-13:00")
+        phone.fill("textarea[name=lines]", "夜班 20:00-04:00 1-5")
+        phone.click("form[action='/admin/shifts'] button[type=submit]")
+        expect(phone.locator(".flash")).to_have_text("班次已添加")
+        expect(phone.locator("#shifts-table tr")).to_have_count(3)
+        expect(phone.locator("#shifts-table")).to_contain_text("夜班")
         phone.goto(f"{base}/admin/machines")  # the plant, built on the admin page
         for action, values in (("/admin/lines", {"code": "L1", "name": "一号线"}),
                                ("/admin/machines", {"code": "m1", "name": "车床", "ideal_cycle_s": "20"}),
