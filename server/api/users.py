@@ -6,7 +6,6 @@ from sqlmodel import col, select
 from server.api.deps import Admin, Page, PagingDep, paged
 from server.core.db import SessionDep
 from server.domain import accounts, audit, crud, station_scope
-from server.domain.security import hash_secret
 from server.models.auth import StationsAssigned, Tablet, User, UserCreate, UserPublic, UserUpdate
 from server.models.people import TabletCreate, TabletEnrolled, TabletPublic
 from server.models.plant import Station
@@ -29,16 +28,7 @@ def list_users(session: SessionDep, _: Admin, paging: PagingDep, role: str | Non
 
 @router.patch("/users/{username}", response_model=UserPublic)
 def update_user(username: str, body: UserUpdate, session: SessionDep, who: Admin) -> User:
-    user = crud.get_by(session, User, username=username)
-    secrets = body.model_dump(exclude_unset=True, include={"password", "pin"})
-    if secrets.get("password"):
-        user.password_hash = hash_secret(secrets["password"])
-    if secrets.get("pin"):
-        user.pin_hash = hash_secret(secrets["pin"])
-    if secrets:
-        audit.record(session, who.username, "User", user.id, "credentials", {"changed": sorted(secrets)})
-    patch = UserUpdate.model_validate(body.model_dump(exclude_unset=True, exclude={"password", "pin"}))
-    return crud.update(session, who.username, user, patch)
+    return accounts.update_user(session, who.username, crud.get_by(session, User, username=username), body)
 
 
 @router.get("/users/{username}/stations", response_model=StationsAssigned)

@@ -13,7 +13,7 @@ from server.core.services import SettingsDep
 from server.core.settings import Settings
 from server.domain import accounts, admin_lists, catalog, crud, quality, sites
 from server.domain.uploads import NotTheType, check_content
-from server.models.auth import Tablet, UserCreate
+from server.models.auth import Tablet, User, UserCreate, UserUpdate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
 from server.models.plant import Machine, Station, Tag, TagCreate
 from server.models.quality import InspectionPlanCreate
@@ -246,6 +246,27 @@ def create_user(
                                   "password": password, "badge": badge, "pin": pin})  # fmt: skip
     accounts.create_user(session, who.username, body)
     return done("/admin/users", N_("User created"))
+
+
+@router.post("/admin/users/edit")
+def edit_user(
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(max_length=16)] = "",
+    active: Annotated[str, Form(max_length=5)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    badge: Annotated[str, Form(max_length=64)] = "",
+    pin: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Change what is filled in (a new password or PIN, a role, the name, the badge, active); empty: kept."""
+    user = crud.get_by(session, User, username=username)
+    body = validated(UserUpdate, {"display_name": display_name, "role": role, "active": active,
+                                  "password": password, "badge": badge, "pin": pin})  # fmt: skip
+    accounts.update_user(session, who.username, user, body)
+    return done("/admin/users", N_("User updated"))
 
 
 @router.get("/admin/tablets")

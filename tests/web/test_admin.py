@@ -315,3 +315,29 @@ def test_form_errors_in_the_page_language(live: LiveServer, admin: httpx.Client)
     assert chart.status_code == 422 and "must be a whole number" in chart.text, chart.text
     assert admin.get("/reports/spc/abc", headers={"Accept": "application/json"}).json()["detail"][0]["loc"]
     admin.cookies.delete("lang")
+
+
+def test_edit_user_changes_only_what_is_filled(live: LiveServer, admin: httpx.Client) -> None:
+    """/admin/users/edit: a new name, role and password (audited as credentials, never the value); a later
+    edit with only `active` keeps the rest; an inactive user cannot sign in."""
+    user = {"username": "edit-me", "display_name": "Before", "role": "operator", "password": "first-pw-123"}
+    assert admin.post("/admin/users", data=user).status_code == 303
+    changed = {
+        "username": "edit-me",
+        "display_name": "After",
+        "role": "supervisor",
+        "password": "second-pw-456",
+    }
+    assert admin.post("/admin/users/edit", data=changed).headers["location"].startswith("/admin/users?ok=")
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as browser:
+        signed = browser.post("/login", data={"username": "edit-me", "password": "second-pw-456"})
+        assert signed.headers["location"] == "/boss"
+    assert admin.post("/admin/users/edit", data={"username": "edit-me", "active": "false"}).status_code == 303
+    row = next(u for u in _api(live, "/users?limit=500")["items"] if u["username"] == "edit-me")
+    assert (row["display_name"], row["role"], row["active"]) == ("After", "supervisor", False)
+    with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as browser:
+        refused = browser.post("/login", data={"username": "edit-me", "password": "second-pw-456"})
+        assert refused.status_code != 303
+    audited = _api(live, "/audit?entity=User&limit=200")["items"]
+    assert any(a["action"] == "credentials" and a["diff"] == {"changed": ["password"]} for a in audited)
+    assert admin.post("/admin/users/edit", data={"username": "edit-me", "role": "boss"}).status_code == 422
