@@ -124,7 +124,7 @@ def moves(
     _: AnyRole,
     paging: PagingDep,
     lot: Annotated[str | None, Query(max_length=64)] = None,
-    work_order: Annotated[str | None, Query(max_length=40)] = None,
+    work_order: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[MoveOut]:
     rows, total = crud.page(session, stock.moves_query(lot, work_order), paging.limit, paging.offset)
     return make_page(stock.describe(session, rows), total, paging)
