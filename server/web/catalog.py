@@ -35,7 +35,7 @@ ERROR_MODULES = (
     "domain/signin.py", "domain/spc.py", "domain/station_scope.py", "domain/trace.py", "domain/wages.py",
     "domain/workorders.py", "domain/sparkplug_map.py",
     "domain/bom.py", "domain/bom_import.py", "domain/first_run.py", "domain/import_values.py",
-    "web/admin_plant.py", "web/admin_shifts.py",
+    "web/admin_plant.py", "web/admin_shifts.py", "domain/user_import.py",
     "domain/ledger.py", "domain/lot_files.py", "domain/stock.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}

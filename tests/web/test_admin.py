@@ -341,3 +341,28 @@ def test_edit_user_changes_only_what_is_filled(live: LiveServer, admin: httpx.Cl
     audited = _api(live, "/audit?entity=User&limit=200")["items"]
     assert any(a["action"] == "credentials" and a["diff"] == {"changed": ["password"]} for a in audited)
     assert admin.post("/admin/users/edit", data={"username": "edit-me", "role": "boss"}).status_code == 422
+
+
+def test_users_import_from_chinese_excel(live: LiveServer, admin: httpx.Client) -> None:
+    """Operators from a GBK CSV (badges and PINs as Excel writes them): previewed, refused with row errors on
+    a taken username or a repeated badge (nothing written), then imported after confirming; PINs hashed."""
+    rows = ("username,display_name,role,badge,pin\r\n"
+            "op-zhang,张三,operator,B-701,1234\r\nop-li,李四,operator,B-702,5678\r\n")  # fmt: skip
+    preview = admin.post("/admin/users/import", files={"file": ("工人.csv", rows.encode("gbk"), "text/csv")})
+    assert preview.status_code == 200 and "张三" in preview.text and 'id="import-confirm"' in preview.text
+    assert not any(u["username"] == "op-zhang" for u in _api(live, "/users?limit=500")["items"])
+    bad = rows + "admin-forms,X,operator,B-701,1111\r\n"
+    refused = admin.post("/admin/users/import", files={"file": ("u.csv", bad.encode("gbk"), "text/csv")})
+    assert refused.status_code == 422
+    assert (
+        "user admin-forms already exists" in refused.text and "badge B-701 is already someone" in refused.text
+    )
+    encoded = preview.text.split('name="data" value="', 1)[1].split('"', 1)[0]
+    done = admin.post("/admin/users/import/confirm", data={"data": encoded, "fmt": "csv"})
+    assert done.status_code == 200 and "Imported 2 users." in done.text
+    zhang = next(u for u in _api(live, "/users?limit=500")["items"] if u["username"] == "op-zhang")
+    assert (zhang["display_name"], zhang["badge"]) == ("张三", "B-701") and "pin_hash" not in zhang
+    station = {"badge": "B-701", "pin": "1234"}
+    tablet = {"X-Device-Token": live.device_tokens["st-lathe-1"]}
+    signed = live.http.post("/api/v1/stations/st-lathe-1/sign-in", json=station, headers=tablet)
+    assert signed.status_code == 200, signed.text
