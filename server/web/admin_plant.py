@@ -12,7 +12,16 @@ from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.core.settings import Settings
 from server.domain import crud, sites
-from server.models.plant import Line, LineCreate, Machine, MachineCreate, Station, StationCreate
+from server.models.plant import (
+    Line,
+    LineCreate,
+    Machine,
+    MachineCreate,
+    MachineUpdate,
+    Station,
+    StationCreate,
+    StationUpdate,
+)
 from server.web.auth import AdminUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
@@ -74,3 +83,37 @@ def create_station(
     }
     crud.create(session, who.username, Station.model_validate(validated(StationCreate, data)))
     return done("/admin/machines", N_("Station created"))
+
+
+@router.post("/admin/machines/edit")
+def edit_machine(
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    code: Code,
+    name: Annotated[str, Form(max_length=200)] = "",
+    line_id: Annotated[str, Form(max_length=12)] = "",
+    kind: Annotated[str, Form(max_length=64)] = "",
+    ideal_cycle_s: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Change what is filled in (name, line, kind, ideal cycle); empty: kept."""
+    machine = crud.get_by(session, Machine, code=code)
+    data = {"name": name.strip(), "line_id": line_id, "kind": kind.strip(), "ideal_cycle_s": ideal_cycle_s}
+    crud.update(session, who.username, machine, validated(MachineUpdate, dict(data)))
+    return done("/admin/machines", N_("Machine updated"))
+
+
+@router.post("/admin/stations/edit")
+def edit_station(
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    code: Code,
+    name: Annotated[str, Form(max_length=200)] = "",
+    machine_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Rename a station or put it on another machine; empty: kept."""
+    station = crud.get_by(session, Station, code=code)
+    data: dict[str, object] = {"name": name.strip(), "machine_id": machine_id}
+    crud.update(session, who.username, station, validated(StationUpdate, data))
+    return done("/admin/machines", N_("Station updated"))

@@ -366,3 +366,34 @@ def test_users_import_from_chinese_excel(live: LiveServer, admin: httpx.Client) 
     tablet = {"X-Device-Token": live.device_tokens["st-lathe-1"]}
     signed = live.http.post("/api/v1/stations/st-lathe-1/sign-in", json=station, headers=tablet)
     assert signed.status_code == 200, signed.text
+
+
+def test_plant_created_and_changed_on_the_machines_page(live: LiveServer, admin: httpx.Client) -> None:
+    """A line, a machine and a station created on /admin/machines, then changed there: only the filled
+    fields; each create and change in the audit log; a duplicate code is a 409 naming the kind of row."""
+    assert admin.post("/admin/lines", data={"code": "L-NEW", "name": "New line"}).status_code == 303
+    line = next(x for x in _api(live, "/lines?limit=500")["items"] if x["code"] == "L-NEW")
+    made = {
+        "code": "m-new",
+        "name": "Press",
+        "line_id": str(line["id"]),
+        "kind": "press",
+        "ideal_cycle_s": "4",
+    }
+    assert admin.post("/admin/machines", data=made).status_code == 303
+    machine = _api(live, "/machines/m-new")
+    station = {"code": "st-new", "name": "Press station", "line_id": str(line["id"])}
+    assert admin.post("/admin/stations", data=station).status_code == 303
+    assert (
+        admin.post("/admin/machines/edit", data={"code": "m-new", "ideal_cycle_s": "3.5"}).status_code == 303
+    )
+    changed = _api(live, "/machines/m-new")
+    assert (changed["name"], changed["kind"], changed["ideal_cycle_s"]) == ("Press", "press", 3.5)
+    moved = {"code": "st-new", "machine_id": str(machine["id"])}
+    assert admin.post("/admin/stations/edit", data=moved).status_code == 303
+    assert _api(live, "/stations/st-new")["machine_id"] == machine["id"]
+    again = admin.post("/admin/machines", data=made)
+    assert again.status_code == 409 and "Machine" in again.text
+    audited = {(a["entity"], a["action"]) for a in _api(live, "/audit?limit=500")["items"]}
+    assert {("Line", "create"), ("Machine", "create"), ("Station", "create"), ("Machine", "update"),
+            ("Station", "update")} <= audited  # fmt: skip
