@@ -3,7 +3,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from sqlmodel import Session
 
 from server.core.db import SessionDep
@@ -11,7 +11,7 @@ from server.core.errors import Conflict
 from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.core.settings import Settings
-from server.domain import crud, sites
+from server.domain import crud, machine_import, sites
 from server.models.plant import (
     Line,
     LineCreate,
@@ -22,6 +22,7 @@ from server.models.plant import (
     StationCreate,
     StationUpdate,
 )
+from server.web.admin_orders import ConfirmedUpload, Upload, import_page, upload_format
 from server.web.auth import AdminUser, SameOrigin
 from server.web.forms import done, validated
 from server.web.routing import PageRoute
@@ -117,3 +118,34 @@ def edit_station(
     data: dict[str, object] = {"name": name.strip(), "machine_id": machine_id}
     crud.update(session, who.username, station, validated(StationUpdate, data))
     return done("/admin/machines", N_("Station updated"))
+
+
+@router.post("/admin/machines/import")
+def preview_machines(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    """The preview: every row checked, nothing written; the page offers to confirm."""
+    data, fmt = file.file.read(), upload_format(file)
+    result = machine_import.import_machines(
+        session, who.username, _site_id(session, settings), data, fmt, True
+    )
+    return import_page(request, result, "/admin/machines", Upload(data, fmt))
+
+
+@router.post("/admin/machines/import/confirm")
+def import_machines(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    upload: ConfirmedUpload,
+) -> Response:
+    site_id = _site_id(session, settings)
+    result = machine_import.import_machines(session, who.username, site_id, upload.data, upload.fmt, False)
+    return import_page(request, result, "/admin/machines")

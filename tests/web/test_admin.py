@@ -397,3 +397,24 @@ def test_plant_created_and_changed_on_the_machines_page(live: LiveServer, admin:
     audited = {(a["entity"], a["action"]) for a in _api(live, "/audit?limit=500")["items"]}
     assert {("Line", "create"), ("Machine", "create"), ("Station", "create"), ("Machine", "update"),
             ("Station", "update")} <= audited  # fmt: skip
+
+
+def test_machines_import_previewed_then_confirmed(live: LiveServer, admin: httpx.Client) -> None:
+    """Machines from a GBK CSV on /admin/machines: row errors (a taken code, an unknown line, a bad cycle)
+    import nothing; a clean file is previewed, then written on confirming, on its line."""
+    bad = "code,name,line,kind,ideal_cycle_s\r\nlathe-1,重复,a,lathe,3\r\nm-x,冲床,nope,press,abc\r\n"
+    refused = admin.post("/admin/machines/import", files={"file": ("m.csv", bad.encode("gbk"), "text/csv")})
+    assert refused.status_code == 422
+    for text in ("machine lathe-1 already exists", "unknown line &#39;nope&#39;", "ideal_cycle_s"):
+        assert text in refused.text, text
+    good = "code,name,line,kind,ideal_cycle_s\r\nm-imp-1,冲床一,a,press,2.5\r\nm-imp-2,冲床二,,press,\r\n"
+    preview = admin.post("/admin/machines/import", files={"file": ("m.csv", good.encode("gbk"), "text/csv")})
+    assert preview.status_code == 200 and "冲床一" in preview.text
+    assert live.http.get("/api/v1/machines/m-imp-1", headers=live.plant.as_("admin")).status_code == 404
+    encoded = preview.text.split('name="data" value="', 1)[1].split('"', 1)[0]
+    done = admin.post("/admin/machines/import/confirm", data={"data": encoded, "fmt": "csv"})
+    assert done.status_code == 200 and "Imported 2 machines." in done.text
+    first = _api(live, "/machines/m-imp-1")
+    line_a = next(x for x in _api(live, "/lines?limit=500")["items"] if x["code"] == "a")
+    assert (first["name"], first["line_id"], first["ideal_cycle_s"]) == ("冲床一", line_a["id"], 2.5)
+    assert _api(live, "/machines/m-imp-2")["line_id"] is None
