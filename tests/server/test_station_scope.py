@@ -28,6 +28,7 @@ OPEN_TO_ANY_STATION = {
     ("POST", "/api/v1/stock/transfers"): "a move between stores belongs to no station",
     ("PUT", "/api/v1/lots/{code}/certificate"): "a lot's supplier certificate belongs to no station",
     ("POST", "/login"): "password sign-in: no session yet",
+    ("POST", "/setup"): "first run: a one-time code, no session yet; 404 once an admin exists",
     ("POST", "/logout"): "revokes the caller's own web session",
     ("POST", "/station/{code}/sign-in"): "badge sign-in on the tablet's own station",
     ("POST", "/station/{code}/sign-out"): "revokes the caller's own operator session",
