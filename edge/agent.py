@@ -91,6 +91,7 @@ class Agent:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.batcher.run(), name="batcher")
                 group.create_task(self.publisher.run(), name="publisher")
+                group.create_task(self.publisher.heartbeat(), name="heartbeat")
                 group.create_task(self._status_loop(), name="status")
                 group.create_task(self._housekeeping(), name="housekeeping")
                 await self.stopping.wait()

@@ -50,6 +50,7 @@ class Publisher:
         self.pending, self.on_ack, self.on_command, self.status = pending, on_ack, on_command, status
         site, edge = config.site, config.edge_id
         self.topic_data, self.topic_status = topics.data(site, edge), topics.status(site, edge)
+        self.topic_alive = topics.alive(site, edge)
         self.topic_ack, self.topic_result = topics.ack(site, edge), topics.result(site, edge)
         self.topic_cmd = topics.cmd_filter(site, edge)
         self.connected = asyncio.Event()
@@ -188,6 +189,18 @@ class Publisher:
             self.status_n += 1
             status = msgspec.structs.replace(self.status(), session=self.session, n=self.status_n)
             self.client.publish(self.topic_status, messages.encode(status), qos=1, retain=True)
+
+    async def heartbeat(self) -> None:
+        """An `Alive` every keepalive / 3 s while connected (QoS 0: a lost one is replaced by the next)."""
+        keepalive = self.config.broker.keepalive
+        while True:
+            await self.connected.wait()
+            alive = messages.Alive(
+                edge_id=self.config.edge_id, session=self.session, ts_ms=int(time.time() * 1000),
+                keepalive_s=keepalive,
+            )  # fmt: skip
+            self.client.publish(self.topic_alive, messages.encode(alive), qos=0)
+            await asyncio.sleep(keepalive / 3)
 
     def publish_result(self, result: messages.CommandResult) -> None:
         self.client.publish(self.topic_result, messages.encode(result), qos=1)

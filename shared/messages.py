@@ -147,6 +147,17 @@ class Status(msgspec.Struct, kw_only=True, frozen=True):
     n: Seq | None = None
 
 
+class Alive(msgspec.Struct, kw_only=True, frozen=True):
+    """Edge -> server heartbeat (QoS 0, every keepalive / 3 s while connected): lets the server see a
+    silent edge within keepalive x 1.5, sooner than the broker's will (docs/ingest.md, "Edge status")."""
+
+    v: Version = 1
+    edge_id: EdgeId
+    session: Seq  # the connection it is sent on (as in Status)
+    ts_ms: TimestampMs
+    keepalive_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
+
+
 class Ack(msgspec.Struct, kw_only=True, frozen=True):
     """Server -> edge: every batch with seq <= `seq` is committed; the edge may delete them."""
 
@@ -175,12 +186,19 @@ class CommandResult(msgspec.Struct, kw_only=True, frozen=True):
     ts_ms: TimestampMs
 
 
-Message = DataBatch | Status | Ack | Command | CommandResult
-M = TypeVar("M", DataBatch, Status, Ack, Command, CommandResult)
+Message = DataBatch | Status | Alive | Ack | Command | CommandResult
+M = TypeVar("M", DataBatch, Status, Alive, Ack, Command, CommandResult)
 
 _encoder = msgspec.json.Encoder()
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-_KIND_NAMES = {DataBatch: "data", Status: "status", Ack: "ack", Command: "command", CommandResult: "result"}
+_KIND_NAMES = {
+    DataBatch: "data",
+    Status: "status",
+    Alive: "alive",
+    Ack: "ack",
+    Command: "command",
+    CommandResult: "result",
+}
 
 
 def encode(message: Message) -> bytes:

@@ -2,6 +2,7 @@
 
 takt/v1/{site}/{edge_id}/data        edge -> server   sample batches (QoS 1)
 takt/v1/{site}/{edge_id}/status      edge -> server   retained birth; last will "offline"
+takt/v1/{site}/{edge_id}/alive       edge -> server   heartbeat (QoS 0), every keepalive / 3 s
 takt/v1/{site}/{edge_id}/ack         server -> edge   highest contiguous stored seq (retained)
 takt/v1/{site}/{edge_id}/cmd/{name}  server -> edge   commands (reload, write)
 takt/v1/{site}/{edge_id}/result      edge -> server   command results
@@ -18,8 +19,8 @@ ID_PATTERN = r"[a-z0-9_-]{1,64}"
 _ID = re.compile(ID_PATTERN)
 SHARE_GROUP = "takt"
 
-Kind = Literal["data", "status", "ack", "cmd", "result"]
-_KINDS: frozenset[str] = frozenset({"data", "status", "ack", "cmd", "result"})
+Kind = Literal["data", "status", "alive", "ack", "cmd", "result"]
+_KINDS: frozenset[str] = frozenset({"data", "status", "alive", "ack", "cmd", "result"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,10 @@ def status(site: str, edge_id: str) -> str:
     return f"{_base(site, edge_id)}/status"
 
 
+def alive(site: str, edge_id: str) -> str:
+    return f"{_base(site, edge_id)}/alive"
+
+
 def ack(site: str, edge_id: str) -> str:
     return f"{_base(site, edge_id)}/ack"
 
@@ -66,7 +71,7 @@ def cmd_filter(site: str, edge_id: str) -> str:
     return f"{_base(site, edge_id)}/cmd/+"
 
 
-def server_filter(kind: Literal["data", "status", "result"], shared: bool = False) -> str:
+def server_filter(kind: Literal["data", "status", "alive", "result"], shared: bool = False) -> str:
     """What the server subscribes to; `shared` spreads the stream over replicas ($share/...)."""
     topic = f"{PREFIX}/+/+/{kind}"
     return f"$share/{SHARE_GROUP}/{topic}" if shared else topic

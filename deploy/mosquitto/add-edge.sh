@@ -156,6 +156,7 @@ if [ -n "$site" ]; then
 user $id
 topic write takt/v1/$site/$id/data
 topic write takt/v1/$site/$id/status
+topic write takt/v1/$site/$id/alive
 topic write takt/v1/$site/$id/result
 topic read takt/v1/$site/$id/ack
 topic read takt/v1/$site/$id/cmd/#

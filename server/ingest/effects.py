@@ -337,6 +337,18 @@ class Effects:
             return None
         return machine_state.derive(*self._signals_by_role(machine, self._signal_map(machine.id)))
 
+    def resume(self, machine: MachineInfo, offline_from_ms: int, ts_ms: int) -> None:
+        """The machine's edge is heard again after a silence that put it offline at `offline_from_ms`:
+        it is back at `ts_ms`, in the state its last signals give (an idle machine sends no sample that
+        would bring it back). An offline stretch that began otherwise (its device down) stays."""
+        timeline = machine_state.Timeline(self.session)
+        segment = timeline.current(machine.id)
+        if segment is None or segment.state != "offline" or segment.start_ms != offline_from_ms:
+            return
+        state = self._back_from_offline(timeline, machine)
+        if state is not None:
+            self._change(timeline, machine, state, ts_ms)
+
     def _change(self, timeline: machine_state.Timeline, machine: MachineInfo, state: str, ts_ms: int) -> None:
         change = timeline.transition(machine.id, state, ts_ms)
         if change is None:

@@ -31,6 +31,8 @@ class Metrics:
     historian_errors: int = 0
     historian_dropped: int = 0
     acks_published: int = 0
+    edges_silent: int = 0  # marked offline for hearing no heartbeat for keepalive x 1.5 (liveness.py)
+    liveness_errors: int = 0  # marking an edge silent or back failed (the database): judged again
     sparkplug_messages: int = 0
     sparkplug_dead_letters: int = 0  # malformed, unknown alias, before birth (each with its reason)
     sparkplug_rebirths: int = 0  # rebirth NCMDs sent

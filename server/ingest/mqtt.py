@@ -14,6 +14,7 @@ import queue
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
@@ -42,6 +43,9 @@ class MqttLink:
         self.settings = settings
         self.options = options
         self.inbox: queue.Queue[Incoming] = queue.Queue()
+        # heartbeats (server/ingest/liveness.py): True when taken; a refused one is queued (dead letter)
+        self.on_alive: Callable[[str, bytes], bool] = lambda _topic, _payload: False
+        self.on_listening: Callable[[], None] = lambda: None
         self.connected = threading.Event()
         self.disconnected_since: float | None = time.monotonic()  # None while subscribed
         self._was_connected = False
@@ -99,7 +103,8 @@ class MqttLink:
                       self.settings.mqtt_port, reason)  # fmt: skip
             return
         shared = self.settings.mqtt_shared
-        client.subscribe([(topics.server_filter(kind, shared=shared), 1) for kind in KINDS])  # type: ignore[arg-type]
+        wanted = [(topics.server_filter(kind, shared=shared), 1) for kind in KINDS]  # type: ignore[arg-type]
+        client.subscribe([*wanted, (topics.server_filter("alive"), 0)])  # every replica hears every edge
         log.info("MQTT connected to %s:%d as %s (session present: %s)", self.settings.mqtt_host,
                  self.settings.mqtt_port, self.settings.mqtt_client_id, flags.session_present)  # fmt: skip
         self._was_connected = True
@@ -113,6 +118,7 @@ class MqttLink:
             return
         self.connected.set()  # `connected` means subscribed: nothing published from now on is missed
         self.disconnected_since = None
+        self.on_listening()
 
     def _on_disconnect(
         self, _client: paho.Client, _userdata: object, _flags: object, reason: ReasonCode, _props: object
@@ -123,4 +129,6 @@ class MqttLink:
         self.connected.clear()
 
     def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
+        if msg.topic.endswith("/alive") and self.on_alive(msg.topic, bytes(msg.payload)):
+            return  # taken here, not queued: a busy worker must not make an edge look silent
         self.inbox.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos))

@@ -38,6 +38,7 @@ from server.ingest.clock import ClockWatch
 from server.ingest.errors import is_bad_data
 from server.ingest.historian_buffer import HistorianBuffer
 from server.ingest.inbox import Rejected, StoredBatch, prune_dead_letters, store, store_each
+from server.ingest.liveness import Liveness, mark_back, mark_silent
 from server.ingest.metrics import Metrics
 from server.ingest.mqtt import Incoming, MqttLink
 from server.ingest.options import IngestOptions
@@ -48,7 +49,7 @@ from server.ingest.status import handle_status
 from server.models.ingest import InboxBatch
 from shared import topics
 from shared.errors import PayloadError, TopicError
-from shared.messages import Ack, CommandResult, DataBatch, Status, decode, encode
+from shared.messages import Ack, Alive, CommandResult, DataBatch, Status, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class Ingestor:
             engine, self.registry, self.historian, self.options, self.metrics, self.clock
         )
         self.link = MqttLink(settings, self.options)
+        self.liveness = Liveness()
+        self.link.on_alive, self.link.on_listening = self._alive, self.liveness.listening_again
         target = Target(engine, self.registry, self.historian, self.options, self.metrics, settings.site)
         self.sparkplug = (
             SparkplugHost(settings, target, self.buffer.write, self._emit)
@@ -187,6 +190,8 @@ class Ingestor:
                     log.info("storing messages works again (after %.1f s)",
                              time.monotonic() - self._store_failing_since)  # fmt: skip
                     self._store_failing_since = None
+            if self.link.connected.is_set():
+                self._judge_liveness()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.options.tick_s
                 self._tick()
@@ -289,6 +294,9 @@ class Ingestor:
                 self._trusted(topic.site, status.edge_id, {t.machine for t in status.tags})
                 status = self._own_status(message.topic, topic.site, status, message.payload, rejected)
                 statuses.append((topic.site, status))
+            elif topic.kind == "alive":  # only refused ones come this way (`_alive`)
+                alive = decode(Alive, message.payload)
+                _same_edge(topic.edge_id, alive.edge_id)
             elif topic.kind == "result":
                 result = decode(CommandResult, message.payload)
                 self.metrics.add("command_results")
@@ -297,6 +305,28 @@ class Ingestor:
                 )
         except (PayloadError, TopicError) as err:
             rejected.append(self._reject(message.topic, str(err), message.payload, size))
+
+    def _alive(self, topic: str, payload: bytes) -> bool:
+        """A heartbeat, in paho's thread: noted; a malformed one goes to the worker to be dead-lettered."""
+        try:
+            parsed = topics.parse(topic)
+            alive = decode(Alive, payload)
+            _same_edge(parsed.edge_id, alive.edge_id)
+        except (PayloadError, TopicError):
+            return False
+        self.liveness.heard(parsed.site, alive)
+        return True
+
+    def _judge_liveness(self) -> None:
+        silent, back = self.liveness.changes()
+        for edge_id, heard in [*silent, *back]:
+            mark, what = (mark_silent, "silent") if heard.silent else (mark_back, "heard again")
+            try:
+                self._emit(mark(self.ctx, edge_id, heard, applier.now_ms()))
+            except Exception:  # the database: judged again on the next pass
+                heard.silent = not heard.silent
+                self.metrics.add("liveness_errors")
+                log.exception("edge %s: marking it %s failed", edge_id, what)
 
     def _trusted(self, site: str, edge_id: str, machines: set[str]) -> None:
         """Raise PayloadError (a dead letter) unless `edge_id` is approved; a new edge id becomes pending."""

@@ -70,7 +70,9 @@ def handle_status(
 def is_older(status: Status, row: EdgeStatus) -> bool:
     """Is `status` older than the stored one? By the edge's connection number, then within a connection
     by the status's number; an offline status (the will, a clean stop) ends its connection: nothing of that
-    connection after it counts. Statuses of older edges (no connection number) compare by their time."""
+    connection after it counts (nor while the server holds it offline for its silence: its heartbeats
+    bring it back, server/ingest/liveness.py). Statuses of older edges (no connection number) compare by
+    their time."""
     if status.session is None or row.session is None:
         return status.session is None and status.ts_ms < row.status_ts_ms
     if status.session != row.session:
@@ -121,7 +123,9 @@ def _store(row: EdgeStatus, site: str, status: Status, received_ms: int) -> Edge
     row.online = status.online
     row.status_ts_ms = status.ts_ms
     row.session, row.status_n = status.session, status.n
-    row.received_ms = received_ms
+    if row.silent_ms is None or status.online:  # a will after a silence: offline since the silence
+        row.received_ms = received_ms
+    row.silent_ms = None
     row.version = status.version[:64]
     row.next_seq = status.next_seq
     row.devices = [

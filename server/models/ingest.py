@@ -72,6 +72,8 @@ class EdgeStatus(SQLModel, table=True):
     session: int | None = Field(default=None, sa_type=BigInteger)  # the edge's connection number (ordering)
     status_n: int | None = Field(default=None, sa_type=BigInteger)  # the status's number in its connection
     received_ms: int = Field(default=0, sa_type=BigInteger)
+    # when the server marked the edge offline for hearing nothing for keepalive x 1.5 (None otherwise)
+    silent_ms: int | None = Field(default=None, sa_type=BigInteger)
     version: str = Field(default="", max_length=64)
     next_seq: int | None = Field(default=None, sa_type=BigInteger)
     devices: Any = Field(default=None, sa_column=Column(JSON))

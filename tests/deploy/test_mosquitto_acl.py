@@ -59,14 +59,17 @@ def test_edge_cannot_publish_as_another_edge(clients: Callable[..., Probe]) -> N
     server = clients("takt-server")
     server.subscribe(topics.server_filter("data"))
     server.subscribe(topics.server_filter("status"))
+    server.subscribe(topics.server_filter("alive"))
     edge_a = clients(A)
     edge_a.publish(topics.data(SITE, B), b"forged data")
     edge_a.publish(topics.status(SITE, B), b"forged status")
+    edge_a.publish(topics.alive(SITE, B), b"forged heartbeat")  # would hide B's death until its will
     edge_a.publish(topics.ack(SITE, A), b"self-ack")  # edges do not write acks either
     edge_a.publish(topics.data(SITE, A), b"real data")
     server.wait_message(topics.data(SITE, A), b"real data")
     assert server.received(topics.data(SITE, B)) == []
     assert server.received(topics.status(SITE, B)) == []
+    assert server.received(topics.alive(SITE, B)) == []
     edge_b = clients(B)
     edge_b.subscribe(topics.ack(SITE, B))
     edge_b.subscribe(topics.ack(SITE, A))
@@ -101,15 +104,17 @@ def test_edge_reads_its_own_ack_and_commands(clients: Callable[..., Probe]) -> N
 
 def test_server_reads_all_edges_and_writes_acks(clients: Callable[..., Probe]) -> None:
     server = clients("takt-server")
-    for kind in ("data", "status", "result"):
+    for kind in ("data", "status", "alive", "result"):
         assert server.subscribe(topics.server_filter(kind)) == [1]  # type: ignore[arg-type]
     for edge in (A, B):
         probe = clients(edge)
+        probe.publish(topics.alive(SITE, edge), b"alive")
         probe.publish(topics.status(SITE, edge), b"online", retain=True)
         probe.publish(topics.result(SITE, edge), b"ok")
         probe.publish(topics.data(SITE, edge), edge.encode())
         server.wait_message(topics.data(SITE, edge), edge.encode())
         assert server.received(topics.status(SITE, edge)) == [b"online"]
+        assert server.received(topics.alive(SITE, edge)) == [b"alive"]
         assert server.received(topics.result(SITE, edge)) == [b"ok"]
     edge_b = clients(B)
     edge_b.subscribe(topics.ack(SITE, B))

@@ -3,8 +3,8 @@ run, and a network blackhole between edge and broker through the fault proxy (th
 the will), each make the edge offline and its machines show "no data since <time>" within keepalive x 1.5,
 on the API and on the boss page in Chromium; the next birth brings them back.
 
-The waits below are bounds, not measurements: keepalive x 1.5 (the broker's rule) plus the time the
-server needs to take the will in."""
+The waits below are bounds, not measurements: keepalive x 1.5 plus the time the server needs to take the
+will or the silence in."""
 
 import time
 from collections.abc import Iterator
@@ -22,13 +22,12 @@ from tests.faults.plant import ADMIN_TOKEN, MACHINES, Plant
 from tests.support.waiting import wait_until
 
 KEEPALIVE_S = 5  # the plant's edge config
-# The broker sends the will keepalive x 1.5 after the last packet it had (a cut; a kill closes the socket and
-# sends it at once; mosquitto 2.0.11 checks keepalives about once a second) and the server takes it in. The
-# bound is checked on the time the server took the will in (its `received_ms`); the API reads that row, and
-# this test's own polling lags on a loaded box, so the wait for the API is longer. Measured: kill -9 0.2 s;
-# a cut 7.2-7.8 s on a quiet box in a script, 10.8 s at a load of 8, and 12.0 s once inside the full suite on
-# a quiet CI box: the seconds beyond keepalive x 1.5 + 1 s are not traced yet (docs/ingest.md), hence + 10 s.
-BOUND_S = KEEPALIVE_S * 1.5 + 10
+# A kill closes the socket: the broker sends the will at once. A cut is seen by the server's heartbeat
+# watchdog (server/ingest/liveness.py) keepalive x 1.5 after the edge's last heartbeat, at most that after
+# the cut (the broker's own will comes up to ~7 s later: mosquitto 2.0 sweeps keepalives every 6 s). The
+# bound is checked on when the server marked the edge offline (`received_ms`), plus 1 s for the worker's
+# pass and this test's clock reading; the API wait is longer, as this test's polling lags on a loaded box.
+BOUND_S = KEEPALIVE_S * 1.5 + 1
 API_WAIT_S = 60
 PASSWORD = "liveness-boss-pw-1234"
 SITE_ZONE, TABLET_ZONE = "Asia/Shanghai", "America/New_York"  # the tablet's own zone must not show
@@ -94,8 +93,8 @@ def tablet_no_data_line(plant: Plant, token: str) -> str:
             browser.close()
 
 
-def will_taken_ms(plant: Plant) -> int:
-    """When the server took in the edge's will (the status that made it offline)."""
+def offline_ms(plant: Plant) -> int:
+    """When the server marked the edge offline: its will taken in, or its silence seen."""
     with Session(plant.engine) as session:
         status = session.get(EdgeStatus, "plant-edge")
         assert status is not None and not status.online
@@ -151,7 +150,7 @@ def test_an_edge_killed_while_its_machines_run_is_offline_and_they_show_no_data(
         seen = wait_until(
             lambda: dead(plant), API_WAIT_S, "the edge offline and its machines without data", 0.5
         )
-        assert will_taken_ms(plant) - killed_ms <= BOUND_S * 1000
+        assert offline_ms(plant) - killed_ms <= BOUND_S * 1000
         for live in seen["machines"].values():
             assert live["no_data_since_ms"] <= killed_ms + 1000  # its last sample, not a later state
         tiles = boss_tiles_without_data(plant)
@@ -177,7 +176,7 @@ def test_an_edge_cut_from_the_broker_is_offline_by_the_brokers_keepalive(plant: 
             wait_until(
                 lambda: dead(plant), API_WAIT_S, "the edge offline through the broker's keepalive", 0.5
             )
-            assert will_taken_ms(plant) - cut_ms <= BOUND_S * 1000
+            assert offline_ms(plant) - cut_ms <= BOUND_S * 1000
             assert all(line for line in boss_tiles_without_data(plant).values())
         finally:
             plant.proxy.drop(False)
