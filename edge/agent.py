@@ -11,12 +11,13 @@ from typing import Any
 
 from edge import __version__
 from edge import config as config_mod
-from edge.buffer import Outbox
+from edge.buffer import Outbox, SampleRow
 from edge.config import Device, EdgeConfig
 from edge.errors import CommandError, ConfigError, EdgeError
 from edge.pipeline import AsyncOutbox, Batcher, role_map
 from edge.publisher import Publisher
 from edge.sources.base import Health, Source, TagPoint, make_points
+from edge.sparkplug_out import SparkplugNode
 from edge.supervisor import DeviceLoop
 from shared import messages
 
@@ -66,6 +67,7 @@ class Agent:
         batching = config.batching
         self.batcher = Batcher(self.outbox, batching.max_samples, batching.max_delay_ms, self._stored)
         self.publisher: Publisher | None = None
+        self.sparkplug: SparkplugNode | None = None  # the optional Sparkplug B edge node (docs/sparkplug.md)
         self.reloads = 0
         self.ack_target = 0
         self.acking = False
@@ -80,6 +82,10 @@ class Agent:
             self.config, outbox.pending, self._ack, self._command, self.status, session_base=sessions
         )
         self.publisher.acked = self.publisher.sent = outbox.outbox.acked_seq
+        if self.config.sparkplug is not None:
+            self.sparkplug = SparkplugNode(
+                self.config, lambda: [p for p, _ in self.points.values()], self._machine_connected, self.write
+            )
         log.info(
             "edge %s/%s starting: %d devices, outbox %s (%d batches waiting, next seq %d)",
             self.config.site, self.config.edge_id, len(self.config.devices), self.config.buffer.path,
@@ -87,6 +93,8 @@ class Agent:
         )  # fmt: skip
         self._start_devices(self.config)
         self.publisher.start()
+        if self.sparkplug is not None:
+            self.sparkplug.start()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.batcher.run(), name="batcher")
@@ -94,6 +102,8 @@ class Agent:
                 group.create_task(self.publisher.heartbeat(), name="heartbeat")
                 group.create_task(self._status_loop(), name="status")
                 group.create_task(self._housekeeping(), name="housekeeping")
+                if self.sparkplug is not None:
+                    group.create_task(self.sparkplug.run(), name="sparkplug")
                 await self.stopping.wait()
                 raise _Stop
         except* _Stop:
@@ -110,6 +120,8 @@ class Agent:
             await self._stop_devices()
         with contextlib.suppress(EdgeError):
             await self.batcher.flush()  # nothing read stays in RAM on a clean stop
+        if self.sparkplug is not None:
+            await asyncio.to_thread(self.sparkplug.stop)
         if self.publisher is not None:
             await asyncio.to_thread(self.publisher.stop)
         self.outbox.close()
@@ -121,7 +133,7 @@ class Agent:
             if not device.enabled:
                 continue
             health = Health(device.name, self.status_dirty.set)
-            points, read = make_points(device, self.batcher.add)
+            points, read = make_points(device, self.batcher.add if self.sparkplug is None else self._tee)
             source = build_source(device, read, health, lines)
             self.sources[device.name] = source
             for point in points:
@@ -148,6 +160,18 @@ class Agent:
         self.points.clear()
 
     # -- pipeline callbacks -----------------------------------------------------------------------------
+
+    def _tee(self, row: SampleRow) -> None:
+        """Every sample to the outbox, and to the Sparkplug node when there is one."""
+        self.batcher.add(row)
+        if self.sparkplug is not None:
+            self.sparkplug.offer(row)
+
+    def _machine_connected(self, machine: str) -> bool:
+        """Every device that reads a tag of `machine` is connected."""
+        return all(
+            source.health.connected for point, source in self.points.values() if point.machine == machine
+        )
 
     def _stored(self, _seq: int) -> None:
         if self.publisher is not None:
@@ -260,16 +284,21 @@ class Agent:
     async def reload(self) -> None:
         """Re-read the config file; a bad file is refused and the running config stays."""
         new = await asyncio.to_thread(config_mod.load, Path(self.config.source))
-        if (new.site, new.edge_id, new.buffer, new.broker) != (
-            self.config.site, self.config.edge_id, self.config.buffer, self.config.broker,
+        old = self.config
+        if (new.site, new.edge_id, new.buffer, new.broker, new.sparkplug) != (
+            old.site, old.edge_id, old.buffer, old.broker, old.sparkplug,
         ):  # fmt: skip
-            raise ConfigError(new.source, "site/edge_id/buffer/broker", "changed: restart the agent to apply")
+            raise ConfigError(
+                new.source, "site/edge_id/buffer/broker/sparkplug", "changed: restart the agent to apply"
+            )
         async with self.devices_lock:
             if self.stopping.is_set():
                 raise CommandError("the agent is stopping")
             await self._stop_devices()
             self.config = new
             self._start_devices(new)
+        if self.sparkplug is not None:
+            self.sparkplug.rebirth()  # the metrics may have changed
         self.reloads += 1
         log.info("config reloaded: %d devices", len(new.devices))
 

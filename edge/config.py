@@ -177,10 +177,24 @@ class Device(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     tags: list[Tag] = []
 
 
+SparkplugId = Annotated[str, msgspec.Meta(pattern=r"^[^/+#\s]{1,64}$")]  # Sparkplug 3.0: no / + #
+
+
+class SparkplugOut(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Also publish the machines as a Sparkplug B edge node (docs/sparkplug.md, "Egress")."""
+
+    group: SparkplugId
+    node: SparkplugId | None = None  # default: the edge id
+    broker: Broker | None = None  # default: the edge's broker (with its own client id)
+    publish_ms: Annotated[int, msgspec.Meta(ge=10, le=60_000)] = 200  # DDATA at most this often per machine
+    queue: Annotated[int, msgspec.Meta(ge=100)] = 100_000  # samples waiting; more are dropped (counted)
+
+
 class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     site: Id
     edge_id: Id
     broker: Broker = Broker()
+    sparkplug: SparkplugOut | None = None
     buffer: Buffer = Buffer()
     batching: Batching = Batching()
     publishing: Publishing = Publishing()

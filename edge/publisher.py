@@ -24,13 +24,25 @@ from aiolimiter import AsyncLimiter
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.buffer import Stored
-from edge.config import EdgeConfig
+from edge.config import Broker, EdgeConfig
 from edge.errors import OutboxError
 from shared import messages, topics
 from shared.errors import PayloadError, TopicError
 
 log = logging.getLogger(__name__)
 MAX_RESEND_S = 600.0
+
+
+def configure_client(client: mqtt.Client, broker: Broker) -> None:
+    """Credentials, TLS, no queueing while offline, reconnect backoff: as the config's broker says."""
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls is not None:
+        client.tls_set(ca_certs=broker.tls.ca, certfile=broker.tls.cert, keyfile=broker.tls.key,
+                       cert_reqs=ssl.CERT_REQUIRED)  # fmt: skip
+        client.tls_insecure_set(broker.tls.insecure)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(min_delay=1, max_delay=broker.reconnect_max_s)
 
 
 class Publisher:
@@ -77,15 +89,8 @@ class Publisher:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311
         )
         client.on_pre_connect = self._on_pre_connect
-        if broker.username:
-            client.username_pw_set(broker.username, broker.password)
-        if broker.tls is not None:
-            client.tls_set(ca_certs=broker.tls.ca, certfile=broker.tls.cert, keyfile=broker.tls.key,
-                           cert_reqs=ssl.CERT_REQUIRED)  # fmt: skip
-            client.tls_insecure_set(broker.tls.insecure)
+        configure_client(client, broker)
         client.max_inflight_messages_set(max(20, config.publishing.max_inflight))
-        client.max_queued_messages_set(0)
-        client.reconnect_delay_set(min_delay=1, max_delay=broker.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail

@@ -6,7 +6,7 @@ from shared.sparkplug.sparkplug_b_pb2 import DataType, Payload
 
 __all__ = [
     "BD_SEQ", "REBIRTH", "DataType", "Metric", "Payload", "PayloadError", "ScalarValue", "bd_seq", "decode",
-    "value_of",
+    "set_value", "value_of",
 ]  # fmt: skip
 
 Metric = Payload.Metric
@@ -53,6 +53,44 @@ def value_of(metric: Metric, datatype: int) -> ScalarValue:
         if value >= 1 << (width - 1):
             value -= 1 << width
     return value
+
+
+# UInt32 goes in the 64-bit long_value, as Eclipse Tahu's encoders (Java and JavaScript) write it: Tahu's
+# JavaScript decoder reads UInt32 from long_value only (an int_value UInt32 decodes as null there), its Java
+# decoder reads either, and so does `value_of`.
+_INT32_FIELD = frozenset({DataType.Int8, DataType.Int16, DataType.Int32, DataType.UInt8, DataType.UInt16})
+_INT64_FIELD = frozenset({DataType.UInt32, DataType.Int64, DataType.UInt64, DataType.DateTime})
+
+
+def set_value(metric: Metric, datatype: int, value: ScalarValue) -> None:
+    """Write `value` into the metric's field for `datatype` (None: is_null). Signed integers go as two's
+    complement of the field's width; raises PayloadError for a value the type cannot carry."""
+    if value is None:
+        metric.is_null = True
+        return
+    try:
+        if datatype in _INT32_FIELD or datatype in _INT64_FIELD:
+            number = int(value)
+            if number != value:
+                raise ValueError(f"{value!r} is not a whole number")
+            width = 64 if datatype in _INT64_FIELD else 32
+            bits = 32 if datatype == DataType.UInt32 else width
+            if not -(1 << (bits - 1)) <= number < 1 << bits:
+                raise ValueError(f"{number} does not fit {bits} bits")
+            field = "long_value" if width == 64 else "int_value"
+            setattr(metric, field, number % (1 << width))
+        elif datatype == DataType.Float:
+            metric.float_value = float(value)
+        elif datatype == DataType.Double:
+            metric.double_value = float(value)
+        elif datatype == DataType.Boolean:
+            metric.boolean_value = bool(value)
+        elif datatype in (DataType.String, DataType.Text):
+            metric.string_value = str(value)
+        else:
+            raise ValueError(f"data type {datatype} is not supported")
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"metric {metric.name or metric.alias}: {exc}") from None
 
 
 def bd_seq(payload: Payload) -> int | None:
