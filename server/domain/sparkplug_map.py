@@ -5,6 +5,7 @@ from sqlmodel import Session, select
 
 from server.core.errors import InvalidInput, Msgid, NotFound
 from server.domain import audit
+from server.models.ingest import SparkplugDevice
 from server.models.plant import Machine, Site, Tag
 from shared.messages import Role
 from shared.sparkplug.payload import DataType
@@ -38,6 +39,12 @@ def machine_codes(session: Session, site: str) -> list[str]:
     return list(rows.all())
 
 
+def mapped_machines(session: Session) -> dict[tuple[str, str], str]:
+    """(edge id, device) -> the code of the machine it was mapped to."""
+    rows = session.exec(select(SparkplugDevice.edge_id, SparkplugDevice.device, Machine.code).join(Machine))
+    return {(edge_id, device): code for edge_id, device, code in rows.all()}
+
+
 def map_device(
     session: Session,
     actor: str,
@@ -48,11 +55,9 @@ def map_device(
     roles: dict[str, str],
     widths: dict[str, int | None],
 ) -> Machine:
-    """Give `machine_code` to `edge_id` and make or update a tag per metric with a role ("" leaves it out).
-    `widths` are the counters' widths in bits from their Sparkplug data types. A device feeds the machine
-    whose code is its device id (values arrive by device id; there is no renaming map yet)."""
-    if device != machine_code:
-        raise InvalidInput("device %(device)s can only feed the machine with code %(device)s", device=device)
+    """Give `machine_code` to `edge_id`, remember that `device` feeds it (a gateway's names are rarely the
+    machines' codes) and make or update a tag per metric with a role ("" leaves it out). `widths` are the
+    counters' widths in bits from their Sparkplug data types."""
     machine = session.exec(
         select(Machine).join(Site).where(Site.code == site, Machine.code == machine_code)
     ).first()
@@ -61,9 +66,20 @@ def map_device(
     unknown = sorted(role for role in roles.values() if role and role not in ROLES)
     if unknown:
         raise InvalidInput("unknown tag role %(role)s", role=unknown[0])
+    links = session.exec(select(SparkplugDevice).where(SparkplugDevice.machine_id == machine.id)).all()
+    other = next(
+        (f"{d.edge_id}/{d.device}" for d in links if (d.edge_id, d.device) != (edge_id, device)), None
+    )
+    if other is not None:
+        raise InvalidInput("machine %(machine)s is already fed by device %(device)s",
+                           machine=machine_code, device=other)  # fmt: skip
     before = machine.edge_id
     machine.edge_id = edge_id
     session.add(machine)
+    link = session.get(SparkplugDevice, (edge_id, device))
+    session.add(link or SparkplugDevice(edge_id=edge_id, device=device, machine_id=machine.id))
+    if link is not None:
+        link.machine_id = machine.id
     existing = {t.name: t for t in session.exec(select(Tag).where(Tag.machine_id == machine.id)).all()}
     for name, role in roles.items():
         if not role:
@@ -73,7 +89,6 @@ def map_device(
         tag.width = widths.get(name) if role in COUNTER_ROLES else None
         session.add(tag)
     chosen = {name: role for name, role in roles.items() if role}
-    audit.record(
-        session, actor, "machine", machine.id, "sparkplug_map", {"edge_id": [before, edge_id], **chosen}
-    )
+    change = {"edge_id": [before, edge_id], "device": device, **chosen}
+    audit.record(session, actor, "machine", machine.id, "sparkplug_map", change)
     return machine

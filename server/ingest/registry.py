@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from server.domain.counting import Counter
 from server.domain.edges import State, effective_state
-from server.models.ingest import EdgeRegistration
+from server.models.ingest import EdgeRegistration, SparkplugDevice
 from server.models.plant import Machine, Site, Tag
 from shared.messages import COUNTER_ROLES, STATE_ROLES
 
@@ -69,6 +69,7 @@ class Registry:
         self._missing: set[tuple[str, str]] = set()
         self._edges: dict[str, State | None] = {}
         self._edges_refused: set[str] = set()
+        self._devices: dict[tuple[str, str], int] = {}  # Sparkplug (edge id, device) -> machine id
 
     def invalidate(self) -> None:
         self._stale = True
@@ -90,10 +91,12 @@ class Registry:
                         t.name, t.role, t.width, t.direction, t.reset_value, t.parts_per_cycle
                     )
             rows = {r.edge_id: r.state for r in session.exec(select(EdgeRegistration))}
+            devices = {(d.edge_id, d.device): d.machine_id for d in session.exec(select(SparkplugDevice))}
         owners = {m.edge_id for m in machines.values() if m.edge_id}
         edges = {e: effective_state(rows.get(e), e in owners) for e in set(rows) | owners}
         with self._lock:
             self._machines, self._by_id, self._edges = machines, by_id, edges
+            self._devices = devices
             self._site_ids = {code: sid for sid, code in sites.items() if sid is not None}
             self._loaded_at, self._stale = time.monotonic(), False
 
@@ -149,6 +152,13 @@ class Registry:
     def site_id(self, site: str) -> int | None:
         self._fresh(missed=site not in self._site_ids)
         return self._site_ids.get(site)
+
+    def device_machine(self, edge_id: str, device: str) -> str:
+        """The machine code a Sparkplug device's values go to: its mapping, else its own id."""
+        self._fresh(missed=False)
+        machine_id = self._devices.get((edge_id, device))
+        found = self._by_id.get(machine_id) if machine_id is not None else None
+        return found.code if found is not None else device
 
     def machines_of_edge(
         self, site: str, edge_id: str, extra_codes: list[str] | None = None

@@ -79,8 +79,11 @@ def write(target: Target, items: list[Item]) -> Written:
                 batch = effects.get(item.edge_id) or effects.setdefault(
                     item.edge_id, _effects(session, target, item)
                 )
+                machine = target.registry.device_machine
                 samples = [
-                    Sample(v.device, v.metric, v.ts_ms, v.value, "good") for v in outcome.values if v.device
+                    Sample(machine(item.edge_id, v.device), v.metric, v.ts_ms, v.value, "good")
+                    for v in outcome.values
+                    if v.device
                 ]
                 batch.add(DataBatch(edge_id=item.edge_id, seq=item.received_ms, sent_ms=item.received_ms,
                                     samples=samples), item.received_ms)  # fmt: skip
@@ -131,7 +134,7 @@ def _offline(
     if NODE in devices:
         machines = registry.machines_of_edge(site, edge_id)
     else:
-        found = (registry.machine(site, device) for device in devices)
+        found = (registry.machine(site, registry.device_machine(edge_id, device)) for device in devices)
         machines = [m for m in found if m is not None and m.edge_id == edge_id]
     timeline, events = machine_state.Timeline(session), list[Event]()
     for machine in machines:

@@ -245,3 +245,13 @@ class HeldSample(SQLModel, table=True):
     samples: int = 0
     newest_ts_ms: int = Field(sa_type=BigInteger)
     payload: bytes = Field(sa_type=LargeBinary)
+
+
+class SparkplugDevice(SQLModel, table=True):
+    """A Sparkplug B device mapped to a machine on /admin/sparkplug: its metrics feed that machine's tags
+    (a device with no row feeds the machine whose code is its device id)."""
+
+    __tablename__ = "sparkplug_device"
+    edge_id: str = Field(max_length=64, primary_key=True)  # the edge node's Takt edge id (spb-group-node)
+    device: str = Field(max_length=200, primary_key=True)
+    machine_id: int = Field(foreign_key="machine.id", index=True)

@@ -36,6 +36,10 @@ def sparkplug_page(
         devices.append({"group": group, "node": node, "device": device, "online": rows[0].online,
                         "edge_id": edge_id, "metrics": shown})  # fmt: skip
     machines = sparkplug_map.machine_codes(session, settings.site)
+    mapped = sparkplug_map.mapped_machines(session)
+    for d in devices:  # preselected: its mapping, else the machine with its id as code
+        same_code = d["device"] if d["device"] in machines else ""
+        d["machine"] = mapped.get((d["edge_id"], d["device"])) or same_code
     context = {"on": host is not None, "groups": settings.sparkplug_groups, "devices": devices,
                "machines": machines, "roles": sparkplug_map.ROLES, "who": who}  # fmt: skip
     return templates.TemplateResponse(request, "admin/sparkplug.html", context)

@@ -88,5 +88,35 @@ def test_a_born_device_is_listed_and_mapped_in_one_form(live: LiveServer, admin:
 
     refused = admin.post("/admin/sparkplug/map", data=form | {"role": ["bogus", ""]})
     assert refused.status_code == 422
-    elsewhere = admin.post("/admin/sparkplug/map", data=form | {"machine": "pack-1"})
-    assert elsewhere.status_code == 422 and "can only feed the machine with code lathe-2" in elsewhere.text
+
+
+def test_a_gateway_device_named_otherwise_feeds_the_machine_chosen(
+    live: LiveServer, admin: httpx.Client
+) -> None:
+    """Gateways name devices their own way (Kepware's channel.device): the admin picks the machine."""
+    now = int(time.time() * 1000)
+    nbirth = Payload(timestamp=now, seq=0)
+    nbirth.metrics.add(name="bdSeq", datatype=DataType.UInt64, long_value=0)
+    dbirth = Payload(timestamp=now, seq=1)
+    dbirth.metrics.add(name="Count", alias=5, datatype=DataType.UInt32, long_value=100)
+    device = "Channel1.Packer"
+    publish(live, [(f"{BASE}/NBIRTH/kep1", nbirth), (f"{BASE}/DBIRTH/kep1/{device}", dbirth)])
+    page = wait_until(
+        lambda: (p := admin.get("/admin/sparkplug")).status_code == 200 and device in p.text and p
+    )
+    assert f'data-device="kep1/{device}"' in page.text
+    form = {"edge_id": "spb-plant-kep1", "device": device, "machine": "pack-1", "metric": ["Count"],
+            "role": ["counter"], "width": ["32"]}  # fmt: skip
+    assert admin.post("/admin/sparkplug/map", data=form).status_code == 303
+    page = admin.get("/admin/sparkplug").text
+    section = page[page.index(f'data-device="kep1/{device}"') :]
+    assert '<option value="pack-1" selected>' in section[: section.index("</section>")]
+    data = []
+    for seq, good in ((2, 100), (3, 104), (4, 109)):
+        payload = Payload(timestamp=now + seq * 100, seq=seq)
+        payload.metrics.add(alias=5, long_value=good)
+        data.append((f"{BASE}/DDATA/kep1/{device}", payload))
+    publish(live, data)
+    wait_until(lambda: counted(live, "pack-1") == 9, what="the gateway's device counted on pack-1")
+    taken = admin.post("/admin/sparkplug/map", data=form | {"device": "Channel1.Other"})
+    assert taken.status_code == 422 and f"already fed by device spb-plant-kep1/{device}" in taken.text
