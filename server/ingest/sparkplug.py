@@ -114,15 +114,26 @@ class SparkplugHost:
                 items.append(self.inbox.get_nowait())
             stopping = None in items
             messages = [item for item in items if item is not None]
-            try:
-                self.handle(messages)
-            except Exception:  # one at a time then, so that one bad message costs only itself
-                log.exception("sparkplug: %d messages failed together; trying each alone", len(messages))
-                for message in messages:
-                    try:
-                        self.handle([message])
-                    except Exception:  # logged; the next ones go on
-                        log.exception("sparkplug: message on %s failed", message[0][:200])
+            if self._try(messages):
+                continue
+            log.error("sparkplug: %d messages failed together; trying each alone", len(messages))
+            for message in messages:
+                if not self._try([message]):
+                    log.error("sparkplug: message on %s failed: lost (its node's next message shows the gap)",
+                              message[0][:200])  # fmt: skip
+
+    def _try(self, messages: Sequence[tuple[str, bytes, int]]) -> bool:
+        """Handle the messages; when their transaction fails, the session rules go back to before them."""
+        with self._sessions_lock:
+            before = self.sessions.snapshot()
+        try:
+            self.handle(messages)
+        except Exception:
+            log.exception("sparkplug: handling %d messages failed", len(messages))
+            with self._sessions_lock:
+                self.sessions.restore(before)
+            return False
+        return True
 
     def handle(self, messages: Sequence[tuple[str, bytes, int]]) -> None:
         """Messages (topic, payload, time of receipt) in arrival order, applied in one transaction (the

@@ -77,11 +77,39 @@ class Discovered:
     metric: MetricInfo
 
 
+# per node: its session, then what `handle` may change in it (bdSeq, seq, last time, online, devices'
+# births and their online flags)
+Snapshot = dict[NodeKey, tuple[NodeSession, int | None, int, int, bool, dict[str, Birth], dict[str, bool]]]
+
+
 class Sessions:
     """Every edge node's session as this host has seen it."""
 
     def __init__(self) -> None:
         self.nodes: dict[NodeKey, NodeSession] = {}
+
+    def snapshot(self) -> Snapshot:
+        """What `handle` may change, to put back if the messages' transaction fails: a retry then sees the
+        same seqs again instead of a gap of its own making."""
+        return {
+            key: (s, s.bd_seq, s.last_seq, s.last_ms, s.online, dict(s.devices),
+                  {device: birth.online for device, birth in s.devices.items()})
+            for key, s in self.nodes.items()
+        }  # fmt: skip
+
+    def restore(self, snapshot: Snapshot) -> None:
+        self.nodes = {}
+        for key, (session, bd_seq_, last_seq, last_ms, online, devices, flags) in snapshot.items():
+            session.bd_seq, session.last_seq, session.last_ms, session.online = (
+                bd_seq_,
+                last_seq,
+                last_ms,
+                online,
+            )
+            session.devices = devices
+            for device, birth in devices.items():
+                birth.online = flags[device]
+            self.nodes[key] = session
 
     def discovered(self) -> list[Discovered]:
         found = [
