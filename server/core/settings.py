@@ -4,6 +4,7 @@
 start, so a misconfigured server stops with a clear error instead of running with a guessable token.
 """
 
+import logging
 import os
 import secrets
 import socket
@@ -15,6 +16,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "admin", "secret", "password", "takt", "default"})
 
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
         """Raise ConfigError for default or missing secrets unless demo mode; fill demo gaps randomly."""
         if self.demo_mode:
             if self.secret_key is None:
-                self.secret_key = SecretStr(secrets.token_urlsafe(32))
+                self.secret_key = SecretStr(demo_secret_key(self.data_dir / DEMO_KEY_FILE))
             return
         if self.secret_key is None or _is_default(self.secret_key):
             raise ConfigError(
@@ -169,3 +172,28 @@ def _env_file_keys(path: Path) -> set[str]:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+DEMO_KEY_FILE = "demo-secret-key"
+
+
+def demo_secret_key(path: Path) -> str:
+    """The demo's secret key, made once and kept in its data dir (0600): what it sealed (alert channels'
+    secrets, share links) stays readable after a restart. A data dir it cannot write gets a key per start."""
+    try:
+        kept = path.read_text().strip()
+        if len(kept) >= 32:
+            return kept
+    except OSError:
+        pass
+    key = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+    except OSError as err:
+        log.warning(
+            "cannot keep the demo's secret key in %s (%s): sealed secrets are lost at a restart", path, err
+        )
+    return key

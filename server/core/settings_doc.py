@@ -20,7 +20,7 @@ MEANINGS = {
     "database_url": "SQLite (WAL) or `postgresql+psycopg://user@host/db`",
     "admin_token": "when set, accepted as an admin bearer token for the API (>= 16 chars, no known default)",
     "secret_key": "required outside demo mode; a known default (`changeme`, `admin`, empty...) is refused",
-    "demo_mode": "allows missing secrets (a random secret key is made)",
+    "demo_mode": "allows missing secrets (a random secret key made once, kept in `data_dir/demo-secret-key`)",
     "site": "the site code this server runs (its time zone is the pages' and reports' local time)",
     "public_url": "base of share-link and enrollment URLs and of the first-run address logged at start",
     "max_body_bytes": "larger request bodies get 413 before parsing",

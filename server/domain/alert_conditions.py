@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from server.domain import boss_view as bv
 from server.domain import inspections
+from server.domain.oee import current_shift
 from server.models.alerts import AlertRule
 from server.models.ingest import CountEvent, DataLossEpisode, EdgeStatus, MachineStateSegment
 from server.models.plant import Machine, Site
@@ -79,9 +80,14 @@ def machine_down(session: Session, rule: AlertRule, ctx: Context) -> list[Findin
 
 
 def scrap_rate(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]:
-    """Scrap above `threshold` (a fraction) of the parts a machine counted since the site's midnight."""
+    """Scrap above `threshold` (a fraction) of the parts a machine counted in the shift now running (since the
+    site's midnight when no shift covers now). Each shift is an episode of its own: a shift over the limit
+    alerts once, and its episode ends with it."""
     machines = {m.id: m for m in _machines(session, rule, ctx)}
-    _today, since = bv.day_start_ms(ctx.zone, ctx.now)
+    if ctx.site is not None:
+        shift, since = current_shift(session, ctx.site, ctx.now)
+    else:
+        shift, since = None, bv.day_start_ms(ctx.zone, ctx.now)[1]
     stmt = (
         select(CountEvent.machine_id, func.sum(CountEvent.good), func.sum(CountEvent.scrap))
         .where(CountEvent.ts_ms >= since, col(CountEvent.machine_id).in_(list(machines)))
@@ -94,7 +100,9 @@ def scrap_rate(session: Session, rule: AlertRule, ctx: Context) -> list[Finding]
         if total >= SCRAP_MIN_PARTS and int(scrap or 0) / total > limit:
             m = machines[machine_id]
             rate = round(int(scrap or 0) / total, 3)
-            found.append(Finding(f"machine:{m.code}", m.name, rate, f"{ctx.base_url}/boss/machines/{m.code}"))
+            label = f"{m.name} ({shift})" if shift else m.name
+            link = f"{ctx.base_url}/boss/machines/{m.code}"
+            found.append(Finding(f"machine:{m.code}:{since}", label, rate, link))
     return found
 
 

@@ -21,7 +21,7 @@ import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -103,6 +103,20 @@ def site_shifts(session: Session, site_id: int) -> list[ShiftDef]:
                  frozenset(int(d) for d in s.days.split(",") if d.strip()), tuple(breaks.get(s.id or 0, [])))
         for s in rows
     ]  # fmt: skip
+
+
+def current_shift(session: Session, site: Site, now_ms: int) -> tuple[str | None, int]:
+    """(shift name, start ms) of the shift covering now, else (None, local midnight)."""
+    assert site.id is not None
+    tz = ZoneInfo(site.timezone or "UTC")
+    today = datetime.fromtimestamp(now_ms / 1000, tz).date()
+    for window in shift_windows(
+        site_shifts(session, site.id), site.timezone or "UTC", today - timedelta(days=1), today
+    ):
+        if window.start_ms <= now_ms < window.end_ms:
+            return window.shift, window.start_ms
+    midnight = datetime(today.year, today.month, today.day, tzinfo=tz)
+    return None, int(midnight.timestamp() * 1000)
 
 
 def _segments(session: Session, ids: list[int], lo: int, hi: int, now: int) -> dict[int, list[Segment]]:

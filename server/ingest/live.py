@@ -2,15 +2,11 @@
 counts of the current shift (the site's shift calendar, else since local midnight), open downtime and
 the age of its last counter/state sample."""
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
-
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.domain.oee import site_shifts
-from server.domain.oee_calc import shift_windows
+from server.domain.oee import current_shift
 from server.models.ingest import CountEvent, MachineStateSegment, SignalState
 from server.models.plant import Machine, Site
 from server.models.production import DowntimeEvent, Operation, OperationRun, WorkOrder
@@ -76,20 +72,6 @@ def machine_live(session: Session, machine: Machine, site: Site, now_ms: int) ->
         last_sample_age_s=None if last is None else max(0.0, (now_ms - last) / 1000),
         no_data_since_ms=(last or segment.start_ms) if segment and segment.state == "offline" else None,
     )
-
-
-def current_shift(session: Session, site: Site, now_ms: int) -> tuple[str | None, int]:
-    """(shift name, start ms) of the shift covering now, else (None, local midnight)."""
-    assert site.id is not None
-    tz = ZoneInfo(site.timezone or "UTC")
-    today = datetime.fromtimestamp(now_ms / 1000, tz).date()
-    for window in shift_windows(
-        site_shifts(session, site.id), site.timezone or "UTC", today - timedelta(days=1), today
-    ):
-        if window.start_ms <= now_ms < window.end_ms:
-            return window.shift, window.start_ms
-    midnight = datetime(today.year, today.month, today.day, tzinfo=tz)
-    return None, int(midnight.timestamp() * 1000)
 
 
 def _operation(session: Session, machine_id: int, now_ms: int) -> LiveOperation | None:

@@ -110,31 +110,57 @@ def delete_channel(channel_id: int, session: SessionDep, _who: AdminUser, _origi
     return done(PAGE, N_("Channel removed"))
 
 
+class RuleForm:
+    """The rule form's fields, for a new rule and for changing one."""
+
+    def __init__(
+        self,
+        name: Annotated[str, Form(max_length=100)],
+        kind: Annotated[str, Form(max_length=32)],
+        threshold: Annotated[str, Form(max_length=20)] = "",
+        line_id: Annotated[str, Form(max_length=20)] = "",
+        machine_id: Annotated[str, Form(max_length=20)] = "",
+        channel_ids: Annotated[list[int] | None, Form()] = None,
+        roles: Annotated[list[str] | None, Form()] = None,
+        quiet_from: Annotated[str, Form(max_length=5)] = "",
+        quiet_to: Annotated[str, Form(max_length=5)] = "",
+        escalate_after_min: Annotated[str, Form(max_length=20)] = "",
+        escalate_channel_ids: Annotated[list[int] | None, Form()] = None,
+        enabled: Annotated[str | None, Form(max_length=5)] = None,  # the checkbox: absent when unticked
+    ) -> None:
+        self.values: dict[str, object] = {
+            "name": name, "kind": kind, "threshold": threshold, "line_id": line_id, "machine_id": machine_id,
+            "channel_ids": channel_ids or [], "roles": roles or [], "quiet_from": quiet_from,
+            "quiet_to": quiet_to, "escalate_after_min": escalate_after_min,
+            "escalate_channel_ids": escalate_channel_ids or [],
+        }  # fmt: skip
+        self.enabled = enabled
+
+    def model(self, unticked: bool) -> RuleIn:
+        """`unticked`: what a missing `enabled` means (a new rule is on unless said otherwise)."""
+        enabled = unticked if self.enabled is None else self.enabled == "on"
+        return validated(RuleIn, {**self.values, "enabled": enabled})
+
+
 @router.post(f"{PAGE}/rules")
 def create_rule(
+    form: Annotated[RuleForm, Depends()], session: SessionDep, _who: AdminUser, _origin: SameOrigin
+) -> Response:
+    alert_rules.create_rule(session, form.model(unticked=True))
+    return done(PAGE, N_("Rule saved"))
+
+
+@router.post(f"{PAGE}/rules/{{rule_id}}")
+def update_rule(
+    rule_id: int,
+    form: Annotated[RuleForm, Depends()],
     session: SessionDep,
     _who: AdminUser,
     _origin: SameOrigin,
-    name: Annotated[str, Form(max_length=100)],
-    kind: Annotated[str, Form(max_length=32)],
-    threshold: Annotated[str, Form(max_length=20)] = "",
-    line_id: Annotated[str, Form(max_length=20)] = "",
-    machine_id: Annotated[str, Form(max_length=20)] = "",
-    channel_ids: Annotated[list[int] | None, Form()] = None,
-    roles: Annotated[list[str] | None, Form()] = None,
-    quiet_from: Annotated[str, Form(max_length=5)] = "",
-    quiet_to: Annotated[str, Form(max_length=5)] = "",
-    escalate_after_min: Annotated[str, Form(max_length=20)] = "",
-    escalate_channel_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
-    fields: dict[str, object] = {
-        "name": name, "kind": kind, "threshold": threshold, "line_id": line_id, "machine_id": machine_id,
-        "channel_ids": channel_ids or [], "roles": roles or [], "quiet_from": quiet_from,
-        "quiet_to": quiet_to, "escalate_after_min": escalate_after_min,
-        "escalate_channel_ids": escalate_channel_ids or [],
-    }  # fmt: skip
-    data = validated(RuleIn, fields)
-    alert_rules.create_rule(session, data)
+    """Change a rule: its condition, limit, routing, quiet hours, escalation, on or off. Open episodes go on
+    under the changed rule (a lifted limit resolves them at the next evaluation)."""
+    alert_rules.update_rule(session, rule_id, form.model(unticked=False))
     return done(PAGE, N_("Rule saved"))
 
 

@@ -2,6 +2,7 @@
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from sqlmodel import Session, select
 from server import cli
 from server.core.errors import ConfigError
 from server.core.settings import Settings
+from server.domain import secretbox
 from server.main import create_app
 from server.models.auth import SigninThrottle
 from server.models.types import utcnow
@@ -160,3 +162,22 @@ def test_cli_refuses_default_secret(
     assert "TAKT_SECRET_KEY" in capsys.readouterr().err
     monkeypatch.delenv("TAKT_SECRET_KEY")
     assert cli.main(["--port", "1"]) == 2  # missing entirely
+
+
+def test_the_demos_secret_key_is_made_once_and_kept(tmp_path: Path) -> None:
+    """Without TAKT_SECRET_KEY the demo makes a key once and keeps it in its data dir (0600), so what it
+    sealed (an alert channel's robot key) is still readable after a restart."""
+
+    def started() -> Settings:
+        settings = Settings(demo_mode=True, data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+        settings.check_secrets()
+        return settings
+
+    first, second = started(), started()
+    assert first.secret_key is not None and second.secret_key is not None
+    key = first.secret_key.get_secret_value()
+    assert len(key) >= 32 and second.secret_key.get_secret_value() == key
+    kept = tmp_path / "var" / "demo-secret-key"
+    assert kept.read_text().strip() == key and kept.stat().st_mode & 0o777 == 0o600
+    sealed = secretbox.seal(key, {"key": "wecom-robot-key"})
+    assert secretbox.open_box(second.secret_key.get_secret_value(), sealed) == {"key": "wecom-robot-key"}

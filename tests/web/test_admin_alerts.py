@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from server.models.alerts import AlertRule
 from tests.server.factory import add_user
 from tests.support.receivers import HttpReceiver
 from tests.support.waiting import wait_until
@@ -76,6 +78,31 @@ def test_rule_form_and_my_alerts(live: LiveServer, admin: httpx.Client) -> None:
     assert "press down" in admin.get("/admin/alerts").text
     bad = admin.post("/admin/alerts/rules", data={**rule, "quiet_from": "25:00"})
     assert bad.status_code == 422  # a clear error page, nothing saved
+    page = admin.get("/admin/alerts?lang=zh_CN").text
+    rule_id = int(page.split('<tr id="rule-')[-1].split('"')[0])
+    editor = page[page.index(f'id="edit-rule-{rule_id}"') :]
+    editor = editor[: editor.index("</details>")]
+    assert "修改" in editor and 'value="press down"' in editor and 'value="22:00"' in editor
+    assert (
+        f'name="channel_ids" value="{mail_id}" checked' in editor and 'value="supervisor" checked' in editor
+    )
+    changed = {**rule, "threshold": "15", "roles": ["supervisor", "planner"], "escalate_after_min": "30",
+               "escalate_channel_ids": [str(mail_id)], "quiet_from": "23:00"}  # fmt: skip
+    assert admin.post(f"/admin/alerts/rules/{rule_id}", data=changed).status_code == 303
+
+    def stored() -> AlertRule:
+        with Session(live.engine) as session:
+            found = session.get(AlertRule, rule_id)
+            assert found is not None
+            return found
+
+    saved = stored()
+    assert (saved.threshold, saved.roles, saved.escalate_after_min, saved.quiet_from, saved.enabled) == (
+        15.0, ["supervisor", "planner"], 30.0, "23:00", False)  # fmt: skip  # the box unticked: off
+    assert admin.post(f"/admin/alerts/rules/{rule_id}", data={**changed, "enabled": "on"}).status_code == 303
+    assert stored().enabled is True
+    refused = admin.post(f"/admin/alerts/rules/{rule_id}", data={**changed, "quiet_to": "6am"})
+    assert refused.status_code == 422 and stored().quiet_to == "06:00"  # nothing of it saved
     add_user(live.plant, "supervisor", "boss-alerts")
     form = {"username": "boss-alerts", "password": live.plant.passwords["boss-alerts"]}
     with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as boss:

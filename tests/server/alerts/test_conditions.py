@@ -2,7 +2,7 @@
 offline edges past their minutes, recent data loss, a scrap rate over its limit (not on a handful of parts),
 nonconformances open until closed."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -15,6 +15,7 @@ from server.models.ingest import CountEvent, DataLossEpisode, EdgeStatus
 from server.models.plant import Machine, Site
 from server.models.production import Operation, OperationRun, WorkOrder, WorkReport
 from server.models.quality import Nonconformance
+from server.models.shifts import Shift
 from server.models.types import now_ms
 
 MIN = 60_000
@@ -76,10 +77,50 @@ def test_orders_edges_data_loss_scrap_and_ncs(engine: Engine) -> None:
         assert _subjects(session, "order_at_risk", ctx) == {"order:WO-RISK": 1.0}
         assert _subjects(session, "edge_offline", ctx, 5) == {"edge:gone": 10.0}
         assert _subjects(session, "data_loss", ctx, 60) == {"edge:gone": 120}
-        assert _subjects(session, "scrap_rate", ctx, 0.05) == {"machine:M1": 0.1}  # M2: 3 parts say little
+        midnight = int(datetime.combine(today, time(), ZoneInfo("Asia/Shanghai")).timestamp() * 1000)
+        if now - MIN >= midnight:  # (no shift calendar: since the site's midnight) M2: 3 parts say little
+            assert _subjects(session, "scrap_rate", ctx, 0.05) == {f"machine:M1:{midnight}": 0.1}
         assert _subjects(session, "scrap_rate", ctx, 0.2) == {}
         assert _subjects(session, "nc_opened", ctx) == {f"nc:{nc.id}": 4}
         nc.status, nc.closed_at = "closed", datetime.now(UTC)
         session.add(nc)
         session.commit()
         assert _subjects(session, "nc_opened", ctx) == {}
+
+
+def test_the_scrap_rate_is_per_shift_and_a_shift_is_its_own_episode(engine: Engine) -> None:
+    """Day shift 08:00-20:00, night shift 20:00-08:00 (Asia/Shanghai): the day shift's scrap does not carry
+    into the night shift's rate, and each shift over the limit is its own subject (episode)."""
+    zone = ZoneInfo("Asia/Shanghai")
+
+    def at(hour: int, minute: int = 0) -> int:
+        return int(datetime(2026, 12, 3, hour, minute, tzinfo=zone).timestamp() * 1000)
+
+    with Session(engine) as session:
+        site = Site(code="s1", name="Plant", timezone="Asia/Shanghai")
+        session.add(site)
+        session.flush()
+        daily = "1,2,3,4,5,6,7"
+        session.add_all([
+            Shift(site_id=site.id or 0, name="Day", start_local=time(8), end_local=time(20), days=daily),
+            Shift(site_id=site.id or 0, name="Night", start_local=time(20), end_local=time(8), days=daily),
+        ])  # fmt: skip
+        machine = Machine(site_id=site.id or 0, code="M1", name="Press 1")
+        session.add(machine)
+        session.flush()
+        mid = machine.id or 0
+        session.add_all([
+            CountEvent(machine_id=mid, ts_ms=at(7, 50), good=0, scrap=50, edge_id="e", seq=1),  # night before
+            CountEvent(machine_id=mid, ts_ms=at(19), good=90, scrap=10, edge_id="e", seq=2),
+        ])  # fmt: skip
+        session.commit()
+        day = _subjects(session, "scrap_rate", Context(site, at(19, 30), "http://takt"), 0.05)
+        assert day == {f"machine:M1:{at(8)}": 0.1}  # 10 of 100 in the day shift, not the night's 50
+        session.add(CountEvent(machine_id=mid, ts_ms=at(20, 10), good=40, scrap=1, edge_id="e", seq=3))
+        session.commit()
+        night = _subjects(session, "scrap_rate", Context(site, at(20, 30), "http://takt"), 0.05)
+        assert night == {}  # 1 of 41: the day shift's episode has ended
+        session.add(CountEvent(machine_id=mid, ts_ms=at(21), good=0, scrap=9, edge_id="e", seq=4))
+        session.commit()
+        night = _subjects(session, "scrap_rate", Context(site, at(21, 30), "http://takt"), 0.05)
+        assert night == {f"machine:M1:{at(20)}": 0.2}  # 10 of 50: a new episode, the night shift's
