@@ -1,6 +1,8 @@
 """Demo data for `takt demo`: the demo plant's site, lines, stations, machines and tags, a catalog, ten work
 orders in various states (five running on machines so machine counts flow into them), reason codes in
-简体中文 and English, inspection plans, users with demo passwords, a tablet per station, a share link.
+简体中文 and English, inspection plans (and a patrol plan's last ten hours of records, for SPC), a day and
+a night shift every day (for OEE and the daily report), users with demo passwords, a tablet per station, a
+share link.
 
 `seed(engine, secrets, plant)` is idempotent: every row is looked up by its natural key first, so running
 it again (every `takt demo` start) changes nothing but the machines' ideal cycle times (they follow
@@ -9,8 +11,9 @@ from `secrets` (the demo keeps them in its data folder) because only their hashe
 """
 
 import logging
+import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,15 +22,23 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
 from server.core.errors import ServerError
-from server.domain import audit, catalog, operations, quality
+from server.domain import audit, catalog, first_run, operations, quality
 from server.domain import workorders as wo
+from server.domain.first_run import ShiftSpec
 from server.domain.security import hash_secret, token_hash
 from server.models.auth import ShareLink, Tablet, User
 from server.models.catalog import Customer, Product, ProductCreate, ReasonCode, RoutingStepCreate
 from server.models.orders import CompleteAction, OperationAction, PauseAction, WorkOrderCreate
 from server.models.plant import Line, Machine, Site, Station
 from server.models.production import WorkOrder
-from server.models.quality import CharacteristicCreate, InspectionPlan, InspectionPlanCreate, InspectionRecord
+from server.models.quality import (
+    CharacteristicCreate,
+    InspectionPlan,
+    InspectionPlanCreate,
+    InspectionRecord,
+    InspectionValue,
+)
+from server.models.shifts import Shift
 from server.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,6 +105,13 @@ ORDERS: list[tuple[str, str, str | None, int, int, int, str, dict[int, str]]] = 
     ("WO-2311-049", "BRKT-417", None, 2000, 12, 0, "cancelled", {}),
 ]
 SHARED_ORDER = "WO-2311-042"
+# the shift calendar: day and night shifts every day (OEE, the daily report's shifts, the brief)
+SHIFTS = [
+    ShiftSpec("早班 Day", time(8), time(20), "1,2,3,4,5,6,7", (time(12), time(12, 30))),
+    ShiftSpec("夜班 Night", time(20), time(8), "1,2,3,4,5,6,7", (time(0), time(0, 30))),
+]
+# a patrol inspection's history (SPC has a chart from the first minute): order, plan name, subgroups of 3
+PATROL = ("WO-2311-043", "巡检 Patrol SHAFT-D40", 20)
 
 
 class SeedError(ServerError):
@@ -323,6 +341,46 @@ def seed_share_link(session: Session, result: SeedResult, secrets: DemoSecrets, 
     result.count("share links", True)
 
 
+def seed_shifts(session: Session, result: SeedResult) -> None:
+    site = session.exec(select(Site).where(Site.code == SITE[0])).one()
+    if session.exec(select(Shift).where(Shift.site_id == site.id)).first() is None:
+        first_run.add_shifts(session, ACTOR, site.id or 0, SHIFTS)
+        result.count("shifts", True)
+
+
+def seed_patrol_history(session: Session, result: SeedResult) -> None:
+    """A patrol plan on the running shaft order (every 60 min, 3 samples) and its last ten hours of
+    records, measured close to nominal: the SPC chart and its limits are there from the demo's start."""
+    number, name, subgroups = PATROL
+    order = wo.get(session, number)
+    if session.exec(select(InspectionPlan).where(InspectionPlan.name == name)).first() is not None:
+        return
+    product = session.get(Product, order.product_id)
+    _code, _name, _steps, chars = next(p for p in PRODUCTS if product is not None and p[0] == product.code)
+    char_name, nominal, low, high = chars[0]
+    measured = CharacteristicCreate(name=char_name, nominal=nominal, lsl=low, usl=high, unit="mm")
+    body = InspectionPlanCreate(product_id=order.product_id, step_no=1, name=name,
+                                frequency="every_n_minutes", frequency_n=60, sample_size=3,
+                                characteristics=[measured])  # fmt: skip
+    plan = quality.create_plan(session, ACTOR, body)
+    characteristic = quality.characteristics(session, plan.id or 0)[0]
+    noise, now = random.Random(417), utcnow()
+    for k in range(subgroups, 0, -1):
+        values = [round(nominal + noise.gauss(0, (high - low) / 12), 4) for _ in range(3)]
+        ok = all(low <= v <= high for v in values)
+        record = InspectionRecord(plan_id=plan.id or 0, work_order_id=order.id or 0, inspector="zhaomin",
+                                  passed=ok, created_at=now - timedelta(minutes=30 * k))  # fmt: skip
+        session.add(record)
+        session.flush()
+        session.add_all(
+            InspectionValue(record_id=record.id or 0, characteristic_id=characteristic.id or 0, sample_no=i,
+                            value=v, passed=low <= v <= high)
+            for i, v in enumerate(values, start=1)
+        )  # fmt: skip
+    session.commit()
+    result.count("patrol inspections", True)
+
+
 def seed_first_article(session: Session) -> None:
     """A passed first-article inspection on the shared order (the customer's page shows it)."""
     order = wo.get(session, SHARED_ORDER)
@@ -361,5 +419,7 @@ def seed(
         seed_orders(session, result)
         seed_share_link(session, result, secrets, share_days)
         seed_first_article(session)
+        seed_shifts(session, result)
+        seed_patrol_history(session, result)
     log.info("demo data: %s", ", ".join(f"{n} {k}" for k, n in result.created.items()) or "already there")
     return result

@@ -80,6 +80,25 @@ def check_pages(demo: DemoProcess, share_url: str, enroll_url: str) -> None:
         assert view["good"] > 0  # the machine counts reach the customer's page
 
 
+def check_reports_have_data(demo: DemoProcess) -> None:
+    """Every report shows data within two minutes of the start (the demo's shift calendar and its patrol
+    inspections' history): OEE on the daily report for the shift now running, SPC with a chart, production."""
+    with api_client(demo) as api:
+
+        def daily() -> dict[str, list[dict[str, Any]]] | None:
+            tables = api.get("/api/v1/reports/daily").raise_for_status().json()["tables"]
+            found = {t["name"]: t["rows"] for t in tables}
+            oee = [r for r in found.get("oee", []) if isinstance(r.get("oee"), int | float) and r["oee"] > 0]
+            good = sum(r["good"] for r in found.get("production", []))
+            return found if oee and good > 0 else None
+
+        wait_for(daily, 120, "the daily report with production and OEE for the shift now running")
+        plans = api.get("/api/v1/inspection-plans").raise_for_status().json()
+        patrol = next(c for p in plans if p["name"].startswith("巡检") for c in p["characteristics"])
+        chart = api.get(f"/api/v1/reports/spc/{patrol['id']}").raise_for_status().json()["chart"]
+        assert chart is not None and len(chart["centre"]) >= 20  # SPC has enough subgroups from the start
+
+
 def start_and_collect(demo: DemoProcess) -> tuple[dict[str, Any], dict[int, int]]:
     demo.start()
     demo.wait_ready()
@@ -134,6 +153,7 @@ def test_demo_runs_counts_pages_stops_clean_and_restarts(demos: list[DemoProcess
     status, children = start_and_collect(first)
     assert "demo data created" in first.output()
     check_counts_flow(first)
+    check_reports_have_data(first)
     check_pages(first, status["share_url"], status["stations"]["press1"])
     stop_clean(first, children)
     before = stored_counts(first.data_dir / "takt.db")
