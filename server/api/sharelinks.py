@@ -25,6 +25,10 @@ class ShareLinkCreate(SQLModel):
     show_eta: bool = True
     show_inspections: bool = True
     show_certificate: bool = False
+    show_scrap: bool = Field(default=False, description="scrap counts on the customer's page")
+    customer_ref: str | None = Field(
+        default=None, max_length=100, description="their PO or reference, on top"
+    )
 
 
 class CertificateRelease(SQLModel):
@@ -41,6 +45,8 @@ class ShareLinkPublic(SQLModel):
     show_eta: bool
     show_inspections: bool
     show_certificate: bool
+    show_scrap: bool
+    customer_ref: str | None
     created_by: str | None
     created_at: datetime
 

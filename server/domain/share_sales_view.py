@@ -67,6 +67,7 @@ def sales_share_view(session: Session, link: ShareLink, site_code: str) -> dict[
     return {
         "factory": site.name if site else "",
         "po_number": order.po_number,
+        "reference": link.customer_ref or order.po_number,
         "po_date": order.po_date.isoformat() if order.po_date else None,
         "status": LINE_STATUS[status],
         "expires": local.date_text(link.expires_at),

@@ -25,7 +25,7 @@ def create(
     actor: str,
     order: WorkOrder | SalesOrder,
     days: int,
-    show: dict[str, bool] | None = None,
+    show: dict[str, object] | None = None,
 ) -> NewLink:
     """A link to a work order's page, or to a whole sales order's (every line's progress, the PO on top)."""
     token = new_token()

@@ -106,5 +106,7 @@ class ShareLink(SQLModel, table=True):
     show_eta: bool = True
     show_inspections: bool = True
     show_certificate: bool = False  # the inspection certificate, released by a planner (0003)
+    show_scrap: bool = False  # scrap counts on the page (links made before 0019 keep showing them)
+    customer_ref: str | None = Field(default=None, max_length=100)  # their PO or reference, on top (0019)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -15,7 +15,7 @@ from server.core.db import SessionDep
 from server.core.errors import ServerError
 from server.core.i18n import N_, get_locale, request_error_text
 from server.core.services import ServicesDep, SettingsDep
-from server.domain import admin_lists, crud, importexport, operations, progress, sharelinks, sites
+from server.domain import admin_lists, crud, importexport, operations, progress, share_view, sharelinks, sites
 from server.domain import workorders as wo
 from server.domain.principals import Principal
 from server.models.auth import ShareLink
@@ -159,7 +159,7 @@ def order_page(
     local = sites.site_time(session, settings.site)
     prog = progress.progress(session, order, local.name)
     context: dict[str, Any] = {"o": wo.public(session, order), "p": prog, "links": links, "who": who,
-                               "time": local}  # fmt: skip
+                               "time": local, "po_number": share_view.po_number(session, order)}  # fmt: skip
     return templates.TemplateResponse(request, "admin/order.html", context)
 
 
@@ -211,13 +211,17 @@ def create_share_link(
     who: PlannerUser,
     _origin: SameOrigin,
     days: Annotated[int, Form(ge=1, le=366)] = 30,
+    show_progress: Annotated[bool, Form()] = False,
+    show_scrap: Annotated[bool, Form()] = False,
     show_eta: Annotated[bool, Form()] = False,
     show_inspections: Annotated[bool, Form()] = False,
     show_certificate: Annotated[bool, Form()] = False,
+    customer_ref: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     order = wo.get(session, number)
-    show = {"show_progress": True, "show_eta": show_eta, "show_inspections": show_inspections,
-            "show_certificate": show_certificate}  # fmt: skip
+    show: dict[str, object] = {"show_progress": show_progress, "show_scrap": show_scrap, "show_eta": show_eta,
+            "show_inspections": show_inspections, "show_certificate": show_certificate,
+            "customer_ref": customer_ref.strip() or None}  # fmt: skip
     new = sharelinks.create(session, who.username, order, days, show)
     base = str(settings.public_url).rstrip("/")
     url = f"{base}/s/{new.token}"

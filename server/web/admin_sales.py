@@ -92,11 +92,16 @@ def create_share_link(
     who: PlannerUser,
     _origin: SameOrigin,
     days: Annotated[int, Form(ge=1, le=366)] = 30,
+    show_progress: Annotated[bool, Form()] = False,
     show_eta: Annotated[bool, Form()] = False,
     show_inspections: Annotated[bool, Form()] = False,
+    customer_ref: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     order = sales_orders.get(session, order_id)
-    show = {"show_progress": True, "show_eta": show_eta, "show_inspections": show_inspections}
+    show: dict[str, object] = {
+        "show_progress": show_progress, "show_eta": show_eta, "show_inspections": show_inspections,
+        "customer_ref": customer_ref.strip() or None,
+    }  # fmt: skip
     new = sharelinks.create(session, who.username, order, days, show)
     url = f"{str(settings.public_url).rstrip('/')}/s/{new.token}"
     context = {

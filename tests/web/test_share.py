@@ -68,6 +68,7 @@ def test_share_page_and_json_show_only_whitelisted_fields(live: LiveServer) -> N
     data = ok(live.http.get(f"/s/{mine['token']}.json"))
     assert set(data) <= {
         "factory",
+        "reference",  # the customer's own PO (None here)
         "product",
         "product_code",
         "unit",
