@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
 from server.core.errors import ServerError
-from server.domain import audit, catalog, first_run, operations, quality
+from server.domain import accounts, audit, catalog, first_run, operations, quality
 from server.domain import workorders as wo
 from server.domain.first_run import ShiftSpec
 from server.domain.security import hash_secret, token_hash
@@ -105,6 +105,7 @@ ORDERS: list[tuple[str, str, str | None, int, int, int, str, dict[int, str]]] = 
     ("WO-2311-049", "BRKT-417", None, 2000, 12, 0, "cancelled", {}),
 ]
 SHARED_ORDER = "WO-2311-042"
+ENROLL_MINUTES = 12 * 60  # the demo's tablet links: one use each, for the day the demo is shown
 # the shift calendar: day and night shifts every day (OEE, the daily report's shifts, the brief)
 SHIFTS = [
     ShiftSpec("早班 Day", time(8), time(20), "1,2,3,4,5,6,7", (time(12), time(12, 30))),
@@ -138,6 +139,7 @@ class SeedResult:
     stations: list[str] = field(default_factory=list)
     shared_order: str = SHARED_ORDER
     tags: int = 0
+    enroll_codes: dict[str, str] = field(default_factory=dict)  # station -> this start's enrollment code
 
     def count(self, kind: str, created: bool) -> None:
         if created:
@@ -245,14 +247,15 @@ def seed_people(session: Session, result: SeedResult, secrets: DemoSecrets, stat
         token = secrets.tablet_tokens.get(code)
         if token is None:
             continue
-        _, new = _ensure(
+        tablet, new = _ensure(
             session,
             Tablet,
-            {"device_token_hash": token_hash(token)},
-            station_id=station_id,
-            name=f"tablet-{code}",
+            {"name": f"tablet-{code}", "station_id": station_id},
+            device_token_hash=token_hash(token),
         )
         result.count("tablets", new)
+        # a fresh one-time link at every start: the banner prints it (a used one enrolled a browser already)
+        result.enroll_codes[code] = accounts.new_enrollment_link(session, ACTOR, tablet, ENROLL_MINUTES)
 
 
 def seed_catalog(session: Session, result: SeedResult, stations: dict[str, int]) -> None:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 from sqlmodel import col, select
 
-from server.api.deps import Admin, Page, PagingDep, paged
+from server.api.deps import Admin, Page, PagingDep, SettingsDep, paged
 from server.core.db import SessionDep
 from server.domain import accounts, audit, crud, station_scope
 from server.models.auth import StationsAssigned, Tablet, User, UserCreate, UserPublic, UserUpdate
@@ -47,10 +47,16 @@ def assign_stations(
 
 
 @router.post("/tablets", response_model=TabletEnrolled, status_code=status.HTTP_201_CREATED)
-def enroll_tablet(body: TabletCreate, session: SessionDep, who: Admin) -> TabletEnrolled:
+def enroll_tablet(
+    body: TabletCreate, session: SessionDep, settings: SettingsDep, who: Admin
+) -> TabletEnrolled:
     station = crud.get_by(session, Station, code=body.station)
-    tablet, token = accounts.enroll_tablet(session, who.username, station, body.name)
-    return TabletEnrolled.model_validate(tablet, update={"device_token": token})
+    new = accounts.enroll_tablet(session, who.username, station, body.name, settings.enroll_link_minutes)
+    update = {
+        "device_token": new.device_token,
+        "enroll_url": accounts.enroll_url(str(settings.public_url), new.code),
+    }
+    return TabletEnrolled.model_validate(new.tablet, update=update)
 
 
 @router.get("/tablets", response_model=list[TabletPublic])

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     report_tolerance: float = Field(default=0.05, ge=0.0, le=10.0)
     reopen_hours: float = Field(default=12.0, gt=0, le=24 * 31)  # no shift calendar: how far a reopen reaches
     share_link_days: int = Field(default=30, ge=1)
+    enroll_link_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)  # a tablet's one-time enrollment link
     share_rate_per_minute: int = Field(default=120, ge=1)  # per client IP, on every /s/ answer
     share_rate_burst: int = Field(default=60, ge=1)
     share_cache_s: float = Field(default=2.0, ge=0)  # a customer sees progress at most this old

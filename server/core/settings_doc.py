@@ -61,6 +61,7 @@ MEANINGS = {
     "report_tolerance": "manual good parts may exceed an operation's planned quantity by this share",
     "reopen_hours": "without a shift calendar: how old a completion a supervisor may still reopen",
     "share_link_days": "default share-link lifetime",
+    "enroll_link_minutes": "a tablet's enrollment link works once, within this many minutes",
     "share_rate_per_minute": "share-link answers per client IP (pages.md)",
     "share_rate_burst": "the burst allowed above that rate",
     "share_cache_s": "a customer's share page shows progress at most this old",

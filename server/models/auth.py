@@ -80,6 +80,9 @@ class Tablet(SQLModel, table=True):
     device_token_hash: str = Field(max_length=64, unique=True, index=True)
     revoked: bool = False
     enrolled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # the one-time enrollment link's code (hashed) and its end; redeeming it rotates the device token (0020)
+    enroll_code_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    enroll_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SigninThrottle(SQLModel, table=True):

@@ -39,4 +39,7 @@ class TabletPublic(SQLModel):
 
 
 class TabletEnrolled(TabletPublic):
-    device_token: str = Field(description="shown once; store it on the tablet")
+    device_token: str = Field(description="shown once; for a client that is the tablet (API, kiosk app)")
+    enroll_url: str = Field(
+        description="shown once; opened once on the tablet's browser within the link's minutes"
+    )

@@ -11,7 +11,7 @@ from server.core.db import SessionDep
 from server.core.i18n import N_
 from server.core.services import SettingsDep
 from server.core.settings import Settings
-from server.domain import accounts, admin_lists, catalog, crud, quality, sites
+from server.domain import accounts, admin_lists, catalog, crud, quality, sites, tokens
 from server.domain.uploads import NotTheType, check_content
 from server.models.auth import Tablet, User, UserCreate, UserUpdate
 from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
@@ -293,9 +293,28 @@ def enroll_tablet(
     name: Annotated[str, Form(max_length=100)],
 ) -> Response:
     st = crud.get_by(session, Station, code=station)
-    tablet, token = accounts.enroll_tablet(session, who.username, st, name)
-    url = f"{str(settings.public_url).rstrip('/')}/station/enroll?token={token}"
-    context = {"tablet": tablet, "station": st, "url": url, "qr": qr_svg(url, scale=4).decode()}
+    new = accounts.enroll_tablet(session, who.username, st, name, settings.enroll_link_minutes)
+    return _enrollment_page(request, settings, new.tablet, st, new.code)
+
+
+@router.post("/admin/tablets/{tablet_id}/link")
+def new_enrollment_link(
+    tablet_id: int, request: Request, session: SessionDep, settings: SettingsDep, who: AdminUser,
+    _origin: SameOrigin,
+) -> Response:  # fmt: skip
+    """A new one-time link for an enrolled tablet (a replaced or reset tablet): redeeming it rotates the
+    device token, so the old browser's cookie stops working."""
+    tablet = crud.get_by(session, Tablet, id=tablet_id)
+    code = accounts.new_enrollment_link(session, who.username, tablet, settings.enroll_link_minutes)
+    return _enrollment_page(request, settings, tablet, tokens.tablet_station(session, tablet), code)
+
+
+def _enrollment_page(
+    request: Request, settings: Settings, tablet: Tablet, st: Station, code: str
+) -> Response:
+    url = accounts.enroll_url(str(settings.public_url), code)
+    context = {"tablet": tablet, "station": st, "url": url, "qr": qr_svg(url, scale=4).decode(),
+               "minutes": settings.enroll_link_minutes}  # fmt: skip
     return templates.TemplateResponse(request, "admin/tablet_enrolled.html", context, status_code=201)
 
 

@@ -24,7 +24,7 @@ from server.core.errors import Locked, ServerError, Unauthorized
 from server.core.i18n import N_, get_locale, request_error_text
 from server.core.services import EngineDep, ServicesDep
 from server.core.settings import Settings
-from server.domain import idempotency, quality, signin, station_scope, tokens
+from server.domain import accounts, idempotency, quality, signin, station_scope, tokens
 from server.domain.principals import Principal
 from server.domain.sites import site_time
 from server.domain.station_view import operator_name, station_view
@@ -48,14 +48,20 @@ OFFLINE_PAGE = {"X-Takt-Offline-Page": "station"}  # the service worker keeps on
 
 @router.get("/station/enroll")
 def enroll(token: str, session: SessionDep) -> Response:
-    """The enrollment link: remember the tablet's device token in a long-lived httponly cookie."""
-    tablet = tokens.enrolled_tablet(session, token)
-    if tablet is None:
-        raise PageNotFound(N_("unknown or revoked enrollment link"))
+    """The one-time enrollment link: spends its code and keeps the tablet's new device token in a long-lived
+    httponly cookie (the link's code never becomes the cookie; a second use finds nothing)."""
+    redeemed = accounts.redeem_enrollment(session, token)
+    if redeemed is None:
+        why = N_(
+            "This enrollment link was already used, has expired or was revoked: ask an admin for a new one."
+        )
+        raise PageNotFound(why)
+    tablet, device_token = redeemed
     station = tokens.tablet_station(session, tablet)
     log.info("tablet %s enrolled in this browser for station %s", tablet.name, station.code)
     response = RedirectResponse(f"/station/{station.code}", status_code=303)
-    response.set_cookie(DEVICE_COOKIE, token, max_age=10 * YEAR_S, httponly=True, samesite="lax", path="/")
+    response.set_cookie(DEVICE_COOKIE, device_token, max_age=10 * YEAR_S, httponly=True, samesite="lax",
+                        path="/")  # fmt: skip
     return response
 
 

@@ -32,7 +32,8 @@ class Banner:
 
 
 def enroll_url(base: str, station: str, token: str) -> str:
-    """The link that enrolls a tablet for `station` (opened once on the tablet; it sets the device cookie)."""
+    """The one-time link that enrolls a tablet for `station` (works once, for 12 hours from the demo's start;
+    it sets the device cookie)."""
     return f"{base}/station/enroll?token={token}"  # server/web/station.py: sets the device cookie
 
 

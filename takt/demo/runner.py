@@ -211,8 +211,8 @@ class Demo:
         b = Banner(self.opts.base_url, self.broker_desc, self.running, self.missing, self.notes,
                    data_dir=str(self.dirs.root), server_running=server)  # fmt: skip
         if self.seeded is not None and self.parts.ok("server"):
-            tokens = self.seeded.secrets.tablet_tokens
-            b.stations = {c: enroll_url(self.opts.base_url, c, tokens[c]) for c in self.seeded.stations}
+            codes = self.seeded.enroll_codes
+            b.stations = {c: enroll_url(self.opts.base_url, c, codes[c]) for c in self.seeded.stations}
             b.share_url = f"{self.opts.base_url}/s/{self.seeded.secrets.share_token}"
             b.shared_order = self.seeded.shared_order
         return b

@@ -19,6 +19,7 @@ class Seeded:
     stations: list[str]
     shared_order: str
     secrets: DemoSecretsFile
+    enroll_codes: dict[str, str]  # station -> this start's one-time enrollment code
     created: dict[str, int] = field(default_factory=dict)
 
 
@@ -39,7 +40,7 @@ def seed_demo(dirs: DataDir, accel: float, share_days: int = 30) -> Seeded:
         raise DemoError(f"demo data: {err.message}") from err
     finally:
         engine.dispose()
-    return Seeded(result.stations, result.shared_order, secrets, result.created)
+    return Seeded(result.stations, result.shared_order, secrets, result.enroll_codes, result.created)
 
 
 def edge_online(db: Path, edge_id: str, since_ms: int) -> bool:

@@ -100,3 +100,12 @@ def enroll_tablet(server: RealServer, station: str = "st-lathe-1", name: str = "
     token: str = answer["device_token"]
     server.secrets[f"device:{name}"] = token
     return token
+
+
+def enroll_link(server: RealServer, station: str = "st-lathe-1", name: str = "tab") -> str:
+    """A new tablet at `station`: the path of its one-time enrollment link (its code kept as a secret)."""
+    body = {"station": station, "name": name}
+    answer = ok(server.http.post("/api/v1/tablets", json=body, headers=server.plant.as_("admin")), 201)
+    path = "/station/" + str(answer["enroll_url"]).split("/station/", 1)[1]
+    server.secrets[f"enroll:{name}"] = path.split("token=", 1)[1]
+    return path

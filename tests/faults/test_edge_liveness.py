@@ -48,13 +48,13 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
 
 
 @pytest.fixture(scope="module")
-def tablet_token(plant: Plant) -> str:
+def tablet_link(plant: Plant) -> str:
     return tablet_for(plant, MACHINES[0])
 
 
 def tablet_for(plant: Plant, machine: str) -> str:
     """A station on `machine` with an enrolled tablet and an operator (badge B-live, PIN 4321); the site's
-    zone set to SITE_ZONE. Returns the tablet's enrollment token."""
+    zone set to SITE_ZONE. Returns the path of the tablet's one-time enrollment link."""
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
     def call(method: str, path: str, body: dict[str, Any]) -> Any:
@@ -71,10 +71,11 @@ def tablet_for(plant: Plant, machine: str) -> str:
     operator = {"username": "live-op", "display_name": "Op", "role": "operator", "badge": "B-live",
                 "pin": "4321"}  # fmt: skip
     call("POST", "/users", operator)
-    return str(call("POST", "/tablets", {"station": f"st-{machine}", "name": "tab-live"})["device_token"])
+    link = str(call("POST", "/tablets", {"station": f"st-{machine}", "name": "tab-live"})["enroll_url"])
+    return "/station/" + link.split("/station/", 1)[1]
 
 
-def tablet_no_data_line(plant: Plant, token: str) -> str:
+def tablet_no_data_line(plant: Plant, link: str) -> str:
     """The station page in Chromium (the tablet in another zone than the site): its "no data since" line."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -82,7 +83,7 @@ def tablet_no_data_line(plant: Plant, token: str) -> str:
             context = browser.new_context(locale="en", timezone_id=TABLET_ZONE,
                                           extra_http_headers={"Accept-Language": "en"})  # fmt: skip
             page = context.new_page()
-            page.goto(f"{plant.base}/station/enroll?token={token}")
+            page.goto(f"{plant.base}{link}")
             page.fill("#badge", "B-live")
             page.fill("#pin", "4321")
             page.click("#signin")
@@ -141,7 +142,7 @@ def boss_tiles_without_data(plant: Plant) -> dict[str, str]:
 
 @pytest.mark.faults
 def test_an_edge_killed_while_its_machines_run_is_offline_and_they_show_no_data(
-    plant: Plant, tablet_token: str
+    plant: Plant, tablet_link: str
 ) -> None:
     with plant.production():
         wait_until(lambda: alive(plant), 60, "the edge online and its machines running")
@@ -159,7 +160,7 @@ def test_an_edge_killed_while_its_machines_run_is_offline_and_they_show_no_data(
         local = datetime.fromtimestamp(since_ms / 1000, ZoneInfo(SITE_ZONE)).strftime("%H:%M:%S")
         assert tiles[MACHINES[0]] == f"No data since {local}"
         assert (
-            tablet_no_data_line(plant, tablet_token) == f"No data since {local}"
+            tablet_no_data_line(plant, tablet_link) == f"No data since {local}"
         )  # the site's time, not the tablet's
         plant.ensure_running()  # the next birth brings them back
         wait_until(lambda: alive(plant), 60, "the edge back online and its machines running")

@@ -40,7 +40,7 @@ from edge.sources.opcua import OpcUaSource
 from server.core.settings import Settings
 from server.domain.security import token_hash
 from server.main import create_app
-from tests.faults.realserver import RealServer, enroll_tablet, real_server
+from tests.faults.realserver import RealServer, enroll_link, enroll_tablet, real_server
 from tests.server.factory import add_user, make_order, ok
 from tests.support.ports import free_port
 from tests.support.tls import CertFiles, Pki
@@ -236,9 +236,10 @@ def _exercise_secrets(server: RealServer) -> None:
     token = ok(server.http.post("/api/v1/auth/token", json={"username": "op-secret", "password": password}))
     assert server.http.post("/api/v1/auth/token", json={"username": "op-secret", "password": password + "x"}
                             ).status_code == 401  # fmt: skip
-    device = enroll_tablet(server, name="tab-secret")
+    link = enroll_link(server, name="tab-secret")
     with httpx.Client(base_url=server.base, headers={"Origin": server.base}) as tablet:
-        assert tablet.get(f"/station/enroll?token={device}").status_code in (200, 303)
+        assert tablet.get(link).status_code in (200, 303)
+        device = server.secrets["device:tab-secret"] = tablet.cookies["takt_device"]  # the rotated device key
         wrong = tablet.post("/station/st-lathe-1/sign-in", data={"badge": "B-secret", "pin": pin[:-1] + "0"})
         assert wrong.status_code in (200, 401, 403)
         assert (

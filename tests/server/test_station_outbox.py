@@ -23,8 +23,9 @@ IN_FLIGHT = "a request with this Idempotency-Key is still in progress"  # statio
 def _signed_in_tablet(client: TestClient, plant: Plant) -> None:
     """Enroll this client as the station's tablet and sign operator1 in (cookies kept by the client)."""
     tablet = {"station": "st-lathe-1", "name": "tab-outbox"}
-    device = ok(client.post("/api/v1/tablets", json=tablet, headers=plant.as_("admin")), 201)["device_token"]
-    assert client.get(f"/station/enroll?token={device}", follow_redirects=False).status_code == 303
+    link = ok(client.post("/api/v1/tablets", json=tablet, headers=plant.as_("admin")), 201)["enroll_url"]
+    path = "/station/" + link.split("/station/", 1)[1]
+    assert client.get(path, follow_redirects=False).status_code == 303
     badge = {"badge": "B-operator1", "pin": "4321"}
     signed = client.post("/station/st-lathe-1/sign-in", data=badge, headers=ORIGIN, follow_redirects=False)
     assert signed.status_code == 303 and "takt_op" in client.cookies

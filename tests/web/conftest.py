@@ -12,6 +12,7 @@ A screenshot named after the test is saved on failure.
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,10 +209,18 @@ def shot(page: Page, artifacts: Path, name: str) -> Path:
     return path
 
 
+def enroll_path(live: LiveServer, station: str = "st-lathe-1") -> str:
+    """The one-time enrollment link (its path) of a new tablet at `station`: links work once, and enrolling
+    an existing tablet again would rotate the device token other tests hold."""
+    body = {"station": station, "name": f"tab-{uuid.uuid4().hex[:8]}"}
+    answer = ok(live.http.post("/api/v1/tablets", json=body, headers=ADMIN), 201)
+    return "/station/" + str(answer["enroll_url"]).split("/station/", 1)[1]
+
+
 def enroll_and_sign_in(page: Page, live: LiveServer, station: str = "st-lathe-1", badge: str = "B-operator1",
-                       pin: str = "4321", token: str | None = None) -> None:  # fmt: skip
-    """Open the tablet's enrollment link, then sign in with badge + PIN."""
-    page.goto(live.url(f"/station/enroll?token={token or live.device_tokens[station]}"))
+                       pin: str = "4321", link: str | None = None) -> None:  # fmt: skip
+    """Open a tablet's enrollment link (a new tablet's unless `link`), then sign in with badge + PIN."""
+    page.goto(live.url(link or enroll_path(live, station)))
     page.fill("#badge", badge)
     page.fill("#pin", pin)
     page.click("#signin")

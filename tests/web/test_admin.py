@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.server.factory import add_user, ok
-from tests.web.conftest import LiveServer, start_order
+from tests.web.conftest import LiveServer, enroll_path, start_order
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_work_order_create_release_priority_traveler(live: LiveServer, admin: ht
 
 def test_traveler_qr_opens_the_order_on_an_enrolled_tablet(live: LiveServer) -> None:
     with httpx.Client(base_url=live.base) as tablet:
-        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        tablet.get(enroll_path(live))
         go = tablet.get("/station/go/WO-ADM-1")
         assert go.status_code == 303 and go.headers["location"] == "/station/st-lathe-1?order=WO-ADM-1"
     with httpx.Client(base_url=live.base) as stranger:

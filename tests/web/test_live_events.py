@@ -7,12 +7,12 @@ from typing import Any
 import httpx
 
 from server.core.events import EdgeChanged, MachineStateChanged, bus
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, enroll_path
 
 
 def test_a_tablet_follows_its_machine_as_json_events(live: LiveServer) -> None:
     with httpx.Client(base_url=live.base, timeout=10) as tablet:
-        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        tablet.get(enroll_path(live))
         with tablet.stream("GET", "/live/events?machine=lathe-1") as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")

@@ -35,7 +35,7 @@ def test_pages_render_on_postgresql(client: TestClient) -> None:
     )
     link = ok(client.post("/api/v1/work-orders/WO-PG-1/share-links", headers=plant.as_("planner")), 201)
     origin = {"Origin": "http://testserver", "Accept-Language": "en"}
-    client.get(f"/station/enroll?token={tablet['device_token']}")
+    client.get("/station/" + tablet["enroll_url"].split("/station/", 1)[1])
     client.post("/station/st-lathe-1/sign-in", data={"badge": "B-operator1", "pin": "4321"}, headers=origin)
     station = client.get("/station/st-lathe-1", headers=origin)
     assert (

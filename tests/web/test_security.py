@@ -3,13 +3,19 @@ cookie-authenticated POSTs), session cookie flags, no open redirect, logout revo
 station, work-instruction uploads sanitised."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session, col, select
 
+from server.domain import accounts
+from server.domain.security import token_hash
+from server.models.auth import Tablet
+from server.models.types import utcnow
 from tests.server.factory import add_user, ok
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, enroll_path
 from tests.web.images import TINY_PNG
 
 
@@ -46,7 +52,7 @@ def test_operator_cannot_reach_boss_or_admin(live: LiveServer, browser_like: htt
 def test_station_operator_cookie_is_not_a_boss_session(live: LiveServer) -> None:
     badge = {"badge": "B-operator1", "pin": "4321"}
     with httpx.Client(base_url=live.base, headers={"Origin": live.base}) as tablet:
-        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        tablet.get(enroll_path(live))
         assert tablet.post("/station/st-lathe-1/sign-in", data=badge).status_code == 303
         assert "takt_op" in tablet.cookies
         boss = tablet.get("/boss")
@@ -98,13 +104,48 @@ def test_tablet_is_bound_to_its_station(live: LiveServer) -> None:
     ok(live.http.post("/api/v1/stations", json={"line_id": line["id"], "code": "st-pack", "name": "Pack"},
                       headers=live.plant.as_("admin")), 201)  # fmt: skip
     with httpx.Client(base_url=live.base) as tablet:
-        tablet.get(f"/station/enroll?token={live.device_tokens['st-lathe-1']}")
+        tablet.get(enroll_path(live))
         assert tablet.get("/station/st-lathe-1").status_code == 200
         elsewhere = tablet.get("/station/st-pack")  # no language asked: the pages' default, zh_CN
         assert elsewhere.status_code == 403 and "此平板未在工位 st-pack 注册" in elsewhere.text
     with httpx.Client(base_url=live.base) as stranger:
         assert stranger.get("/station/st-lathe-1").status_code == 403
         assert stranger.get("/station/enroll?token=forged").status_code == 404
+
+
+def test_an_enrollment_link_works_once_within_its_minutes_and_rotates_the_device_key(
+    live: LiveServer,
+) -> None:
+    """Issue 13: the link's code is spent by its first use (a second, even concurrent, finds nothing), it
+    never becomes the cookie, an expired one is refused, and re-enrolling a tablet signs out the browser
+    enrolled before."""
+    link = enroll_path(live)
+    code = link.split("token=", 1)[1]
+    with httpx.Client(base_url=live.base) as first, httpx.Client(base_url=live.base) as second:
+        answers = [first.get(link), second.get(link)]
+        assert sorted(a.status_code for a in answers) == [303, 404]
+        winner = first if answers[0].status_code == 303 else second
+        device = winner.cookies["takt_device"]
+        assert device and device != code
+        again = httpx.get(live.url(link))
+        assert again.status_code == 404 and "管理员" in again.text  # the pages' default language, zh_CN
+        assert winner.get("/station/st-lathe-1").status_code == 200
+        tablet = ok(live.http.get("/api/v1/tablets", headers=live.plant.as_("admin")))[-1]
+        with Session(live.engine) as session:
+            row = session.get(Tablet, tablet["id"])
+            assert row is not None and row.enroll_code_hash is None
+            new_code = accounts.new_enrollment_link(session, "test", row, 15)
+        with httpx.Client(base_url=live.base) as replacement:
+            assert replacement.get(f"/station/enroll?token={new_code}").status_code == 303
+            assert replacement.get("/station/st-lathe-1").status_code == 200
+        assert winner.get("/station/st-lathe-1").status_code == 403  # its device key was rotated
+    expired = enroll_path(live).split("token=", 1)[1]
+    with Session(live.engine) as session:
+        row = session.exec(select(Tablet).where(col(Tablet.enroll_code_hash) == token_hash(expired))).one()
+        row.enroll_expires_at = utcnow() - timedelta(seconds=1)
+        session.add(row)
+        session.commit()
+    assert httpx.get(live.url(f"/station/enroll?token={expired}")).status_code == 404
 
 
 @pytest.mark.faults

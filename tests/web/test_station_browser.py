@@ -181,7 +181,7 @@ def test_pin_lockout_on_the_page(live: LiveServer, new_page: PageFactory) -> Non
     tablet = ok(live.http.post("/api/v1/tablets", json={"station": "st-lathe-1", "name": "tab-lock"},
                                headers=live.plant.as_("admin")), 201)  # fmt: skip
     page = new_page("tablet", "en")
-    page.goto(live.url(f"/station/enroll?token={tablet['device_token']}"))
+    page.goto(live.url("/station/" + tablet["enroll_url"].split("/station/", 1)[1]))
     for _ in range(live.settings.signin_max_failures):
         page.fill("#badge", "B-opx")
         page.fill("#pin", "0000")
