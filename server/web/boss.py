@@ -1,7 +1,8 @@
 """The boss's phone: `/boss` (today at a glance, live), `/boss/orders/{number}`, `/boss/machines/{code}`.
 
 The page applies live events (`/live/events`, JSON) to its machine tiles at once and re-reads the figures they
-imply from `/boss/fragment`, at most every 2 s after events and every `live_refresh_s` seconds as a fallback.
+imply from `/boss/fragment`, at most every 10 s after a change of state (not per count) and every
+`live_refresh_s` seconds.
 """
 
 import logging

@@ -76,7 +76,12 @@ def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: E
     shot(page, artifacts, "boss-machine-zh")
 
     link = ok(
-        live.http.post("/api/v1/work-orders/WO-LIVE-1/share-links", headers=live.plant.as_("planner")), 201
+        live.http.post(
+            "/api/v1/work-orders/WO-LIVE-1/share-links",
+            json={"show_scrap": True},
+            headers=live.plant.as_("planner"),
+        ),
+        201,
     )
     customer = new_page("phone", "zh-CN")
     customer.goto(live.url(f"/s/{link['token']}"))
@@ -86,6 +91,23 @@ def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: E
     expect(customer.locator("body")).not_to_contain_text("WO-LIVE-1")
     expect(customer.locator("body")).to_contain_text("生产中")
     shot(customer, artifacts, "share-phone-zh")
+    rereads: list[str] = []
+    quiet = new_page("phone", "en")
+    quiet.add_init_script("window.setInterval = function () { return 0; };")  # no timed re-reads: events only
+    login(quiet, live, "supervisor1")
+    expect(quiet.locator("[data-machine=lathe-1]")).to_have_attribute("data-state", "fault")
+    quiet.on("request", lambda r: rereads.append(r.url) if "/boss/fragment" in r.url else None)
+    good = int(quiet.locator("[data-machine=lathe-1] [data-count=good]").inner_text())
+    edge.send("lathe-1", state=3, running=0, good_count=1020, scrap_count=12, temperature=43.0)  # counts only
+    expect(quiet.locator("[data-machine=lathe-1] [data-count=good]")).to_have_text(str(good + 5))
+    quiet.wait_for_timeout(2500)
+    assert rereads == []  # a count moves its tile's numbers; the page is not fetched again for it
+    edge.send(
+        "lathe-1", state=2, running=1, good_count=1021, scrap_count=12, temperature=43.0
+    )  # running again
+    expect(quiet.locator("[data-machine=lathe-1]")).to_have_attribute("data-state", "running")
+    quiet.wait_for_timeout(1000)
+    assert len(rereads) == 1  # a change of state re-reads the figures it implies (alerts, OEE, orders)
 
 
 def test_operator_session_cannot_open_boss_or_admin(live: LiveServer, new_page: PageFactory) -> None:

@@ -1,6 +1,7 @@
 /* Live page updates, one pattern for every page: the server streams JSON events over SSE (/live/events:
    machine_state, counts, edge, inspection); the page applies each event itself, and re-reads its own view
-   (throttled, so a burst of events is one re-read) for the figures an event does not carry. No dependencies. */
+   (throttled, so a burst of events is one re-read) for the figures an event does not carry; `rereadOn(event)`
+   picks the events worth a re-read (default: all). No dependencies. */
 window.taktLive = function (opts) {
   "use strict";
   var timer = null, last = 0, busy = false, again = false;
@@ -26,7 +27,7 @@ window.taktLive = function (opts) {
       var event;
       try { event = JSON.parse(m.data); } catch (e) { return; }
       if (opts.apply) opts.apply(event);
-      soon();
+      if (!opts.rereadOn || opts.rereadOn(event)) soon();
     };
   }
   if (opts.refresh_s) setInterval(reread, 1000 * opts.refresh_s);
