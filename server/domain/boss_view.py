@@ -66,6 +66,7 @@ class Alert:
     value: float
     start: str | None = None  # data_loss: local times the dropped samples span ("HH:MM", or "MM-DD HH:MM")
     end: str | None = None
+    link: str | None = None  # the page of the machine or order it is about
 
 
 @dataclass
@@ -332,15 +333,19 @@ def spc_flags(session: Session) -> list[SpcFlag]:
 def alerts(view: BossView, limits: AlertLimits, now: int) -> list[Alert]:
     found: list[Alert] = []
     for tile in view.tiles:
+        machine_page = f"/boss/machines/{tile.code}"
         if tile.state in DOWN_STATES and tile.since_ms is not None and (tile.state == "fault" or tile.job):
             minutes = (now - tile.since_ms) / 60000
             if minutes >= limits.down_minutes:
-                found.append(Alert("machine_down", tile.name, round(minutes)))
+                found.append(Alert("machine_down", tile.name, round(minutes), link=machine_page))
         total = tile.good + tile.scrap
         if total and tile.scrap / total > limits.scrap_rate:
-            found.append(Alert("scrap_rate", tile.name, round(100 * tile.scrap / total, 1)))
+            rate = round(100 * tile.scrap / total, 1)
+            found.append(Alert("scrap_rate", tile.name, rate, link=machine_page))
     found += [
-        Alert("order_late", line.number, line.progress.percent) for line in view.orders if line.progress.late
+        Alert("order_late", line.number, line.progress.percent, link=f"/boss/orders/{line.number}")
+        for line in view.orders
+        if line.progress.late
     ]
     return found
 

@@ -51,6 +51,12 @@ def test_boss_page_updates_live(live: LiveServer, new_page: PageFactory, edge: E
     expect(page.locator("[data-alert=scrap_rate]")).to_contain_text("lathe-1")  # 2 of 17 today
     expect(page.locator("#scrap-lines [data-line='Line A'] [data-rate]")).to_have_text("11.8%")
     expect(page.locator("[data-alert=order_late]")).to_contain_text("WO-LATE-1")
+    expect(page.locator("a[data-alert=machine_down]")).to_have_attribute("href", "/boss/machines/lathe-1")
+    expect(page.locator("a[data-alert=order_late]")).to_have_attribute("href", "/boss/orders/WO-LATE-1")
+    expect(page.locator("[data-order=WO-LIVE-1] [data-status]")).to_have_text("in progress")
+    expect(page.locator("[data-order=WO-LATE-1] [data-status]")).to_have_text("released")
+    live_box = page.locator("#live-status").bounding_box()
+    assert live_box is not None and live_box["y"] < 150  # at the top of a 2,000 px page, not the bottom
     expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{EDGE} lost 25 samples from ")
     expect(page.locator("[data-alert=data_loss]")).to_contain_text(f"{start} to ")
     expect(page.locator("[data-alert=data_loss]")).to_contain_text(end)

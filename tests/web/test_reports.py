@@ -103,6 +103,10 @@ def _table(page: Page, name: str) -> list[dict[str, str]]:
     return out
 
 
+def ths_labels(page: Page) -> list[str]:
+    return [t.strip() for t in page.locator("[data-table='production'] thead th").all_text_contents()]
+
+
 def _number(text: str) -> float:
     return float(re.sub(r"[%,]", "", text))
 
@@ -146,6 +150,11 @@ def test_daily_report_page_matches_its_xlsx(
         (str(r[-2]), str(r[-1]), r[-3]) for r in wb["production"].iter_rows(min_row=2, values_only=True)
     ]
     assert page_rows == sheet_rows  # source translated the same way: 机台计数 / machine
+    for key in ("good", "scrap"):  # on a 390 px phone every column is on screen, labelled (no side scroll)
+        cell = page.locator(f"[data-table='production'] tbody tr >> nth=0 >> td[data-key='{key}']")
+        box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (key, box)
+        assert cell.evaluate("c => getComputedStyle(c, '::before').content").strip('"') in ths_labels(page)
     assert ("900", "12") in [r[:2] for r in sheet_rows] and ("0", "5") in [r[:2] for r in sheet_rows]
 
 
