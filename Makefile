@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 OUTSIDERS := tests/outsiders/node_modules/.installed
 
-.PHONY: sparkplug-proto demo test lint bench faults debs-demo debs-test venv clean outsiders
+.PHONY: sparkplug-proto demo test lint bench bench-year faults debs-demo debs-test venv clean outsiders
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ faults: debs-test $(STAMP) $(OUTSIDERS)
 
 bench: debs-test $(STAMP)
 	$(BIN)/python -m bench
+
+# a year of the 50-machine plant on SQLite and PostgreSQL (docs/sizing.md); YEAR_DAYS/YEAR_MACHINES shrink it
+bench-year: debs-test $(STAMP)
+	$(BIN)/python -m bench year_run
 
 clean:
 	rm -rf $(VENV) var test-artifacts .mypy_cache .ruff_cache .pytest_cache tests/outsiders/node_modules

@@ -1,0 +1,242 @@
+"""A year of a factory (issue 19), `make bench-year` (minutes, so not in `make bench`).
+
+For a day and for a year of the 50-machine plant (bench/year.py) on SQLite and PostgreSQL (sql historian):
+disk per table and per day, p50/p95 of the pages (in process, FastAPI TestClient like bench_reports), the
+ingest rate end to end (bench_ingest's method) into an empty database and into the year, and the hourly
+retention job (its time for an hour of raw points and the longest historian write while it runs).
+Sizes: YEAR_DAYS (365) and YEAR_MACHINES (50) in the environment shrink a run.
+"""
+
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from bench import bench_ingest
+from bench.table import Table
+from bench.year import BOSS_TOKEN, DAY_MS, Plan, Written, generate, live_feed
+from server.core.db import init_db, make_engine
+from server.core.settings import Settings
+from server.historian.sql import SqlHistorian
+from server.main import create_app
+
+P95_MS = 200.0
+DISK_DAY_MB = 100.0
+RAW_PER_DAY = 86_400  # seconds of feed a day
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def _pages(plan: Plan, written: Written) -> dict[str, str]:
+    last = plan.last.isoformat()
+    month = (plan.last - timedelta(days=29)).isoformat()
+    end = int(time.time() * 1000)
+    return {
+        "boss page": "/boss",
+        "machine page": "/boss/machines/m00?hours=8",
+        "machine 30-day trend": f"/api/v1/machines/m00/series?tag=a00&start={end - 30 * DAY_MS}&end={end}"
+        "&step=3600000",
+        "daily report": f"/reports/daily?day={last}",
+        "month OEE": f"/reports/oee?start={month}&end={last}",
+        "share page": f"/s/{written.share_token}",
+        "wage sheet": f"/wages?day={last}",
+    }
+
+
+def _latencies(engine: Engine, url: str, pages: dict[str, str], repeat: int = 15) -> dict[str, list[float]]:
+    settings = Settings(
+        database_url=url, admin_token=BOSS_TOKEN, secret_key="bench-secret-key-0123456789abcdef",  # type: ignore[arg-type]
+        mqtt_enabled=False, site="demo", share_rate_per_minute=100_000, share_rate_burst=100_000,
+        _env_file=None,  # type: ignore[call-arg]
+    )  # fmt: skip
+    out: dict[str, list[float]] = {}
+    with TestClient(create_app(settings, engine=engine)) as client:
+        client.cookies.set("takt_session", BOSS_TOKEN)
+        client.headers["Authorization"] = f"Bearer {BOSS_TOKEN}"
+        for name, path in pages.items():
+            status = client.get(path).status_code
+            if status != 200:
+                raise RuntimeError(f"{name}: {path} answered {status}")
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                client.get(path)
+                times.append((time.perf_counter() - t0) * 1000)
+            out[name] = times
+    return out
+
+
+def _table_bytes(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(text("SELECT m.tbl_name, SUM(d.pgsize) FROM dbstat d JOIN sqlite_schema m "
+                                     "ON m.name = d.name GROUP BY m.tbl_name")).all()  # fmt: skip
+        else:
+            rows = conn.execute(
+                text("SELECT relname, pg_total_relation_size(relid) FROM pg_stat_user_tables")
+            ).all()
+    return {str(n): int(b) for n, b in rows}
+
+
+def _rows(engine: Engine, table: str, where: str = "") -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table} {where}")).scalar_one())
+
+
+def _disk(engine: Engine, plan: Plan, written: Written) -> dict[str, float]:
+    """MB per day of the feed's raw points and rollups (scaled from `raw_minutes`) and of business rows."""
+    sizes = _table_bytes(engine)
+    raw_rows, roll_rows = _rows(engine, "historian_point"), _rows(engine, "historian_rollup")
+    end = written.feed_end_ms
+    feed_rollups = _rows(engine, "historian_rollup", f"WHERE bucket_ms >= {end - plan.raw_minutes * 60_000}")
+    per_raw = sizes.get("historian_point", 0) / raw_rows
+    per_roll = sizes.get("historian_rollup", 0) / roll_rows
+    scale = RAW_PER_DAY / (plan.raw_minutes * 60)
+    business = sum(v for k, v in sizes.items() if not k.startswith("historian_"))
+    mb = 1e6
+    return {
+        "raw B/row": per_raw, "rollup B/row": per_roll,
+        "raw rows/day": written.raw_points * scale, "rollup rows/day": feed_rollups * scale,
+        "raw MB/day": written.raw_points * scale * per_raw / mb,
+        "rollup MB/day": feed_rollups * scale * per_roll / mb,
+        "business MB/day": business / plan.days / mb, "business MB": business / mb,
+        "database MB": sum(sizes.values()) / mb,
+    }  # fmt: skip
+
+
+def _retention(engine: Engine, plan: Plan, written: Written) -> tuple[float, int, float]:
+    """(s, rows deleted, longest concurrent write in s): retention deletes the feed's older half while a
+    thread writes a second of the plant's feed every 0.2 s, like ingestion."""
+    hist = SqlHistorian(engine)
+    hist.retention_ms = plan.raw_minutes * 30_000  # keep the newer half of the feed
+    hist.rollup_ms = 3650 * DAY_MS
+    writer = SqlHistorian(engine)
+    batch = live_feed(
+        plan, [f"m{i:02d}" for i in range(plan.machines)], written.feed_end_ms + 3_600_000, 1, seed=2
+    )
+    stop, worst = threading.Event(), [0.0]
+
+    def ingest() -> None:
+        shift = 0
+        while not stop.is_set():
+            shift += 1000
+            t0 = time.perf_counter()
+            writer.write([p._replace(ts_ms=p.ts_ms + shift) for p in batch])
+            worst[0] = max(worst[0], time.perf_counter() - t0)
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    time.sleep(0.5)
+    worst[0] = 0.0
+    t0 = time.perf_counter()
+    deleted = hist.apply_retention(written.feed_end_ms + 3_600_000)
+    took = time.perf_counter() - t0
+    time.sleep(0.3)
+    stop.set()
+    thread.join()
+    return took, deleted, worst[0]
+
+
+def _database(kind: str, work: Path) -> Callable[[str], tuple[str, Callable[[], None]]]:
+    """A factory of fresh databases: name -> (url, drop)."""
+
+    def sqlite(name: str) -> tuple[str, Callable[[], None]]:
+        return f"sqlite:///{work / (name + '.db')}", lambda: None
+
+    def postgres(name: str) -> tuple[str, Callable[[], None]]:
+        from tests.support.postgres import fresh_database
+
+        ctx = fresh_database()
+        url = ctx.__enter__()
+
+        def drop() -> None:
+            ctx.__exit__(None, None, None)
+
+        return url, drop
+
+    return sqlite if kind == "sqlite" else postgres
+
+
+def _measure(kind: str, work: Path, plan: Plan, table: Table) -> dict[str, list[float]]:
+    url, drop = _database(kind, work)(f"{kind}-{plan.days}")
+    try:
+        engine = make_engine(url)
+        init_db(engine)
+        t0 = time.perf_counter()
+        written = generate(engine, plan)
+        label = f"{kind}, {plan.days} d"
+        table.add(f"{label}: generation", time.perf_counter() - t0, "s")
+        table.add(f"{label}: count ledger rows", written.rows["ingest_count_event"], "rows")
+        pages = _latencies(engine, url, _pages(plan, written))
+        if plan.days > 1:
+            disk = _disk(engine, plan, written)
+            for name, value in disk.items():
+                table.add(f"{label}: {name}", value, "")
+            grow = disk["rollup MB/day"] + disk["business MB/day"]
+            table.add(
+                f"{label}: growth/day (rollups + business)", grow, "MB", DISK_DAY_MB, "of target 100 MB"
+            )
+            took, deleted, worst = _retention(engine, plan, written)
+            table.add(f"{label}: retention job, rows deleted", deleted, "rows")
+            table.add(f"{label}: retention job", took, "s")
+            table.add(f"{label}: retention rate", deleted / took, "rows/s")
+            table.add(f"{label}: longest 1-s feed write during retention", worst * 1000, "ms")
+            empty_url, drop_empty = _database(kind, work)(f"{kind}-empty")
+            try:
+                empty = _ingest_rate(empty_url, work / f"{kind}-e")
+            finally:
+                drop_empty()
+            table.add(f"{kind}: ingest into an empty database", empty, "samples/s")
+            year = _ingest_rate(url, work / f"{kind}-y")
+            table.add(
+                f"{label}: ingest with the data present",
+                year,
+                "samples/s",
+                empty,
+                "of empty (target >= 0.8x)",
+            )
+        engine.dispose()
+        return pages
+    finally:
+        drop()
+
+
+def _ingest_rate(url: str, work: Path) -> float:
+    """bench_ingest's end to end (mosquitto, Ingestor, 300 batches of 1000 samples) into `url`."""
+    work.mkdir(exist_ok=True)
+    return bench_ingest._end_to_end(work, url)[0]
+
+
+def run() -> Table:
+    days = int(os.environ.get("YEAR_DAYS", "365"))
+    machines = int(os.environ.get("YEAR_MACHINES", "50"))
+    kinds = os.environ.get("YEAR_DATABASES", "sqlite,postgresql").split(",")
+    table = Table(f"a year of a factory: {machines} machines x 20 tags, {days} days (sql historian)")
+    with tempfile.TemporaryDirectory() as name:
+        work = Path(name)
+        for kind in kinds:
+            day = _measure(kind, work, Plan(machines=machines, days=1), table)
+            year = _measure(kind, work, Plan(machines=machines, days=days), table)
+            for page, times in year.items():
+                p95, p95_day = _pct(times, 0.95), _pct(day[page], 0.95)
+                table.add(f"{kind}: {page} p50 ({days} d)", statistics.median(times), "ms")
+                table.add(f"{kind}: {page} p95 ({days} d)", p95, "ms", P95_MS, "of target 200 ms")
+                table.add(
+                    f"{kind}: {page} p95, {days} d vs 1 d", p95, "ms", p95_day * 1.5, "of 1.5x the 1-day p95"
+                )
+    return table
+
+
+if __name__ == "__main__":
+    print(run().render())
