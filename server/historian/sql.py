@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
+RETENTION_BATCH = 5_000  # rows per retention transaction: ingestion waits for one batch at most
 SeriesKey = tuple[str, str, str]
 
 _ROLLUP_UPSERT = {
@@ -176,14 +177,45 @@ class SqlHistorian:
         """Per series: delete raw points older than min(now, newest point) - retention, same for rollups.
 
         Relative to the newest point too, so a server whose clock jumps ahead, or a series that stopped
-        reporting, never loses its last `retention_days` of data.
+        reporting, never loses its last `retention_days` of data. Each series' newest and oldest rows are
+        index seeks (no scan of the table), and rows go in transactions of at most `RETENTION_BATCH`, so
+        ingestion, which shares SQLite's one writer, waits for one small delete, never for the whole job.
         """
-        with self._write_transaction() as conn:
-            deleted = _prune(conn, "historian_point", "ts_ms", now_ms, self.retention_ms)
-            deleted += _prune(conn, "historian_rollup", "bucket_ms", now_ms, self.rollup_ms)
+        with self.engine.connect() as conn:
+            series = [int(r[0]) for r in conn.execute(text("SELECT id FROM historian_series ORDER BY id"))]
+        deleted = 0
+        for sid in series:
+            deleted += self._prune(sid, "historian_point", "ts_ms", now_ms, self.retention_ms)
+            deleted += self._prune(sid, "historian_rollup", "bucket_ms", now_ms, self.rollup_ms)
         if deleted:
             log.info("historian retention deleted %d rows", deleted)
         return deleted
+
+    def _prune(self, sid: int, table: str, ts_column: str, now_ms: int, keep_ms: int) -> int:
+        """Delete series `sid`'s rows of `table` (a fixed name, never input) older than min(now, its newest
+        row) minus `keep_ms`, oldest first, `RETENTION_BATCH` rows per transaction; the number deleted."""
+        where = f"FROM {table} WHERE series_id = :sid"
+        with self.engine.connect() as conn:
+            newest = conn.execute(text(f"SELECT MAX({ts_column}) {where}"), {"sid": sid}).scalar()
+        if newest is None:
+            return 0
+        cutoff = min(now_ms, int(newest)) - keep_ms
+        deleted = 0
+        while True:
+            with self._write_transaction() as conn:
+                params = {"sid": sid, "cutoff": cutoff, "skip": RETENTION_BATCH}
+                bound = conn.execute(
+                    text(f"SELECT {ts_column} {where} AND {ts_column} < :cutoff ORDER BY {ts_column} "
+                         "LIMIT 1 OFFSET :skip"),
+                    params,
+                ).scalar()  # fmt: skip
+                upper = cutoff if bound is None else int(bound)
+                result = conn.execute(
+                    text(f"DELETE {where} AND {ts_column} < :upper"), {"sid": sid, "upper": upper}
+                )
+                deleted += result.rowcount
+            if bound is None:
+                return deleted
 
     def close(self) -> None:
         self.forget()
@@ -216,19 +248,3 @@ def _rollups(rows: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, flo
             agg[2] += value
             agg[3] += 1.0
     return [(sid, b, a[0], a[1], a[2], int(a[3])) for (sid, b), a in buckets.items()]
-
-
-def _prune(conn: Connection, table: str, ts_column: str, now_ms: int, keep_ms: int) -> int:
-    """Delete each series' rows of `table` (a fixed name, never input) older than min(now, its newest row)
-    minus `keep_ms`; the number deleted."""
-    newest_per_series = conn.execute(
-        text(f"SELECT series_id, MAX({ts_column}) FROM {table} GROUP BY series_id")
-    )
-    deleted = 0
-    for sid, newest in newest_per_series.all():
-        result = conn.execute(
-            text(f"DELETE FROM {table} WHERE series_id = :sid AND {ts_column} < :cutoff"),
-            {"sid": sid, "cutoff": min(now_ms, int(newest)) - keep_ms},
-        )
-        deleted += result.rowcount
-    return deleted

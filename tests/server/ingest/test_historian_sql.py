@@ -94,6 +94,22 @@ def test_retention_is_relative_to_the_newest_sample_and_the_wall_clock(engine: E
     assert sorted((b - T0) // day for b in buckets) == [1, 2, 3, 4, 5]
 
 
+def test_retention_deletes_in_small_transactions_to_the_exact_cutoff(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of RETENTION_BATCH rows (7 here) end at the cutoff, none kept or lost at their seams."""
+    monkeypatch.setattr("server.historian.sql.RETENTION_BATCH", 7)
+    hist = SqlHistorian(engine, retention_days=1, rollup_days=1, rollup_min_range_ms=10 * DAY_MS)
+    minutes = 2 * 24 * 60  # two days, one sample a minute
+    hist.write([Point("demo", "m1", "t", T0 + i * MINUTE_MS, float(i)) for i in range(minutes)])
+    newest = T0 + (minutes - 1) * MINUTE_MS
+    deleted = hist.apply_retention(now_ms=newest)
+    kept = hist.query("demo", "m1", "t", T0, newest + 1, MINUTE_MS)
+    assert kept[0][0] == newest - DAY_MS and kept[-1][0] == newest
+    assert len(kept) == 24 * 60 + 1
+    assert deleted == 2 * (minutes - len(kept))  # the same minutes of raw points and of rollups
+
+
 @pytest.mark.parametrize(
     ("start", "end", "step", "agg"),
     [(10, 5, 1, "avg"), (0, 10, 0, "avg"), (0, 10, 1, "median"), (0, 10**9, 1, "avg")],
