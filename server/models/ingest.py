@@ -111,6 +111,7 @@ class CountEvent(SQLModel, table=True):
     __tablename__ = "ingest_count_event"
     __table_args__ = (
         Index("ix_ingest_count_machine_ts", "machine_id", "ts_ms"),
+        Index("ix_ingest_count_ts", "ts_ms"),  # windows over every machine (boss, reports, wages)
         Index("ix_ingest_count_operation", "operation_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
