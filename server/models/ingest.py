@@ -200,6 +200,7 @@ class HistorianPoint(SQLModel, table=True):
     """SQL historian: raw samples, primary key (series_id, ts_ms) serves range queries."""
 
     __tablename__ = "historian_point"
+    __table_args__ = {"sqlite_with_rowid": False}  # stored once, clustered on the key (migration 0022)
     series_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     ts_ms: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     value: float
@@ -209,6 +210,7 @@ class HistorianRollup(SQLModel, table=True):
     """SQL historian: 1-minute min/max/sum/count per series, kept longer than raw points."""
 
     __tablename__ = "historian_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
     series_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     bucket_ms: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     vmin: float
