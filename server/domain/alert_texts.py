@@ -4,7 +4,7 @@ read them outside the pages, so they live here rather than in the pages' catalog
 from collections.abc import Sequence
 
 RULE_NAMES: dict[str, dict[str, str]] = {
-    "machine_down": {"en": "Machine down", "zh_CN": "设备停机"},
+    "machine_down": {"en": "Machine down", "zh_CN": "机台停机"},
     "scrap_rate": {"en": "Scrap rate high", "zh_CN": "废品率过高"},
     "order_late": {"en": "Order late", "zh_CN": "订单逾期"},
     "order_at_risk": {"en": "Order at risk", "zh_CN": "订单有逾期风险"},
@@ -12,7 +12,7 @@ RULE_NAMES: dict[str, dict[str, str]] = {
     "spc_violation": {"en": "SPC rule violated", "zh_CN": "SPC 判异"},
     "inspection_overdue": {"en": "Inspection overdue", "zh_CN": "检验逾期"},
     "edge_offline": {"en": "Edge offline", "zh_CN": "采集网关离线"},
-    "data_loss": {"en": "Machine data lost", "zh_CN": "设备数据丢失"},
+    "data_loss": {"en": "Machine data lost", "zh_CN": "机台数据丢失"},
     "daily_brief": {"en": "Daily brief", "zh_CN": "每日简报"},
 }
 PURPOSES: dict[str, dict[str, str]] = {

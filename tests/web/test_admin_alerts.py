@@ -120,6 +120,6 @@ def test_scorecard_on_the_boss_pages_in_both_languages(admin: httpx.Client) -> N
     boss = admin.get("/boss?lang=en").text
     assert 'id="scorecard"' in boss and "Good parts counted by machines" in boss and "/boss/scorecard" in boss
     page = admin.get("/boss/scorecard?lang=zh_CN").text
-    assert "自动化记分卡" in page and "设备自动计数的良品占比" in page
+    assert "自动化记分卡" in page and "机台自动计数的良品占比" in page
     assert page.count('href="/reports/daily?day=') == 30  # every day links to its daily report
     assert "Automation scorecard" in admin.get("/boss/scorecard?lang=en").text

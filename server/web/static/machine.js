@@ -8,7 +8,7 @@
       if (plot) { plot.destroy(); plot = null; }
       el.textContent = "";
       if (!d.t.length) { el.textContent = el.dataset.empty; return; }
-      var opts = { width: el.clientWidth - 24, height: 260, series: [{}, { label: tag, stroke: "#1565c0", width: 2 }] };
+      var opts = { width: el.clientWidth - 24, height: 260, series: [{ label: el.dataset.time }, { label: tag, stroke: "#1565c0", width: 2 }] };
       plot = new uPlot(opts, [d.t, d.v], el);
     });
   }

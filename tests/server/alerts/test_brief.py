@@ -70,7 +70,7 @@ def test_brief_matches_the_daily_report_in_both_languages(engine: Engine) -> Non
         zh_title, zh_body = daily_brief.message(daily_brief.build(session, site, DAY, "zh_CN", now), BASE)
         assert zh_title == "每日简报 2026-03-02"
         assert "**产量 / 计划**: [220 / 1000]" in zh_body and "jam 40.0 分钟, 未分类 20.0 分钟" in zh_body
-        assert "**未关闭不合格品**: [1](" in zh_body and "设备计数 68.2%" in zh_body
+        assert "**未关闭不合格品**: [1](" in zh_body and "机台计数 68.2%" in zh_body
 
 
 def _messages(session: Session) -> list[AlertMessage]:

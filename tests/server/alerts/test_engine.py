@@ -116,7 +116,7 @@ def test_quiet_hours_escalation_and_users(engine: Engine) -> None:
             (mail.id, "lead@f.example"),
         ]
         assert all(m.not_before_ms == next_7am for m in opened)  # 18:02 local: held until quiet hours end
-        assert opened[1].title == "设备停机：M00"  # the user's own language
+        assert opened[1].title == "机台停机：M00"  # the user's own language
         assert (
             alert_engine.evaluate(session, Context(site, T0 + 31 * MIN, "http://takt")).escalated == 0
         )  # opened at +2
