@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     historian_token: SecretStr | None = None
     historian_org: str | None = None
     historian_bucket: str | None = None
-    retention_days: int = Field(default=90, ge=1)
+    retention_days: int = Field(default=7, ge=1)  # raw samples (docs/historian.md: why 7)
+    rollup_days: int = Field(default=400, ge=1)  # the sql historian's 1-minute rollups
 
     # --- sign-in: two session kinds, one lifetime each
     session_hours: int = Field(default=12, ge=1)  # a password sign-in to the pages (boss, admin)

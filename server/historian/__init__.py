@@ -24,7 +24,7 @@ def make_historian(settings: Settings, engine: Engine) -> Historian:
     if settings.historian == "sql":
         from server.historian.sql import SqlHistorian
 
-        return SqlHistorian(engine, retention_days=settings.retention_days)
+        return SqlHistorian(engine, retention_days=settings.retention_days, rollup_days=settings.rollup_days)
     if not settings.historian_url:
         raise ConfigError(f"TAKT_HISTORIAN_URL is required for historian {settings.historian!r}")
     if settings.historian == "victoriametrics":

@@ -44,8 +44,8 @@ class SqlHistorian:
     def __init__(
         self,
         engine: Engine,
-        retention_days: int = 90,
-        rollup_days: int | None = None,
+        retention_days: int = 7,
+        rollup_days: int | None = 400,
         rollup_min_range_ms: int = 6 * 3600 * 1000,
     ) -> None:
         self.engine = engine
