@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from server.core.errors import Conflict, InvalidInput
 from server.core.sitetime import check_zone
-from server.domain import accounts, crud, sites
+from server.domain import accounts, audit, crud, sites
 from server.models.auth import User, UserCreate
 from server.models.plant import Site
 from server.models.shifts import Shift, ShiftBreak
@@ -124,6 +124,50 @@ def add_shifts(session: Session, actor: str, site_id: int, shifts: list[ShiftSpe
         if spec.break_span is not None:
             first, last = spec.break_span
             crud.create(session, actor, ShiftBreak(shift_id=shift.id or 0, start_local=first, end_local=last))
+
+
+def replace_shift(session: Session, actor: str, shift: Shift, spec: ShiftSpec) -> Shift:
+    """Give `shift` the name, hours, weekdays and break of `spec` (its breaks replaced), in one
+    transaction; audit-logged with the line before and after."""
+    before = shift_line(shift, _breaks(session, shift))
+    for old in _breaks(session, shift):
+        session.delete(old)
+    shift.name, shift.start_local, shift.end_local, shift.days = spec.name, spec.start, spec.end, spec.days
+    session.add(shift)
+    if spec.break_span is not None:
+        first, last = spec.break_span
+        session.add(ShiftBreak(shift_id=shift.id or 0, start_local=first, end_local=last))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "Shift",
+        shift.id,
+        "update",
+        {"shift": [before, shift_line(shift, _breaks(session, shift))]},
+    )
+    session.commit()
+    return shift
+
+
+def remove_shift(session: Session, actor: str, shift: Shift) -> None:
+    """Delete a shift and its breaks from the calendar (OEE's planned time follows the calendar)."""
+    line = shift_line(shift, _breaks(session, shift))
+    for old in _breaks(session, shift):
+        session.delete(old)
+    session.delete(shift)
+    audit.record(session, actor, "Shift", shift.id, "delete", {"shift": line})
+    session.commit()
+
+
+def _breaks(session: Session, shift: Shift) -> list[ShiftBreak]:
+    return list(session.exec(select(ShiftBreak).where(ShiftBreak.shift_id == shift.id)).all())
+
+
+def shift_line(shift: Shift, breaks: list[ShiftBreak]) -> str:
+    """A shift in the form's one-line format (what `parse_shifts` reads)."""
+    line = f"{shift.name} {shift.start_local:%H:%M}-{shift.end_local:%H:%M} {shift.days}"
+    return line + (f" break {breaks[0].start_local:%H:%M}-{breaks[0].end_local:%H:%M}" if breaks else "")
 
 
 def site_shifts(session: Session, site_id: int) -> list[tuple[Shift, list[ShiftBreak]]]:

@@ -14,7 +14,14 @@ from server.core.settings import Settings
 from server.domain import accounts, admin_lists, catalog, crud, quality, sites, tokens
 from server.domain.uploads import NotTheType, check_content
 from server.models.auth import Tablet, User, UserCreate, UserUpdate
-from server.models.catalog import Product, ProductCreate, ReasonCode, ReasonCodeCreate
+from server.models.catalog import (
+    Product,
+    ProductCreate,
+    ProductUpdate,
+    ReasonCode,
+    ReasonCodeCreate,
+    ReasonCodeUpdate,
+)
 from server.models.plant import Machine, Station, Tag, TagCreate
 from server.models.quality import InspectionPlanCreate
 from server.web.auth import AdminUser, PlannerUser, SameOrigin
@@ -41,7 +48,7 @@ def parse_routing(text: str) -> list[dict[str, Any]]:
                 N_("routing line %(n)s: write 'step_no name [machine_kind] [ideal_cycle_s]'"), n=n
             )
         step: dict[str, Any] = {"step_no": int(parts[0]), "name": parts[1]}
-        if len(parts) > 2:
+        if len(parts) > 2 and parts[2] != "-":  # "-": no machine kind, a cycle time follows
             step["machine_kind"] = parts[2]
         if len(parts) > 3:
             step["ideal_cycle_s"] = parts[3]
@@ -79,8 +86,40 @@ def product_page(
     product = catalog.public(session, crud.get_by(session, Product, code=code))
     steps = [(s, list_instructions(web, _Step(product.code, s.step_no))) for s in product.routing]
     return templates.TemplateResponse(
-        request, "admin/product.html", {"p": product, "steps": steps, "who": who}
+        request,
+        "admin/product.html",
+        {"p": product, "steps": steps, "who": who, "routing": routing_text(product.routing)},
     )
+
+
+@router.post("/admin/products/{code}")
+def update_product(
+    code: str,
+    session: SessionDep,
+    who: PlannerUser,
+    _origin: SameOrigin,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    unit: Annotated[str, Form(min_length=1, max_length=16)],
+    routing: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Change a product's name, unit and routing (orders made before keep their own steps); a step keeps
+    its station when the routing text names none. Audit-logged (`routing` with the whole new routing)."""
+    product = crud.get_by(session, Product, code=code)
+    stations = {s.step_no: s.station_id for s in catalog.routing_of(session, product.id or 0)}
+    steps = [step | {"station_id": stations.get(step["step_no"])} for step in parse_routing(routing)]
+    body = validated(ProductUpdate, {"name": name.strip(), "unit": unit.strip(), "routing": steps})
+    catalog.update_product(session, who.username, product, body)
+    return done(f"/admin/products/{code}", N_("Product saved"))
+
+
+def routing_text(steps: list[Any]) -> str:
+    """A routing in the form's text: `step_no name [machine_kind] [ideal_cycle_s]` per line."""
+    lines = []
+    for s in steps:
+        kind = s.machine_kind or ("-" if s.ideal_cycle_s is not None else "")
+        cycle = "" if s.ideal_cycle_s is None else f"{s.ideal_cycle_s:g}"
+        lines.append(" ".join(str(p) for p in (s.step_no, s.name, kind, cycle) if p != ""))
+    return "\n".join(lines)
 
 
 class _Step:
@@ -176,6 +215,24 @@ def create_reason(
     )
     crud.create(session, who.username, ReasonCode.model_validate(body))
     return done("/admin/reasons", N_("Reason code added"))
+
+
+@router.post("/admin/reasons/{kind}/{code}")
+def update_reason(
+    kind: str,
+    code: str,
+    session: SessionDep,
+    who: AdminUser,
+    _origin: SameOrigin,
+    label_zh: Annotated[str, Form(min_length=1, max_length=200)],
+    label_en: Annotated[str, Form(min_length=1, max_length=200)],
+    active: Annotated[str | None, Form(max_length=5)] = None,
+) -> Response:
+    """Change a reason code's labels, or take it out of use (the checkbox unticked); audit-logged."""
+    reason = crud.get_by(session, ReasonCode, kind=kind, code=code)
+    body = ReasonCodeUpdate(label_zh=label_zh.strip(), label_en=label_en.strip(), active=active == "on")
+    crud.update(session, who.username, reason, body)
+    return done("/admin/reasons", N_("Reason code saved"))
 
 
 @router.get("/admin/plans")
