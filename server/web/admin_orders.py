@@ -135,7 +135,12 @@ def upload_format(file: UploadFile) -> str:
 
 
 def import_page(
-    request: Request, result: importexport.ImportResult, back: str, preview: Upload | None = None
+    request: Request,
+    result: importexport.ImportResult,
+    back: str,
+    preview: Upload | None = None,
+    confirm: str | None = None,
+    imported: str | None = None,
 ) -> Response:
     """What an import did or would do: the row errors in the page's language (422, nothing imported), the
     preview of a clean file with its rows and a confirm button (nothing written yet), or how many rows."""
@@ -144,6 +149,7 @@ def import_page(
     rows = importexport.read_rows(preview.data, preview.fmt) if preview and not problems else []
     header = list(rows[0]) if rows else []
     context = {"r": result, "problems": problems, "back": back, "preview": preview, "header": header,
+               "confirm": confirm or f"{back}/import/confirm", "imported": imported,
                "rows": [[row.get(h) for h in header] for row in rows[:PREVIEW_ROWS]]}  # fmt: skip
     return templates.TemplateResponse(
         request, "admin/import.html", context, status_code=422 if problems else 200

@@ -36,7 +36,7 @@ ERROR_MODULES = (
     "domain/workorders.py", "domain/sparkplug_map.py",
     "domain/bom.py", "domain/bom_import.py", "domain/first_run.py", "domain/import_values.py",
     "web/admin_plant.py", "web/admin_shifts.py", "domain/user_import.py",
-    "domain/machine_import.py",
+    "domain/machine_import.py", "domain/catalog_import.py",
     "domain/ledger.py", "domain/lot_files.py", "domain/stock.py",
 )  # fmt: skip
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}

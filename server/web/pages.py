@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from server.web import (
     admin_alerts,
+    admin_catalog_import,
     admin_orders,
     admin_plant,
     admin_sales,
@@ -41,6 +42,7 @@ PAGE_ROUTERS: list[APIRouter] = [
     admin_orders.router,
     admin_sales.router,
     admin_plant.router,
+    admin_catalog_import.router,
     admin_setup.router,
     admin_sparkplug.router,
     admin_shifts.router,

@@ -1,16 +1,20 @@
 """Editing on the admin pages (issue 13) over HTTP with an admin's session: a reason code's labels and its
 use, a product's routing (the stations of kept steps stay), a shift changed and removed; each audit-logged,
-a malformed form answered with a clear error that changes nothing."""
+a malformed form answered with a clear error that changes nothing. Imports of customers (a GBK CSV) and of
+products with routings (XLSX): row errors import nothing, a clean file is previewed, written on confirming."""
 
+import io
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from openpyxl import Workbook
 from sqlmodel import Session, col, select
 
 from server.domain import catalog, reasons
 from server.models.audit import AuditLog
-from server.models.catalog import Product, ReasonCode
+from server.models.catalog import Customer, Product, ReasonCode
+from server.models.plant import Station
 from server.models.shifts import Shift, ShiftBreak
 from tests.web.conftest import LiveServer
 
@@ -86,3 +90,78 @@ def test_a_shift_is_changed_then_removed(live: LiveServer, admin: httpx.Client) 
     with Session(live.engine) as session:
         assert session.get(Shift, late.id) is None
     assert _audited(live, "Shift", "delete") == 1
+
+
+def _confirm(admin: httpx.Client, preview: httpx.Response, action: str, fmt: str) -> httpx.Response:
+    encoded = preview.text.split('name="data" value="', 1)[1].split('"', 1)[0]
+    return admin.post(action, data={"data": encoded, "fmt": fmt})
+
+
+def test_customers_from_a_gbk_csv_previewed_then_confirmed(live: LiveServer, admin: httpx.Client) -> None:
+    bad = "code,name,contact\r\nsuzhou,重复,王\r\nnb,,李\r\n"  # a taken code; no name
+    refused = admin.post(
+        "/admin/products/import/customers", files={"file": ("c.csv", bad.encode("gbk"), "text/csv")}
+    )
+    assert (
+        refused.status_code == 422
+        and "customer suzhou already exists" in refused.text
+        and "name" in refused.text
+    )
+    good = "code,name,contact\r\nnb-auto,宁波汽配,陈经理 138\r\nxm-elec,厦门电子,\r\n"
+    preview = admin.post(
+        "/admin/products/import/customers", files={"file": ("客户.csv", good.encode("gbk"), "text/csv")}
+    )
+    assert preview.status_code == 200 and "宁波汽配" in preview.text
+    with Session(live.engine) as session:
+        assert session.exec(select(Customer).where(Customer.code == "nb-auto")).first() is None  # not yet
+    done = _confirm(admin, preview, "/admin/products/import/customers/confirm", "csv")
+    assert done.status_code == 200 and "Imported 2 customers." in done.text
+    with Session(live.engine) as session:
+        row = session.exec(select(Customer).where(Customer.code == "nb-auto")).one()
+    assert (row.name, row.contact) == ("宁波汽配", "陈经理 138")
+
+
+def test_products_with_routings_from_xlsx_previewed_then_confirmed(
+    live: LiveServer, admin: httpx.Client
+) -> None:
+    header = ["product_code", "product_name", "unit", "step_no", "step_name", "machine_kind", "ideal_cycle_s",
+              "station"]  # fmt: skip
+
+    def xlsx(rows: list[list[object]]) -> bytes:
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for row in [header, *rows]:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    bad = xlsx([["SHAFT-9", "轴9", "件", 10, "车", "lathe", 30, "st-nope"],
+                ["SHAFT-9", "轴9", "件", 10, "磨", "grinder", 12, None],
+                ["BRK-100", "重复", "pcs", 10, "x", None, None, None]])  # fmt: skip
+    files = {"file": ("p.xlsx", bad, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+    refused = admin.post("/admin/products/import/products", files=files)
+    assert refused.status_code == 422
+    for text in (
+        "unknown station st-nope",
+        "step 10 of SHAFT-9 is there twice",
+        "product BRK-100 already exists",
+    ):
+        assert text in refused.text, text
+    good = xlsx([["SHAFT-9", "轴9", "件", 10, "车削", "lathe", 30, "st-lathe-1"],
+                 ["SHAFT-9", "轴9", "件", 20, "磨削", "grinder", 12.5, None],
+                 ["CAP-9", "盖9", "pcs", 10, "注塑", "mold", 8, None]])  # fmt: skip
+    files = {"file": ("p.xlsx", good, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+    preview = admin.post("/admin/products/import/products", files=files)
+    assert preview.status_code == 200 and "磨削" in preview.text
+    done = _confirm(admin, preview, "/admin/products/import/products/confirm", "xlsx")
+    assert done.status_code == 200 and "Imported 2 products with their routings." in done.text
+    with Session(live.engine) as session:
+        shaft = session.exec(select(Product).where(Product.code == "SHAFT-9")).one()
+        steps = catalog.routing_of(session, shaft.id or 0)
+        station = session.exec(select(Station).where(Station.code == "st-lathe-1")).one()
+    assert (shaft.name, shaft.unit) == ("轴9", "件")
+    assert [(s.step_no, s.name, s.machine_kind, s.ideal_cycle_s) for s in steps] == [
+        (10, "车削", "lathe", 30.0), (20, "磨削", "grinder", 12.5)]  # fmt: skip
+    assert steps[0].station_id == station.id
