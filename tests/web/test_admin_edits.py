@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from server.domain import catalog, reasons
 from server.models.audit import AuditLog
 from server.models.catalog import Customer, Product, ReasonCode
-from server.models.plant import Station
+from server.models.plant import Line, Station
 from server.models.shifts import Shift, ShiftBreak
 from tests.web.conftest import LiveServer
 
@@ -165,3 +165,18 @@ def test_products_with_routings_from_xlsx_previewed_then_confirmed(
     assert [(s.step_no, s.name, s.machine_kind, s.ideal_cycle_s) for s in steps] == [
         (10, "车削", "lathe", 30.0), (20, "磨削", "grinder", 12.5)]  # fmt: skip
     assert steps[0].station_id == station.id
+
+
+def test_a_line_is_renamed_on_the_machines_page(live: LiveServer, admin: httpx.Client) -> None:
+    with Session(live.engine) as session:
+        line = session.exec(select(Line)).first()
+    assert line is not None
+    assert (
+        admin.post("/admin/lines/edit", data={"line_id": str(line.id), "name": "机加工一线"}).status_code
+        == 303
+    )
+    with Session(live.engine) as session:
+        renamed = session.get(Line, line.id)
+    assert renamed is not None and (renamed.name, renamed.code) == ("机加工一线", line.code)
+    assert "机加工一线" in admin.get("/admin/machines").text and _audited(live, "Line", "update") == 1
+    assert admin.post("/admin/lines/edit", data={"line_id": str(line.id), "name": ""}).status_code == 422
