@@ -2,7 +2,7 @@
 
 The arithmetic lives in `oee_calc` (re-exported here: `shift_windows`, `stops`, `account`, `Figures`);
 `oee_rows` reads the shift calendar, the state timeline (`MachineStateSegment`) and the count ledger
-(`CountEvent`) in a few set-wise queries and applies it.
+(`CountEvent`, whole hours from its hourly sums: `count_sums`) in a few set-wise queries and applies it.
 
 - planned time = the shift (site-local start/end, ends next day when end <= start) minus its breaks;
 - run / idle (idle, blocked, starved) / setup / fault time = state segments clipped to planned time;
@@ -26,10 +26,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as sa_select
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from server.core.errors import InvalidInput, NotFound
+from server.domain import count_sums
 from server.domain.oee_calc import (
     DEFAULT_MICRO_STOP_S,
     Figures,
@@ -70,7 +70,6 @@ __all__ = [
     "site_shifts",
     "stops",
     "subtract",
-    "sum_counts",
     "total",
 ]
 
@@ -142,39 +141,6 @@ def _segments(session: Session, ids: list[int], lo: int, hi: int, now: int) -> d
     for mid, state, start, end in session.connection().execute(stmt):
         out[mid].append((state, start, end if end is not None else max(now, start)))
     return out
-
-
-def sum_counts(
-    session: Session, spans: Sequence[tuple[int, int, int, int]]
-) -> list[tuple[int, int | None, int, int]]:
-    """Ledger sums per (span key, operation) for spans (key, machine_id, start_ms, end_ms).
-
-    One statement; the spans are inlined as an integer VALUES list (ints only, so nothing to escape), which
-    compiles in microseconds where a bound or literal-bound VALUES construct takes seconds for thousands.
-    """
-    if not spans:
-        return []
-    rows = ",".join(f"({int(k)},{int(m)},{int(s)},{int(e)})" for k, m, s, e in spans)
-    sql = (
-        f"WITH win(k, m, s, e) AS (VALUES {rows}) "
-        "SELECT win.k, c.operation_id, SUM(c.good), SUM(c.scrap) FROM win "
-        "JOIN ingest_count_event c ON c.machine_id = win.m AND c.ts_ms >= win.s AND c.ts_ms < win.e "
-        f"{_outer_bounds(session, spans)}GROUP BY win.k, c.operation_id"
-    )
-    return [
-        (int(r[0]), r[1], int(r[2] or 0), int(r[3] or 0)) for r in session.connection().execute(text(sql))
-    ]
-
-
-def _outer_bounds(session: Session, spans: Sequence[tuple[int, int, int, int]]) -> str:
-    """PostgreSQL hash-joins the spans on the machine and filters the times, reading the machine's whole
-    ledger (a month's OEE after a year: 33 s); bounding the ledger to the spans' hull reads only that
-    window (3.8 s; make bench-year). SQLite plans the join per span on (machine_id, ts_ms) and is slower
-    with the bound (0.31 -> 0.75 s), so it gets none."""
-    if session.get_bind().dialect.name != "postgresql":
-        return ""
-    lo, hi = min(int(s[2]) for s in spans), max(int(s[3]) for s in spans)
-    return f"AND c.ts_ms >= {lo} AND c.ts_ms < {hi} "
 
 
 def _ideal_by_operation(session: Session, op_ids: set[int]) -> dict[int, float | None]:
@@ -286,7 +252,7 @@ def _fill_counts(
     for i, row in enumerate(rows):
         w = _window_of(row, by_key)
         spans.extend((i, row.machine_id, s, e) for s, e in (w.planned if w is not None else ()))
-    sums = sum_counts(session, spans)
+    sums = count_sums.by_machine(session, spans)
     ideal_op = _ideal_by_operation(session, {op for _, op, _, _ in sums if op is not None})
     for i, op, good, scrap in sums:
         row = rows[i]

@@ -29,11 +29,10 @@ from sqlmodel import Session, col, select
 
 from server.core.errors import Conflict
 from server.core.sitetime import SiteTime
-from server.domain import pay_periods, station_hours
+from server.domain import count_sums, pay_periods, station_hours
 from server.domain.pay_periods import Period
 from server.models.auth import User
 from server.models.catalog import Product
-from server.models.ingest import CountEvent
 from server.models.pay import OperatorSkill, PayPeriod, PieceRate, WageAdjustment
 from server.models.plant import Tag
 from server.models.production import Operation, WorkOrder, WorkReport
@@ -239,18 +238,10 @@ def _late_groups(session: Session, period: Period, local: SiteTime, user_id: int
 def _machine_counts(
     session: Session, period: Period, spans: list[tuple[date, int, int]]
 ) -> dict[tuple[int, date], int]:
-    day = case(*[(col(CountEvent.ts_ms) < end, n) for n, (_, _, end) in enumerate(spans)], else_=len(spans))
-    inner = (
-        select(
-            col(CountEvent.operation_id).label("op"), day.label("day"), col(CountEvent.good).label("good")
-        ).where(
-            col(CountEvent.ts_ms) >= period.start_ms,
-            col(CountEvent.ts_ms) < period.end_ms,
-            col(CountEvent.operation_id).is_not(None),
-        )
-    ).subquery()
-    stmt = select(inner.c.op, inner.c.day, func.sum(inner.c.good)).group_by(inner.c.op, inner.c.day)
-    return {(op, spans[d][0]): int(good) for op, d, good in session.exec(stmt).all()}
+    """Good machine counts per (operation, day of `spans`) within `period`."""
+    keyed = [(n, max(s, period.start_ms), min(e, period.end_ms)) for n, (_, s, e) in enumerate(spans)]
+    sums = count_sums.by_operation(session, [k for k in keyed if k[1] < k[2]])
+    return {(op, spans[n][0]): good for n, op, good, _ in sums if op is not None}
 
 
 class Rates:

@@ -128,6 +128,20 @@ class CountEvent(SQLModel, table=True):
     )  # server time of receipt (None before 0004)
 
 
+class CountHour(SQLModel, table=True):
+    """The count ledger summed per machine, operation and hour (UTC), kept by database triggers on every
+    insert, update and delete of `ingest_count_event` (migration 0023), so it always equals the ledger.
+    Reports over days read whole hours here and only the spans' partial hours from the ledger."""
+
+    __tablename__ = "ingest_count_hour"
+    __table_args__ = (Index("ix_ingest_count_hour_hour", "hour_ms"),)
+    machine_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hour_ms: int = Field(sa_type=BigInteger, primary_key=True)
+    operation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # 0: none
+    good: int = Field(default=0, sa_type=BigInteger)
+    scrap: int = Field(default=0, sa_type=BigInteger)
+
+
 class DataLossEpisode(SQLModel, table=True):
     """Samples an edge dropped from its full outbox (its policy: oldest analog first, never counters or
     states), as one episode while the drops go on; a pause longer than the alarm interval starts a new one."""

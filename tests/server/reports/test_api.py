@@ -132,6 +132,19 @@ def test_oee_trend_sums_terms_and_links_down(client: TestClient, session: Sessio
     assert one.json()["tables"][0]["links"] == ["/reports/oee/breakdown?machine=lathe-1&day=2026-11-23"]
 
 
+def test_oee_over_a_range_sums_each_machine_and_shift(client: TestClient, session: Session) -> None:
+    _seed(session)  # 11-22 planned and idle, 11-23 ran 5 of 7 h: one row, the terms summed
+    body = client.get("/api/v1/reports/oee?start=2026-11-22&end=2026-11-23", headers=ADMIN).json()
+    [table] = body["tables"]
+    [row] = table["rows"]
+    assert row["machine"] == "lathe-1" and row["day"] == "2026-11-22 – 2026-11-23" and row["shift"] == "day"
+    assert row["planned_ms"] == 14 * 3_600_000 and row["run_ms"] == 5 * 3_600_000 and row["good"] == 400
+    assert row["availability"] == pytest.approx(5 / 14) and row["quality"] == pytest.approx(400 / 420)
+    assert table["links"] == ["/reports/oee-trend?start=2026-11-22&end=2026-11-23&machine=lathe-1"]
+    days = client.get("/api/v1/reports/oee?start=2026-11-23&end=2026-11-23", headers=ADMIN).json()
+    assert days["tables"][0]["rows"][0]["day"] == "2026-11-23"
+
+
 def test_spc_and_certificate_endpoints(client: TestClient, session: Session) -> None:
     from datetime import UTC, datetime, timedelta
 
