@@ -29,6 +29,7 @@ from server.main import create_app
 
 P95_MS = 200.0
 DISK_DAY_MB = 100.0
+VM_MINUTES = int(os.environ.get("YEAR_VM_MINUTES", "60"))  # minutes of the feed written to VictoriaMetrics
 RAW_PER_DAY = 86_400  # seconds of feed a day
 
 
@@ -206,6 +207,14 @@ def _measure(kind: str, work: Path, plan: Plan, table: Table) -> dict[str, list[
             table.add(f"{label}: retention job", took, "s")
             table.add(f"{label}: retention rate", deleted / took, "rows/s")
             table.add(f"{label}: longest 1-s feed write during retention", worst * 1000, "ms")
+            if kind == "postgresql" and VM_MINUTES:
+                for values, per_point in _victoria_disk(work, plan, written.feed_end_ms).items():
+                    vm_day = per_point * disk["raw rows/day"] / 1e6
+                    table.add(f"{label} + VictoriaMetrics ({values}): B/raw point", per_point, "B")
+                    table.add(f"{label} + VictoriaMetrics ({values}): raw MB/day", vm_day, "MB")
+                    grow = vm_day + disk["business MB/day"]
+                    table.add(f"{label} + VictoriaMetrics ({values}): growth/day (raw + business rows)",
+                              grow, "MB", DISK_DAY_MB, "of target 100 MB")  # fmt: skip
             empty_url, drop_empty = _database(kind, work)(f"{kind}-empty")
             try:
                 empty = _ingest_rate(empty_url, work / f"{kind}-e")
@@ -224,6 +233,48 @@ def _measure(kind: str, work: Path, plan: Plan, table: Table) -> dict[str, list[
         return pages
     finally:
         drop()
+
+
+def _victoria_disk(work: Path, plan: Plan, end_ms: int) -> dict[str, float]:
+    """Bytes per raw point in VictoriaMetrics (the historian for PostgreSQL sites) for `VM_MINUTES` of
+    the plant's feed, as the edges send it (noisy floats at full precision) and at a PLC's 0.1 resolution:
+    the data folder's size (index and all) over the points written, once every point is searchable, its
+    in-memory parts are on disk (flushed every 5 s) and a forced merge has finished."""
+    from server.historian.victoria import VictoriaHistorian
+    from tests.server.ingest.vmproc import victoria_metrics
+
+    feed = live_feed(plan, [f"m{i:02d}" for i in range(plan.machines)], end_ms, VM_MINUTES * 60, seed=3)
+    out: dict[str, float] = {}
+    for label, digits in (("noisy floats", None), ("0.1 resolution", 1)):
+        folder = work / f"vm-{digits}"
+        with victoria_metrics(folder) as url:
+            hist = VictoriaHistorian(url)
+            points = feed if digits is None else [p._replace(value=round(p.value, digits)) for p in feed]
+            for i in range(0, len(points), 50_000):
+                hist.write(points[i : i + 50_000])
+            window = int(time.time() - end_ms / 1000) + VM_MINUTES * 60 + 3600
+            count = {"query": f'sum(count_over_time({{__name__="takt_value"}}[{window}s]))', "nocache": "1"}
+            while True:  # VictoriaMetrics takes writes in asynchronously
+                result = hist.http.get("/api/v1/query", params=count).json()["data"]["result"]
+                if result and int(result[0]["value"][1]) == len(points):
+                    break
+                time.sleep(1)
+            time.sleep(6)
+            month = time.strftime("%Y_%m", time.gmtime(end_ms / 1000))
+            hist.http.get("/internal/force_merge", params={"partition_prefix": month}, timeout=600)
+            out[label] = _settled_bytes(folder / "data") / len(points)
+            hist.close()
+    return out
+
+
+def _settled_bytes(folder: Path) -> int:
+    """The size of `folder` once it has not changed for 6 s (background flushes and merges done)."""
+    size, stable = -1, 0
+    while stable < 6:
+        time.sleep(1)
+        now = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        stable, size = (stable + 1, size) if now == size else (0, now)
+    return size
 
 
 def _ingest_rate(url: str, work: Path) -> float:
