@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 import pytest
 import uvicorn
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
 from server.core.db import init_db, make_engine
@@ -179,6 +179,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# assertions wait as long as actions do: 5 s (Playwright's default) is short on a loaded 2-core CI box, where
+# a station's complete waited behind other tests' writes and the dialog's text came late
+expect.set_options(timeout=10_000)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
+from server.core.db import writer
 from server.domain import accounts
 from server.domain.security import token_hash
 from server.models.auth import Tablet
@@ -131,7 +132,7 @@ def test_an_enrollment_link_works_once_within_its_minutes_and_rotates_the_device
         assert again.status_code == 404 and "管理员" in again.text  # the pages' default language, zh_CN
         assert winner.get("/station/st-lathe-1").status_code == 200
         tablet = ok(live.http.get("/api/v1/tablets", headers=live.plant.as_("admin")))[-1]
-        with Session(live.engine) as session:
+        with Session(writer(live.engine)) as session:
             row = session.get(Tablet, tablet["id"])
             assert row is not None and row.enroll_code_hash is None
             new_code = accounts.new_enrollment_link(session, "test", row, 15)
@@ -140,7 +141,7 @@ def test_an_enrollment_link_works_once_within_its_minutes_and_rotates_the_device
             assert replacement.get("/station/st-lathe-1").status_code == 200
         assert winner.get("/station/st-lathe-1").status_code == 403  # its device key was rotated
     expired = enroll_path(live).split("token=", 1)[1]
-    with Session(live.engine) as session:
+    with Session(writer(live.engine)) as session:
         row = session.exec(select(Tablet).where(col(Tablet.enroll_code_hash) == token_hash(expired))).one()
         row.enroll_expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
