@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 OUTSIDERS := tests/outsiders/node_modules/.installed
 
-.PHONY: sparkplug-proto demo test lint bench bench-year faults debs-demo debs-test venv clean outsiders
+.PHONY: sparkplug-proto demo test lint bench bench-year bench-soak faults debs-demo debs-test venv clean outsiders
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: debs-test $(STAMP)
 # a year of the 50-machine plant on SQLite and PostgreSQL (docs/sizing.md); YEAR_DAYS/YEAR_MACHINES shrink it
 bench-year: debs-test $(STAMP)
 	$(BIN)/python -m bench year_run
+
+# the demo plant at accel 60 for SOAK_SECONDS (600): RSS and open files of every process (docs/sizing.md)
+bench-soak: debs-test $(STAMP)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) var test-artifacts .mypy_cache .ruff_cache .pytest_cache tests/outsiders/node_modules
