@@ -1,12 +1,13 @@
 """A year of a factory (issue 19): what a default install holds after running a plant for `days` days.
 
-Business rows for every day (work orders with a 3-step routing, operations, work reports, state segments,
-downtime with reasons, the count ledger, a share link a day) are bulk-inserted with the same columns the
-domain writes. Historian rows go through `SqlHistorian.write`, the path ingestion uses (raw points and
-1-minute rollups): a 1 Hz year is 31.5e9 samples, so only `raw_minutes` of the whole plant's live feed
-(report by exception as the edge sends it) are written, and the disk figures scale them by rows per day
-(bench/bench_year.py). One machine carries `trend_days` of history, one sample a minute, so its 30-day
-trend reads real rollups. `Plan.expected` holds the numbers the normal paths must give back (tests).
+Business rows for every day (work orders with a 3-step routing, operations, work reports by operators
+paid by the piece, state segments, downtime with reasons, the count ledger, a share link, and
+bench/year_business.py's sales order, lots with their genealogy and inspections) are bulk-inserted with
+the same columns the domain writes. Historian rows go through `SqlHistorian.write`, the path ingestion
+uses (raw points and 1-minute rollups): a 1 Hz year is 31.5e9 samples, so only `raw_minutes` of the whole
+plant's live feed (report by exception as the edge sends it) are written, and the disk figures scale them
+by rows per day (bench/year_run.py). One machine carries `trend_days` of history, one sample a minute, so
+its 30-day trend reads real rollups. `Plan.expected` holds the numbers the normal paths must give back.
 """
 
 import random
@@ -17,6 +18,7 @@ from datetime import time as dtime
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
+from bench import year_business
 from server.domain import sharelinks
 from server.historian.base import Point
 from server.historian.sql import SqlHistorian
@@ -150,6 +152,7 @@ def _day_rows(
     plan: Plan,
     machines: list[Machine],
     product: Product,
+    biz: year_business.Business,
     day: date,
     rng: random.Random,
     out: Written,
@@ -158,10 +161,12 @@ def _day_rows(
     downs: list[dict[str, object]] = []
     counts: list[tuple[int, int | None, int, int, int]] = []
     orders = [WorkOrder(number=f"WO-{day:%y%m%d}-{n:02d}", product_id=product.id or 0, quantity=plan.quantity,
-                        status="completed", due_date=day) for n in range(plan.orders_per_day)]  # fmt: skip
+                        status="completed", due_date=day, customer_id=biz.customer_id)
+              for n in range(plan.orders_per_day)]  # fmt: skip
     s.add_all(orders)
     s.flush()
     ops: dict[int, int] = {}  # machine id -> an operation running on it that day
+    steps: dict[int, list[Operation]] = {}  # order id -> its operations in step order
     reports = []
     for n, order in enumerate(orders):
         for i, step in enumerate(STEPS):
@@ -175,8 +180,11 @@ def _day_rows(
             s.add(op)
             s.flush()
             ops[m.id or 0] = op.id or 0
+            steps.setdefault(order.id or 0, []).append(op)
+            operator = biz.operators[(n * len(STEPS) + i) % len(biz.operators)]
             report = WorkReport(work_order_id=order.id or 0, operation_id=op.id or 0, good=plan.quantity - 3,
-                                scrap=3, scrap_reason="dimension", ts_ms=start + 20 * HOUR_MS)  # fmt: skip
+                                scrap=3, scrap_reason="dimension", ts_ms=start + 20 * HOUR_MS,
+                                operator_id=operator)  # fmt: skip
             reports.append(report)
     s.add_all(reports)
     for m in machines:
@@ -205,6 +213,7 @@ def _day_rows(
     _bump(out, {"workorder": len(orders), "operation": len(orders) * 3, "workreport": len(reports),
                 "machine_state_segment": len(segs), "downtimeevent": len(downs),
                 "ingest_count_event": len(counts)})  # fmt: skip
+    _bump(out, year_business.day(s, biz, product, day, orders, steps, rng))
     return orders
 
 
@@ -260,10 +269,11 @@ def generate(engine: Engine, plan: Plan) -> Written:
     rng = random.Random(plan.seed)
     with Session(engine) as s:
         _site, machines, product = _plant(s, plan)
+        biz = year_business.setup(s, product, plan.first)
         s.commit()
         day = plan.first
         while day <= plan.last:
-            orders = _day_rows(s, plan, machines, product, day, rng, out)
+            orders = _day_rows(s, plan, machines, product, biz, day, rng, out)
             s.commit()
             link = sharelinks.create(s, "planner", orders[-1], 3650)
             out.share_token = link.token

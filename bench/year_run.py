@@ -51,6 +51,10 @@ def _pages(plan: Plan, written: Written) -> dict[str, str]:
         "month OEE": f"/reports/oee?start={month}&end={last}",
         "share page": f"/s/{written.share_token}",
         "wage sheet": f"/wages?day={last}",
+        "lot trace (5 orders back)": f"/lots/FG-{plan.last:%y%m%d}-{plan.orders_per_day - 1:02d}",
+        "lot trace API, backward": f"/api/v1/lots/FG-{plan.last:%y%m%d}-{plan.orders_per_day - 1:02d}/trace"
+        "?direction=backward",
+        "raw lot trace API, forward": f"/api/v1/lots/RAW-{plan.last:%y%m%d}-0/trace?direction=forward",
     }
 
 

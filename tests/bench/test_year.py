@@ -8,9 +8,12 @@ from sqlmodel import Session, func, select
 
 from bench.year import CYCLE_S, DAY_MS, FAULT_MS, HOUR_MS, SITE, Plan, Written, generate
 from server.core.db import init_db, make_engine
-from server.domain import named_reports, oee, sharelinks
+from server.domain import named_reports, oee, pay_periods, sharelinks, trace, wages
+from server.domain.sites import site_time
 from server.historian.sql import SqlHistorian
 from server.models.production import DowntimeEvent, WorkOrder
+from server.models.quality import InspectionRecord
+from server.models.sales import SalesLineWorkOrder
 
 PLAN = Plan(machines=3, days=2, orders_per_day=2, raw_minutes=2, trend_days=2)
 
@@ -63,3 +66,18 @@ def test_historian_rows_come_from_the_write_path(tmp_path: Path) -> None:
     trend = historian.query(SITE, "m00", "a00", end - PLAN.trend_days * DAY_MS, end, HOUR_MS)
     assert len(trend) == PLAN.trend_days * 24
     assert written.raw_points > 0
+
+
+def test_wages_lots_sales_and_inspections_read_back(tmp_path: Path) -> None:
+    engine, _written = _year(tmp_path)
+    with Session(engine) as s:
+        local = site_time(s, SITE)
+        sheet = wages.sheet(s, pay_periods.period_of(PLAN.last, 1, local), local)
+        last = f"FG-{PLAN.last:%y%m%d}-01"  # the day's second order took the first one's finished lot in
+        back = trace.trace(s, last, "backward")
+        linked = s.exec(select(func.count()).select_from(SalesLineWorkOrder)).one()
+        checks = s.exec(select(func.count()).select_from(InspectionRecord)).one()
+    assert sheet.operators and all(o.amount_e4 > 0 for o in sheet.operators)
+    assert back.work_orders == [f"WO-{PLAN.last:%y%m%d}-01", f"WO-{PLAN.last:%y%m%d}-00"]
+    assert {n.lot for n in back.lots} >= {f"FG-{PLAN.last:%y%m%d}-00", f"RAW-{PLAN.last:%y%m%d}-0"}
+    assert linked == checks == PLAN.orders_per_day * PLAN.days
