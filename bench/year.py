@@ -52,7 +52,9 @@ class Plan:
     quantity: int = 400
     raw_minutes: int = 10  # minutes of the whole plant's 1 Hz feed written through the historian
     trend_days: int = 30
-    last: date = date(2026, 11, 30)  # the last generated day (site-local)
+    # the last generated day (site-local): its work reports, at the end of 20-hour operations, are dated the
+    # next morning, the 30th, so a one-day database has wages in the pay period (the month) of `last` too
+    last: date = date(2026, 11, 29)
     seed: int = 19
 
     @property
@@ -64,6 +66,7 @@ class Plan:
 class Written:
     rows: dict[str, int] = field(default_factory=dict)
     share_token: str = ""
+    patrol_characteristic: int = 0  # the patrol plan's measured characteristic (its SPC chart)
     # (machine code, site-local day) -> (good, scrap) from the count ledger the generator wrote
     expected: dict[tuple[str, date], tuple[int, int]] = field(default_factory=dict)
     raw_points: int = 0  # historian points of the plant's live feed for `raw_minutes`
@@ -270,6 +273,7 @@ def generate(engine: Engine, plan: Plan) -> Written:
     with Session(engine) as s:
         _site, machines, product = _plant(s, plan)
         biz = year_business.setup(s, product, plan.first)
+        out.patrol_characteristic = biz.patrol_char
         s.commit()
         day = plan.first
         while day <= plan.last:

@@ -5,7 +5,8 @@ Every day: a sales order (PO) of one line per work order, linked to it; two raw-
 their supplier lot; each order's steps consume a raw lot and every step produces a lot the next step
 consumes, the last one the finished lot (FG-...); four of every five orders also take the previous order's
 finished lot in (a sub-assembly), so a finished lot traces back through up to five orders; a
-first-article inspection of step 10 with two measured characteristics on the finished lot. The columns
+first-article inspection of step 10 with two measured characteristics on the finished lot, and patrol
+checks of step 20 every PATROL_N parts, PATROL_SAMPLES parts measured each (X-bar/R subgroups). The columns
 are the ones the domain writes (server/domain/sales_orders.py, inspections.py, trace.py, piece_rates.py).
 """
 
@@ -28,6 +29,8 @@ from server.models.stock import LotReceipt
 OPERATORS = 40
 RAW_LOTS_PER_DAY = 2
 CHAIN = 5  # orders 1-4 of every 5 take the previous order's finished lot in: genealogies 5 orders deep
+PATROL_N = 100  # parts between patrol checks of step 20 (every_n_parts)
+PATROL_SAMPLES = 5
 RATE_E4 = {10: 1200, 20: 800, 30: 500}  # 0.12, 0.08, 0.05 a good part
 
 
@@ -37,6 +40,8 @@ class Business:
     customer_id: int
     plan_id: int
     characteristics: list[int]
+    patrol_id: int
+    patrol_char: int
 
 
 def setup(s: Session, product: Product, first: date) -> Business:
@@ -47,16 +52,20 @@ def setup(s: Session, product: Product, first: date) -> Business:
     plan = InspectionPlan(
         product_id=product.id or 0, step_no=10, name="first article", frequency="first_article"
     )
-    s.add_all([*users, customer, plan, Material(code="STEEL-40", name="Steel bar 40 mm", unit="kg")])
+    patrol = InspectionPlan(product_id=product.id or 0, step_no=20, name="patrol", frequency="every_n_parts",
+                            frequency_n=PATROL_N, sample_size=PATROL_SAMPLES)  # fmt: skip
+    s.add_all([*users, customer, plan, patrol, Material(code="STEEL-40", name="Steel bar 40 mm", unit="kg")])
     s.flush()
     chars = [Characteristic(plan_id=plan.id or 0, name=name, nominal=nominal, lsl=nominal - tol,
                             usl=nominal + tol, unit="mm")
              for name, nominal, tol in (("diameter", 40.0, 0.05), ("length", 120.0, 0.2))]  # fmt: skip
-    s.add_all(chars)
+    bore = Characteristic(plan_id=patrol.id or 0, name="bore", nominal=22.0, lsl=21.98, usl=22.02, unit="mm")
+    s.add_all([*chars, bore])
     s.add_all([PieceRate(product_id=product.id or 0, step_no=step, effective_from=first, rate_e4=rate)
                for step, rate in RATE_E4.items()])  # fmt: skip
     s.flush()
-    return Business([u.id or 0 for u in users], customer.id or 0, plan.id or 0, [c.id or 0 for c in chars])
+    return Business([u.id or 0 for u in users], customer.id or 0, plan.id or 0, [c.id or 0 for c in chars],
+                    patrol.id or 0, bore.id or 0)  # fmt: skip
 
 
 def day(
@@ -106,13 +115,28 @@ def day(
         records.append(InspectionRecord(plan_id=biz.plan_id, work_order_id=order.id or 0,
                                         operation_id=first_op.id, lot_code=feed.code, inspector="zhaomin",
                                         passed=True, created_at=noon))  # fmt: skip
+        records.extend(_patrols(biz, order, steps[order.id or 0][1]))
     s.execute(insert(LotConsumption), consumed)
     s.add_all(records)
     s.flush()
     values = [{"record_id": r.id, "characteristic_id": c, "sample_no": 1,
                "value": (40.0 if k == 0 else 120.0) + rng.gauss(0, 0.01), "passed": True}
-              for r in records for k, c in enumerate(biz.characteristics)]  # fmt: skip
+              for r in records if r.plan_id == biz.plan_id
+              for k, c in enumerate(biz.characteristics)]  # fmt: skip
+    values += [{"record_id": r.id, "characteristic_id": biz.patrol_char, "sample_no": k + 1,
+                "value": 22.0 + rng.gauss(0, 0.004), "passed": True}
+               for r in records if r.plan_id == biz.patrol_id for k in range(PATROL_SAMPLES)]  # fmt: skip
     s.execute(insert(InspectionValue), values)
     return {"sales_order": 1, "sales_order_line": len(lines), "materiallot": len(raws) + len(produced),
             "lotconsumption": len(consumed), "inspectionrecord": len(records),
             "inspectionvalue": len(values)}  # fmt: skip
+
+
+def _patrols(biz: Business, order: WorkOrder, op: Operation) -> list[InspectionRecord]:
+    """Step 20's patrol checks, one every PATROL_N parts spread over the operation's run."""
+    checks = (op.good + op.scrap) // PATROL_N
+    run_ms = (op.ended_ms or 0) - (op.started_ms or 0)
+    at = [((op.started_ms or 0) + run_ms * (k + 1) // checks) / 1000 for k in range(checks)]
+    return [InspectionRecord(plan_id=biz.patrol_id, work_order_id=order.id or 0, operation_id=op.id,
+                             inspector="op-patrol", passed=True, created_at=datetime.fromtimestamp(t, UTC))
+            for t in at]  # fmt: skip

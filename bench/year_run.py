@@ -31,6 +31,9 @@ P95_MS = 200.0
 DISK_DAY_MB = 100.0
 VM_MINUTES = int(os.environ.get("YEAR_VM_MINUTES", "60"))  # minutes of the feed written to VictoriaMetrics
 RAW_PER_DAY = 86_400  # seconds of feed a day
+# what a page with real content shows (bench/year_business.py's operators, lots and patrol checks)
+MUST_SHOW = {"wage sheet": "Operator 00", "lot trace (5 orders back)": "RAW-",
+             "lot trace API, backward": "WO-", "SPC chart API": "xbar_r"}  # fmt: skip
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -55,6 +58,8 @@ def _pages(plan: Plan, written: Written) -> dict[str, str]:
         "lot trace API, backward": f"/api/v1/lots/FG-{plan.last:%y%m%d}-{plan.orders_per_day - 1:02d}/trace"
         "?direction=backward",
         "raw lot trace API, forward": f"/api/v1/lots/RAW-{plan.last:%y%m%d}-0/trace?direction=forward",
+        "SPC chart (patrol, X-bar/R)": f"/reports/spc/{written.patrol_characteristic}",
+        "SPC chart API": f"/api/v1/reports/spc/{written.patrol_characteristic}",
     }
 
 
@@ -69,9 +74,11 @@ def _latencies(engine: Engine, url: str, pages: dict[str, str], repeat: int = 15
         client.cookies.set("takt_session", BOSS_TOKEN)
         client.headers["Authorization"] = f"Bearer {BOSS_TOKEN}"
         for name, path in pages.items():
-            status = client.get(path).status_code
-            if status != 200:
-                raise RuntimeError(f"{name}: {path} answered {status}")
+            first = client.get(path)
+            if first.status_code != 200:
+                raise RuntimeError(f"{name}: {path} answered {first.status_code}")
+            if name in MUST_SHOW and MUST_SHOW[name] not in first.text:
+                raise RuntimeError(f"{name}: {path} does not show {MUST_SHOW[name]!r}")
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()

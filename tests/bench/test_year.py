@@ -7,8 +7,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from bench.year import CYCLE_S, DAY_MS, FAULT_MS, HOUR_MS, SITE, Plan, Written, generate
+from bench.year_business import PATROL_N
 from server.core.db import init_db, make_engine
-from server.domain import named_reports, oee, pay_periods, sharelinks, trace, wages
+from server.domain import named_reports, oee, pay_periods, sharelinks, spc, trace, wages
 from server.domain.sites import site_time
 from server.historian.sql import SqlHistorian
 from server.models.production import DowntimeEvent, WorkOrder
@@ -69,7 +70,7 @@ def test_historian_rows_come_from_the_write_path(tmp_path: Path) -> None:
 
 
 def test_wages_lots_sales_and_inspections_read_back(tmp_path: Path) -> None:
-    engine, _written = _year(tmp_path)
+    engine, written = _year(tmp_path)
     with Session(engine) as s:
         local = site_time(s, SITE)
         sheet = wages.sheet(s, pay_periods.period_of(PLAN.last, 1, local), local)
@@ -77,7 +78,10 @@ def test_wages_lots_sales_and_inspections_read_back(tmp_path: Path) -> None:
         back = trace.trace(s, last, "backward")
         linked = s.exec(select(func.count()).select_from(SalesLineWorkOrder)).one()
         checks = s.exec(select(func.count()).select_from(InspectionRecord)).one()
+        chart = spc.chart_of(spc.series(s, written.patrol_characteristic))
     assert sheet.operators and all(o.amount_e4 > 0 for o in sheet.operators)
     assert back.work_orders == [f"WO-{PLAN.last:%y%m%d}-01", f"WO-{PLAN.last:%y%m%d}-00"]
     assert {n.lot for n in back.lots} >= {f"FG-{PLAN.last:%y%m%d}-00", f"RAW-{PLAN.last:%y%m%d}-0"}
-    assert linked == checks == PLAN.orders_per_day * PLAN.days
+    patrols = PLAN.orders_per_day * PLAN.days * (PLAN.quantity // PATROL_N)  # fewer than spc keeps (100)
+    assert linked == checks - patrols == PLAN.orders_per_day * PLAN.days
+    assert chart is not None and chart.kind == "xbar_r" and len(chart.centre) == patrols
