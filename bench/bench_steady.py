@@ -8,9 +8,10 @@
 - `takt server` on SQLite (sql historian), the embedded default;
 - clients here, doing what the pages' scripts do (server/web/static): a tablet signed in at its station
   follows `/live/events?machine=` and re-reads `state.json` on each event (at most every 0.5 s) and every
-  5 s; a boss follows `/live/events`, re-reads `/boss/fragment` on a change of state (at most every 10 s)
-  and every 30 s. 30 stations run a work order each. The clients all come from 127.0.0.1, so the server's
-  sign-in burst per address is raised (on a floor each tablet has its own address).
+  5 s, and the operator's pay (`/api/v1/wages/me`) every 30 s; a boss follows `/live/events`, re-reads
+  `/boss/fragment` on a change of state (at most every 10 s) and every 30 s. 30 stations run a work order
+  each. The clients all come from 127.0.0.1, so the server's sign-in burst per address is raised (on a
+  floor each tablet has its own address).
 
 After WARMUP_S the server's CPU is read for INGEST_ONLY_S with no client connected; then the clients
 connect and the CPU time (user + system, /proc/PID/stat) and RSS of each process are read over
@@ -20,7 +21,9 @@ core for 1,000 tags at 1 Hz.
 
 import asyncio
 import contextlib
+import html
 import os
+import re
 import tempfile
 import threading
 import time
@@ -149,8 +152,25 @@ class Clients:
         async with httpx.AsyncClient(base_url=self.base, timeout=30, headers={"Origin": self.base}) as c:
             await c.get(link)
             await c.post(f"/station/{station}/sign-in", data={"badge": badge, "pin": pin})
+            page = await c.get(f"/station/{station}")  # where the sign-in redirects
+            found = re.search(
+                r'<script type="application/json" id="station-config">(.*?)</script>', page.text, re.S
+            )
+            token = msgspec.json.decode(html.unescape(found.group(1)))["token"] if found else None
+            pay = asyncio.create_task(self._pay(c, token)) if token else None
             events, state = f"/live/events?machine={machine}", f"/station/{station}/state.json"
-            await self._follow(c, events, state, 0.5, 5.0, lambda _kind: True)
+            try:
+                await self._follow(c, events, state, 0.5, 5.0, lambda _kind: True)
+            finally:
+                if pay is not None:
+                    pay.cancel()
+
+    async def _pay(self, c: httpx.AsyncClient, token: str) -> None:
+        """station-pay.js: the operator's own pieces and pay, every 30 s."""
+        while not self.stop.is_set():
+            await asyncio.sleep(30.0)
+            answer = await c.get("/api/v1/wages/me", headers={"Authorization": f"Bearer {token}"})
+            self._count(answer, "/api/v1/wages/me")
 
     async def _boss(self, user: str, password: str) -> None:
         async with httpx.AsyncClient(base_url=self.base, timeout=30, headers={"Origin": self.base}) as c:
@@ -170,11 +190,7 @@ class Clients:
                 await asyncio.sleep(max(0.0, last + every - time.monotonic()))
                 due.clear()
                 last = time.monotonic()
-                answer = await c.get(reread)
-                self.requests += 1
-                if answer.status_code != 200:
-                    self.errors += 1
-                    self.failed[f"{reread} {answer.status_code}"] = answer.text[:200]
+                self._count(await c.get(reread), reread)
 
         task = asyncio.create_task(rereads())
         try:
@@ -191,6 +207,12 @@ class Clients:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _count(self, answer: httpx.Response, path: str) -> None:
+        self.requests += 1
+        if answer.status_code != 200:
+            self.errors += 1
+            self.failed[f"{path} {answer.status_code}"] = answer.text[:200]
 
     def start(self, tablets: list[Tablet], bosses: list[tuple[str, str]]) -> None:
         async def main() -> None:
