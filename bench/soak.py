@@ -1,10 +1,10 @@
 """The soak (issue 19), `make bench-soak`: the demo plant at accel 60 for SOAK_SECONDS (default 600, i.e. 10
 factory hours) with its station tablets signed in and 5 boss phones following, as bench_steady's clients do.
 
-Every SAMPLE_S the RSS and open files (/proc/PID/fd) of every process of the demo (the launcher and each
-child it reports in demo-status.json) are read. Per process: RSS after WARMUP_S, at the end and at its
-peak, growth after warm-up (target <= 10 %), open files at warm-up and at the end. A leak shows as growth
-that keeps going: the table also gives the growth over the second half alone.
+Every SAMPLE_S the RSS, open files (/proc/PID/fd) and CPU time of every process of the demo (the launcher
+and each child it reports in demo-status.json) are read. Per process: CPU share after WARMUP_S, RSS after
+WARMUP_S, at the end and at its peak, growth after warm-up (target <= 10 %), open files at warm-up and at
+the end. A leak shows as growth that keeps going: the table also gives the growth over the second half.
 """
 
 import json
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bench.bench_demo import ROOT, _free_port, _wait
+from bench.bench_edge import cpu_seconds
 from bench.bench_steady import Clients, Tablet, rss_mb
 from bench.table import Table
 
@@ -62,7 +63,7 @@ def _tablets(status: dict[str, object]) -> list[Tablet]:
 def run() -> Table:
     table = Table(f"soak: the demo plant at accel 60 for {SECONDS:.0f} s ({SECONDS / 60:.0f} factory hours), "
                   f"RSS and open files per process after {WARMUP_S:.0f} s warm-up")  # fmt: skip
-    samples: dict[str, list[tuple[float, float, int]]] = {}
+    samples: dict[str, list[tuple[float, float, int, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="takt-bench-soak-") as tmp:
         proc, status = _start(Path(tmp) / "var")
         pids = {"demo launcher": proc.pid, **{str(k): int(v) for k, v in dict(status["pids"]).items() if v}}  # type: ignore[call-overload]
@@ -72,7 +73,8 @@ def run() -> Table:
             start = time.monotonic()
             while (elapsed := time.monotonic() - start) < SECONDS:
                 for name, pid in pids.items():
-                    samples.setdefault(name, []).append((elapsed, rss_mb(pid), _open_files(pid)))
+                    row = (elapsed, rss_mb(pid), _open_files(pid), cpu_seconds(pid))
+                    samples.setdefault(name, []).append(row)
                 time.sleep(SAMPLE_S)
         finally:
             clients.close()
@@ -88,6 +90,8 @@ def run() -> Table:
         half = [r for r in rows if r[0] >= (WARMUP_S + SECONDS) / 2]
         warm, end = after[0], after[-1]
         growth = (end[1] - warm[1]) / warm[1]
+        cpu = (end[3] - warm[3]) / (end[0] - warm[0]) if end[0] > warm[0] else 0.0
+        table.add(f"{name}: CPU after warm-up, share of one core", cpu * 100, "%")
         table.add(f"{name}: RSS after warm-up", warm[1], "MB")
         table.add(f"{name}: RSS at the end (peak {max(r[1] for r in after):.1f})", end[1], "MB")
         table.add(
