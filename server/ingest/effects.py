@@ -319,6 +319,7 @@ class Effects:
 
     def _apply_states(self) -> None:
         timeline = machine_state.Timeline(self.session)
+        timeline.load(machine.id for machine, _, _ in self._state_samples)
         for machine, tag, sample in self._state_samples:
             if tag is None:
                 state = self._back_from_offline(timeline, machine)

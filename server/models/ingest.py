@@ -6,7 +6,7 @@ Machine times are epoch milliseconds (BigInteger). See docs/ingest.md and docs/h
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -191,7 +191,15 @@ class MachineStateSegment(SQLModel, table=True):
     """One stretch of a machine in one state; the open one has end_ms None."""
 
     __tablename__ = "machine_state_segment"
-    __table_args__ = (Index("ix_machine_state_segment_machine_start", "machine_id", "start_ms"),)
+    __table_args__ = (
+        Index("ix_machine_state_segment_machine_start", "machine_id", "start_ms"),
+        Index(  # the open segments: a handful of rows after years of history (ingestion reads them per batch)
+            "ix_machine_state_segment_open",
+            "machine_id",
+            sqlite_where=text("end_ms IS NULL"),
+            postgresql_where=text("end_ms IS NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     machine_id: int = Field(foreign_key="machine.id")
     state: str = Field(max_length=16)

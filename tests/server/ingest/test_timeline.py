@@ -1,6 +1,6 @@
 """The state timeline (server/domain/machine_state.py) on the database, without MQTT."""
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from server.domain.machine_state import Timeline, Transition, apply_downtime
@@ -61,3 +61,36 @@ def test_automatic_downtime_opens_once_and_closes_on_running(engine: Engine) -> 
         session.commit()
         rows = session.exec(select(DowntimeEvent)).all()
     assert [(r.start_ms, r.end_ms, r.source, r.reason_code) for r in rows] == [(1000, 2000, "auto", None)]
+
+
+def test_load_reads_every_open_segment_in_one_query(engine: Engine) -> None:
+    plant = make_plant(engine, machines=("m1", "m2", "m3"))
+    m1, m2, m3 = (plant.machines[c] for c in ("m1", "m2", "m3"))
+    with Session(engine) as session:  # m1 with a closed history, m2 open from the start, m3 never seen
+        tl = Timeline(session)
+        for state, ts in (("running", 1000), ("idle", 2000), ("fault", 3000)):
+            tl.transition(m1, state, ts)
+        tl.transition(m2, "offline", 1500)
+        session.commit()
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("SELECT"):  # not SQLite's explicit BEGIN
+            statements.append(statement)
+
+    with Session(engine) as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            loaded = Timeline(session)
+            loaded.load([m1, m2, m3, m1])
+            got = {m: loaded.current(m) for m in (m1, m2, m3)}
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(statements) == 1, statements
+        one_by_one = Timeline(session)
+        assert {m: one_by_one.current(m) for m in (m1, m2, m3)} == got
+        assert [(s.state, s.start_ms) if s else None for s in got.values()] == [
+            ("fault", 3000),
+            ("offline", 1500),
+            None,
+        ]
