@@ -6,6 +6,7 @@ scrap_allowance) of it. Setting a version replaces all of its lines at once (aud
 """
 
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import Select
 
 from server.core.errors import InvalidInput, NotFound
 from server.domain import audit, crud
@@ -122,13 +123,17 @@ def copy_to_order(session: Session, order: WorkOrder) -> None:
 
 
 def components(session: Session, order_id: int) -> list[tuple[OrderComponent, Material]]:
-    stmt = (
+    return [(c, m) for c, m in session.exec(components_stmt([order_id])).all()]
+
+
+def components_stmt(order_ids: list[int]) -> Select[OrderComponent, Material]:
+    """The components of these orders with their materials, by order, step and material code."""
+    return (
         select(OrderComponent, Material)
         .join(Material, col(Material.id) == col(OrderComponent.material_id))
-        .where(OrderComponent.work_order_id == order_id)
-        .order_by(col(OrderComponent.step_no), col(Material.code))
+        .where(col(OrderComponent.work_order_id).in_(order_ids))
+        .order_by(col(OrderComponent.work_order_id), col(OrderComponent.step_no), col(Material.code))
     )
-    return [(c, m) for c, m in session.exec(stmt).all()]
 
 
 def required(component: OrderComponent, parts: int) -> float:

@@ -134,9 +134,9 @@ def open_orders(session: Session, tz_name: str) -> list[OrderLine]:
         .join(Product, col(Product.id) == WorkOrder.product_id)
         .where(col(WorkOrder.status).in_(OPEN_STATUSES))
     )
-    lines = [
-        OrderLine(o.number, p.name, progress.progress(session, o, tz_name)) for o, p in session.exec(stmt)
-    ]
+    rows = session.exec(stmt).all()
+    done = progress.progress_many(session, [o for o, _ in rows], tz_name)
+    lines = [OrderLine(o.number, p.name, prog) for (o, p), prog in zip(rows, done, strict=True)]
     lines.sort(key=lambda line: (not line.progress.late, line.progress.due_date or date.max, line.number))
     return lines
 

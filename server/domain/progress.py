@@ -5,13 +5,13 @@ The rate is parts per hour of run time over the last hour (runs overlapping it),
 operation's runs when it did not run in the last hour. ETA = now + remaining / rate.
 """
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.domain import workorders as wo
 from server.models.ingest import CountEvent
 from server.models.orders import CountPair, OperationProgress, WorkOrderProgress
 from server.models.plant import Machine
@@ -25,38 +25,59 @@ def _run_ms(runs: list[OperationRun], since: int, now: int) -> int:
     return sum(max(0, min(r.end_ms or now, now) - max(r.start_ms, since)) for r in runs)
 
 
-def _good_since(session: Session, op: Operation, source: str, since: int) -> int:
-    if source == "manual":
-        stmt = select(func.coalesce(func.sum(WorkReport.good), 0)).where(
-            WorkReport.operation_id == op.id, col(WorkReport.ts_ms) >= since
-        )
-        return int(session.exec(stmt).one())
-    stmt = select(func.coalesce(func.sum(CountEvent.good), 0)).where(
-        CountEvent.operation_id == op.id, col(CountEvent.ts_ms) >= since
-    )
-    return int(session.exec(stmt).one())
+def _good_since(session: Session, ops: dict[str, list[int]], since: int) -> dict[int, int]:
+    """Good parts per operation since `since`, from each operation's source (source -> operation ids)."""
+    out: dict[int, int] = {}
+    for source, ids in ops.items():
+        model = WorkReport if source == "manual" else CountEvent
+        if ids:
+            stmt = (
+                select(model.operation_id, func.sum(model.good))
+                .where(col(model.operation_id).in_(ids), col(model.ts_ms) >= since)
+                .group_by(col(model.operation_id))
+            )
+            out.update((op_id or 0, int(good or 0)) for op_id, good in session.exec(stmt).all())
+    return out
 
 
-def rate_per_hour(session: Session, op: Operation, source: str, good: int, now: int) -> float | None:
-    runs = list(session.exec(select(OperationRun).where(OperationRun.operation_id == op.id)).all())
-    recent_ms = _run_ms(runs, now - HOUR_MS, now)
-    if recent_ms > 0:
-        return _good_since(session, op, source, now - HOUR_MS) * HOUR_MS / recent_ms
-    total_ms = _run_ms(runs, 0, now)
-    return good * HOUR_MS / total_ms if total_ms > 0 else None
+def _good(op: Operation, source: str) -> tuple[int, int]:
+    return (op.good, op.scrap) if source == "manual" else (op.machine_good, op.machine_scrap)
+
+
+def _rates(session: Session, ops: list[tuple[Operation, str]], now: int) -> dict[int, float | None]:
+    """Parts per hour of each started operation (module docstring), in three queries for all of them."""
+    started = {op.id or 0: (op, source) for op, source in ops if op.started_ms}
+    runs: dict[int, list[OperationRun]] = defaultdict(list)
+    if started:
+        for run in session.exec(select(OperationRun).where(col(OperationRun.operation_id).in_(started))):
+            runs[run.operation_id].append(run)
+    recent = {op_id: _run_ms(runs[op_id], now - HOUR_MS, now) for op_id in started}
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for op_id, ms in recent.items():
+        if ms > 0:
+            by_source["manual" if started[op_id][1] == "manual" else "machine"].append(op_id)
+    last_hour = _good_since(session, by_source, now - HOUR_MS)
+    rates: dict[int, float | None] = {}
+    for op_id, (op, source) in started.items():
+        if recent[op_id] > 0:
+            rates[op_id] = last_hour.get(op_id, 0) * HOUR_MS / recent[op_id]
+        else:
+            total_ms = _run_ms(runs[op_id], 0, now)
+            rates[op_id] = _good(op, source)[0] * HOUR_MS / total_ms if total_ms > 0 else None
+    return rates
 
 
 def _op_progress(
-    session: Session, op: Operation, source: str, machines: dict[int, str], now: int
+    op: Operation, source: str, machines: dict[int, str], rate: float | None
 ) -> OperationProgress:
-    good, scrap = (op.good, op.scrap) if source == "manual" else (op.machine_good, op.machine_scrap)
+    good, scrap = _good(op, source)
     return OperationProgress(
         step_no=op.step_no, name=op.name, status=op.status,
         machine=machines.get(op.machine_id) if op.machine_id else None, planned_qty=op.planned_qty,
         manual=CountPair(good=op.good, scrap=op.scrap),
         machine_counts=CountPair(good=op.machine_good, scrap=op.machine_scrap), source=source, good=good,
         scrap=scrap, percent=round(100.0 * good / op.planned_qty, 1) if op.planned_qty else 0.0,
-        rate_per_hour=rate_per_hour(session, op, source, good, now) if op.started_ms else None,
+        rate_per_hour=rate,
     )  # fmt: skip
 
 
@@ -72,11 +93,45 @@ def _late(order: WorkOrder, eta: datetime | None, tz: ZoneInfo, now: datetime) -
 
 
 def progress(session: Session, order: WorkOrder, timezone: str = "UTC") -> WorkOrderProgress:
+    return progress_many(session, [order], timezone)[0]
+
+
+def progress_many(
+    session: Session, orders: list[WorkOrder], timezone: str = "UTC"
+) -> list[WorkOrderProgress]:
+    """The progress of each order, in a handful of queries however many orders (the boss's list)."""
     now = now_ms()
-    ops = wo.operations(session, order.id or 0)
-    machine_ids = {op.machine_id for op in ops if op.machine_id is not None}
-    machines = {m.id: m.code for m in session.exec(select(Machine).where(col(Machine.id).in_(machine_ids)))}
-    per_op = [_op_progress(session, op, order.count_source, machines, now) for op in ops]  # type: ignore[arg-type]
+    ops: dict[int, list[Operation]] = defaultdict(list)
+    if orders:
+        stmt = select(Operation).where(col(Operation.work_order_id).in_([o.id for o in orders]))
+        for op in session.exec(stmt.order_by(col(Operation.work_order_id), col(Operation.step_no))):
+            ops[op.work_order_id].append(op)
+    machine_ids = {
+        op.machine_id for order_ops in ops.values() for op in order_ops if op.machine_id is not None
+    }
+    machines = (
+        {m.id: m.code for m in session.exec(select(Machine).where(col(Machine.id).in_(machine_ids)))}
+        if machine_ids
+        else {}
+    )
+    source = {order.id: order.count_source for order in orders}
+    rates = _rates(
+        session, [(op, source[op.work_order_id]) for order_ops in ops.values() for op in order_ops], now
+    )
+    tz = ZoneInfo(timezone)
+    out = []
+    for order in orders:
+        per_op = [
+            _op_progress(op, order.count_source, machines, rates.get(op.id or 0))  # type: ignore[arg-type]
+            for op in ops[order.id or 0]
+        ]
+        out.append(_order_progress(order, per_op, tz, now))
+    return out
+
+
+def _order_progress(
+    order: WorkOrder, per_op: list[OperationProgress], tz: ZoneInfo, now: int
+) -> WorkOrderProgress:
     last = per_op[-1] if per_op else None
     good, scrap = (last.good, last.scrap) if last else (0, 0)
     rate = last.rate_per_hour if last and last.rate_per_hour else _running_rate(per_op)
@@ -88,7 +143,7 @@ def progress(session: Session, order: WorkOrder, timezone: str = "UTC") -> WorkO
     return WorkOrderProgress(
         number=order.number, status=order.status, quantity=order.quantity, source=order.count_source,
         good=good, scrap=scrap, percent=round(100.0 * good / order.quantity, 1), rate_per_hour=rate, eta=eta,
-        due_date=order.due_date, late=_late(order, eta, ZoneInfo(timezone), now_dt), operations=per_op,
+        due_date=order.due_date, late=_late(order, eta, tz, now_dt), operations=per_op,
     )  # fmt: skip
 
 

@@ -188,7 +188,7 @@ def line_progress(session: Session, order: SalesOrder, timezone: str = "UTC") ->
     out: list[LineProgress] = []
     for ln in order_lines:
         live = [o for o in by_line[ln.id or 0] if o.status != "cancelled"]
-        orders = [(o, progress.progress(session, o, timezone)) for o in live]
+        orders = list(zip(live, progress.progress_many(session, live, timezone), strict=True))
         good = sum(p.good for _, p in orders)
         out.append(
             LineProgress(

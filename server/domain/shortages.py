@@ -10,7 +10,7 @@ material's available stock to them in that order, so two orders are not both cov
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlmodel import Session, col, func, select
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from server.domain import bom, ledger
 from server.domain import workorders as wo
 from server.models.bom import ComponentStatus, OrderComponent
+from server.models.materials import Material
 from server.models.production import WorkOrder
 from server.models.stock import StockBalance, StockMove
 
@@ -40,18 +41,38 @@ class OrderShortage:
         return [c for c in self.components if c.required - c.consumed - c.issued > ledger.EPSILON]
 
 
-def _sums(session: Session, order: WorkOrder) -> tuple[dict[int, float], dict[int, float]]:
+@dataclass
+class _Facts:
+    """An order's components with what was issued to it and consumed by it, per material id."""
+
+    components: list[tuple[OrderComponent, Material]] = field(default_factory=list)
+    issued: dict[int, float] = field(default_factory=dict)
+    consumed: dict[int, float] = field(default_factory=dict)
+
+
+def _facts(session: Session, orders: list[WorkOrder]) -> dict[int, _Facts]:
+    """The facts of every order, in three queries however many orders (the planner's list)."""
+    out = {order.id or 0: _Facts() for order in orders}
+    if not orders:
+        return out
+    for comp, material in session.exec(bom.components_stmt(list(out))).all():
+        out[comp.work_order_id].components.append((comp, material))
+    by_location = {ledger.order_location(order.number): order.id or 0 for order in orders}
     issued = session.exec(
-        select(StockBalance.material_id, func.sum(StockBalance.quantity))
-        .where(StockBalance.location == ledger.order_location(order.number))
-        .group_by(col(StockBalance.material_id))
+        select(StockBalance.location, StockBalance.material_id, func.sum(StockBalance.quantity))
+        .where(col(StockBalance.location).in_(by_location))
+        .group_by(col(StockBalance.location), col(StockBalance.material_id))
     ).all()
+    for location, material_id, qty in issued:
+        out[by_location[location]].issued[material_id] = float(qty)
     consumed = session.exec(
-        select(StockMove.material_id, func.sum(StockMove.quantity))
-        .where(StockMove.work_order_id == order.id, StockMove.kind == "consume")
-        .group_by(col(StockMove.material_id))
+        select(StockMove.work_order_id, StockMove.material_id, func.sum(StockMove.quantity))
+        .where(col(StockMove.work_order_id).in_(list(out)), StockMove.kind == "consume")
+        .group_by(col(StockMove.work_order_id), col(StockMove.material_id))
     ).all()
-    return {m: float(q) for m, q in issued}, {m: -float(q) for m, q in consumed}
+    for order_id, material_id, qty in consumed:
+        out[order_id or 0].consumed[material_id] = -float(qty)
+    return out
 
 
 def available(session: Session, material_ids: set[int]) -> dict[int, float]:
@@ -66,11 +87,16 @@ def available(session: Session, material_ids: set[int]) -> dict[int, float]:
 
 def order_status(session: Session, order: WorkOrder, pool: dict[int, float] | None = None) -> OrderShortage:
     """The order's components; `pool` (material id -> available stock) is drawn down when given."""
-    comps = bom.components(session, order.id or 0)
-    issued, consumed = _sums(session, order)
-    pool = pool if pool is not None else available(session, {m.id or 0 for _, m in comps})
+    facts = _facts(session, [order])[order.id or 0]
+    if pool is None:
+        pool = available(session, {m.id or 0 for _, m in facts.components})
+    return _status(order, facts, pool)
+
+
+def _status(order: WorkOrder, facts: _Facts, pool: dict[int, float]) -> OrderShortage:
     out: list[ComponentStatus] = []
-    for comp, material in comps:
+    issued, consumed = facts.issued, facts.consumed
+    for comp, material in facts.components:
         mid = material.id or 0
         required = bom.required(comp, order.quantity)
         need = ledger.qty(required - consumed.get(mid, 0.0) - issued.get(mid, 0.0))
@@ -94,7 +120,11 @@ def for_orders(session: Session, numbers: Collection[str]) -> dict[str, OrderSho
     """The material state of each of these orders that has components (the station's queue)."""
     stmt = select(WorkOrder).where(col(WorkOrder.number).in_(list(numbers)))
     stmt = stmt.where(col(WorkOrder.id).in_(select(OrderComponent.work_order_id)))
-    return {order.number: order_status(session, order) for order in session.exec(stmt).all()}
+    orders = list(session.exec(stmt).all())
+    facts = _facts(session, orders)
+    pool = available(session, {m.id or 0 for f in facts.values() for _, m in f.components})
+    # each order against the whole stock, as the station shows it (not drawn down by the others)
+    return {o.number: _status(o, facts[o.id or 0], dict(pool)) for o in orders}
 
 
 def upcoming(session: Session, today: date, days: int) -> list[OrderShortage]:
@@ -106,7 +136,10 @@ def upcoming(session: Session, today: date, days: int) -> list[OrderShortage]:
         .order_by(col(WorkOrder.due_date).is_(None), col(WorkOrder.due_date), col(WorkOrder.priority).desc(),
                   col(WorkOrder.id))
     )  # fmt: skip
+    stmt = stmt.where(col(WorkOrder.id).in_(select(OrderComponent.work_order_id)))  # others lack nothing
+    orders = list(session.exec(stmt).all())
+    facts = _facts(session, orders)
     pool: dict[int, float] = defaultdict(float)
-    pool.update(available(session, set(session.exec(select(StockBalance.material_id).distinct()).all())))
-    result = [order_status(session, order, pool) for order in session.exec(stmt).all()]
+    pool.update(available(session, {m.id or 0 for f in facts.values() for _, m in f.components}))
+    result = [_status(order, facts[order.id or 0], pool) for order in orders]
     return [r for r in result if r.short or r.not_issued]

@@ -77,14 +77,11 @@ class Effects:
     def add(self, batch: DataBatch, received_ms: int) -> None:
         """Take one batch's samples, received at `received_ms` (batches must come in seq order)."""
         site, registry, points, watch = self.site, self.registry, self.points, self._watch
-        machines: dict[str, MachineInfo | None] = {}
+        machines = {code: registry.machine(site, code) for code in {s.machine for s in batch.samples}}
+        self._load_signals({m.id for m in machines.values() if m is not None and m.edge_id == self.edge_id})
         for sample in batch.samples:
             code = sample.machine
-            machine = (
-                machines[code]
-                if code in machines
-                else machines.setdefault(code, registry.machine(site, code))
-            )
+            machine = machines[code]
             if machine is None:
                 self._unknown_machine(sample)
                 continue
@@ -132,14 +129,23 @@ class Effects:
     def _signal_map(self, machine_id: int) -> dict[str, counting.CounterState]:
         states = self._signals.get(machine_id)
         if states is None:
-            rows = self.session.exec(select(SignalState).where(SignalState.machine_id == machine_id)).all()
-            states = self._signals[machine_id] = {
-                r.tag: counting.CounterState(
-                    r.value, r.ts_ms, r.suspect_value, r.suspect_ts_ms, r.rate, r.window_ms, r.window_parts
-                )
-                for r in rows
-            }
+            self._load_signals({machine_id})
+            states = self._signals[machine_id]
         return states
+
+    def _load_signals(self, machine_ids: set[int]) -> None:
+        """Read the signal states of these machines in one query (a batch holds most of an edge's
+        machines: one query per transaction rather than one per machine)."""
+        wanted = machine_ids - self._signals.keys()
+        if not wanted:
+            return
+        rows = self.session.exec(select(SignalState).where(col(SignalState.machine_id).in_(wanted))).all()
+        for machine_id in wanted:
+            self._signals[machine_id] = {}
+        for r in rows:
+            self._signals[r.machine_id][r.tag] = counting.CounterState(
+                r.value, r.ts_ms, r.suspect_value, r.suspect_ts_ms, r.rate, r.window_ms, r.window_parts
+            )
 
     def _count(
         self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int, received_ms: int

@@ -2,13 +2,15 @@
 
 from datetime import date, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, event
+from sqlmodel import Session, col, select
 
-from server.models.production import DowntimeEvent, Operation, OperationRun
+from server.domain import progress
+from server.models.production import DowntimeEvent, Operation, OperationRun, WorkOrder
 from server.models.types import now_ms
-from tests.server.factory import ADMIN, build_plant, ok, running_order
+from tests.server.factory import ADMIN, build_plant, make_order, ok, running_order
 
 
 def test_downtime_classification(client: TestClient, engine: Engine) -> None:
@@ -86,6 +88,70 @@ def test_progress_rate_eta_and_late(client: TestClient, engine: Engine) -> None:
                     headers=plant.as_("planner")))  # fmt: skip
     progress = ok(client.get("/api/v1/work-orders/WO-P/progress", headers=plant.as_("supervisor")))
     assert progress["operations"][0]["good"] == 200 and progress["late"] is False
+
+
+def test_progress_of_many_orders_in_a_few_queries(client: TestClient, engine: Engine) -> None:
+    """The boss's list: every order's progress as `progress` gives it, in queries that do not grow with
+    the orders (an operation that ran in the last hour, one that ran only before, one not started)."""
+    plant = build_plant(client)
+    running_order(plant, "WO-A", 1000)
+    make_order(plant, "WO-B", 1000)
+    ok(client.post("/api/v1/work-orders/WO-B/release", headers=plant.as_("planner")))
+    start = {"step_no": 10, "machine": "lathe-2"}
+    ok(client.post("/api/v1/work-orders/WO-B/start", json=start, headers=plant.as_("supervisor")))
+    make_order(plant, "WO-C", 10)
+    ok(
+        client.patch(
+            "/api/v1/work-orders/WO-A", json={"count_source": "manual"}, headers=plant.as_("planner")
+        )
+    )
+    now = now_ms()
+    with Session(engine) as session:
+        a, b = (session.exec(select(WorkOrder).where(WorkOrder.number == n)).one() for n in ("WO-A", "WO-B"))
+        for order, start, end, good in (
+            (a, now - 1_800_000, None, 0),
+            (b, now - 7_200_000, now - 3_600_000, 300),
+        ):
+            op = session.exec(
+                select(Operation).where(Operation.work_order_id == order.id, Operation.step_no == 10)
+            ).one()
+            run = session.exec(select(OperationRun).where(OperationRun.operation_id == op.id)).one()
+            run.start_ms, run.end_ms = start, end
+            op.started_ms, op.machine_good = start, good
+            session.add_all([run, op])
+        session.commit()
+    ok(client.post("/api/v1/work-orders/WO-A/reports", json={"good": 150, "ts_ms": now - 60_000},
+                   headers=plant.as_("operator")), 201)  # fmt: skip
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("SELECT"):
+            statements.append(statement)
+
+    with Session(engine) as session:
+        orders = list(session.exec(select(WorkOrder).order_by(col(WorkOrder.number))).all())
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            many = progress.progress_many(session, orders)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        one_by_one = [progress.progress(session, order) for order in orders]
+    assert len(statements) <= 5  # operations, machines, runs, and the last hour's good per source
+    rates = [[op.rate_per_hour for op in p.operations] for p in many]
+    for mine, theirs in zip(many, one_by_one, strict=True):  # the same but for the clock moving on
+        assert [op.rate_per_hour or 0 for op in mine.operations] == pytest.approx(
+            [op.rate_per_hour or 0 for op in theirs.operations], rel=1e-3
+        )
+        assert (mine.good, mine.late, [op.good for op in mine.operations]) == (
+            theirs.good,
+            theirs.late,
+            [op.good for op in theirs.operations],
+        )
+    assert 290 <= rates[0][0] <= 300  # 150 parts in the last 30 minutes of run time
+    assert rates[1][0] == 300.0  # nothing in the last hour: 300 parts over its one hour of run time
+    assert rates[2] == [None, None]  # not started
+    assert [p.number for p in many] == ["WO-A", "WO-B", "WO-C"]
+    assert [p.operations[0].good for p in many] == [150, 300, 0]
 
 
 def test_plant_and_catalog_crud(client: TestClient) -> None:
