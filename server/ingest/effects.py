@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -139,13 +140,18 @@ class Effects:
         wanted = machine_ids - self._signals.keys()
         if not wanted:
             return
-        rows = self.session.exec(select(SignalState).where(col(SignalState.machine_id).in_(wanted))).all()
+        s = SignalState  # plain rows, not ORM objects: this runs every transaction
+        columns = (s.machine_id, s.tag, s.value, s.ts_ms, s.suspect_value, s.suspect_ts_ms, s.rate, s.window_ms,
+                   s.window_parts)  # fmt: skip
+        rows: list[Any] = list(
+            self.session.connection().execute(
+                sa_select(*(col(c) for c in columns)).where(col(s.machine_id).in_(wanted))
+            )
+        )
         for machine_id in wanted:
             self._signals[machine_id] = {}
-        for r in rows:
-            self._signals[r.machine_id][r.tag] = counting.CounterState(
-                r.value, r.ts_ms, r.suspect_value, r.suspect_ts_ms, r.rate, r.window_ms, r.window_parts
-            )
+        for row in rows:
+            self._signals[row[0]][row[1]] = counting.CounterState(*row[2:])
 
     def _count(
         self, machine: MachineInfo, tag: TagInfo, sample: Sample, seq: int, received_ms: int
