@@ -120,19 +120,19 @@ def current_shift(session: Session, site: Site, now_ms: int) -> tuple[str | None
 
 def _segments(session: Session, ids: list[int], lo: int, hi: int, now: int) -> dict[int, list[Segment]]:
     """Each machine's segments overlapping [lo, hi): those starting inside (an index range) plus the one
-    in force at `lo` (one indexed lookup per machine), so a day's report never scans older history."""
+    in force at `lo` (an indexed lookup per machine, in one statement), so a day's report never scans older
+    history."""
     seg = MachineStateSegment
     cols = (col(seg.machine_id), col(seg.state), col(seg.start_ms), col(seg.end_ms))
+    last_before = (
+        select(seg.id).where(col(seg.machine_id) == col(Machine.id), col(seg.start_ms) < lo)
+        .order_by(col(seg.start_ms).desc()).limit(1).correlate(Machine).scalar_subquery()
+    )  # fmt: skip
+    before = sa_select(*cols).where(col(seg.id).in_(select(last_before).where(col(Machine.id).in_(ids))))
     out: dict[int, list[Segment]] = {i: [] for i in ids}
-    for mid in ids:
-        before = session.execute(
-            sa_select(*cols).where(col(seg.machine_id) == mid, col(seg.start_ms) < lo)
-            .order_by(col(seg.start_ms).desc()).limit(1)
-        ).first()  # fmt: skip
-        if before is not None and (before[3] is None or before[3] > lo):
-            out[mid].append(
-                (before[1], before[2], before[3] if before[3] is not None else max(now, before[2]))
-            )
+    for mid, state, start, end in session.connection().execute(before):
+        if end is None or end > lo:
+            out[mid].append((state, start, end if end is not None else max(now, start)))
     stmt = (
         sa_select(*cols)
         .where(col(seg.machine_id).in_(ids), col(seg.start_ms) >= lo, col(seg.start_ms) < hi)

@@ -72,11 +72,13 @@ def _span_cte(spans: Sequence[Span]) -> Any:
     )  # fmt: skip
 
 
-def _names(session: Session) -> dict[str, dict[int, str]]:
+def _names(session: Session, operation_ids: set[int]) -> dict[str, dict[int, str]]:
+    """Labels of these operations (order, step, product), and of every machine and user."""
     ops = session.exec(
         select(Operation.id, Operation.step_no, WorkOrder.number, Product.code)
         .join(WorkOrder, col(WorkOrder.id) == col(Operation.work_order_id))
         .join(Product, col(Product.id) == col(WorkOrder.product_id))
+        .where(col(Operation.id).in_(operation_ids))
     ).all()
     return {
         "order": {i or 0: n for i, _, n, _ in ops},
@@ -117,7 +119,7 @@ def production(session: Session, site: Site, day: date) -> Table:
         .join(Operation, col(Operation.id) == col(WorkReport.operation_id))
         .group_by(k, col(WorkReport.operation_id), col(Operation.machine_id), col(WorkReport.operator_id))
     ).all()  # fmt: skip
-    n = _names(session)
+    n = _names(session, {r[1] for r in machine_rows if r[1]} | {r[1] for r in manual_rows if r[1]})
     rows: list[list[Any]] = []
     for key, op, mid, good, scrap in machine_rows:
         rows.append([span_of[key], n["order"].get(op or 0, "—"), n["product"].get(op or 0, "—"),
