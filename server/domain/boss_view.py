@@ -14,11 +14,11 @@ from sqlmodel import Session, col, select
 from server.core.sitetime import SiteTime
 from server.domain import inspections, oee, progress, sites, spc
 from server.domain import workorders as wo
-from server.domain.oee_calc import Segment, observed_availability
+from server.domain.oee_calc import observed_availability
 from server.domain.workorders import OPEN_STATUSES
 from server.models.auth import User
 from server.models.catalog import Product, ReasonCode
-from server.models.ingest import CountEvent, DataLossEpisode, MachineStateSegment, SignalState
+from server.models.ingest import CountEvent, DataLossEpisode, SignalState
 from server.models.materials import LotConsumption, MaterialLot
 from server.models.orders import WorkOrderProgress
 from server.models.plant import Line, Machine, Site, Tag
@@ -141,18 +141,6 @@ def open_orders(session: Session, tz_name: str) -> list[OrderLine]:
     return lines
 
 
-def _segments_since(session: Session, ids: list[int], since: int, now: int) -> dict[int, list[Segment]]:
-    """Every machine's state segments still in force at or after `since`, oldest first (one query)."""
-    seg = MachineStateSegment
-    stmt = select(seg.machine_id, seg.state, seg.start_ms, seg.end_ms).where(
-        col(seg.machine_id).in_(ids), (col(seg.end_ms).is_(None)) | (col(seg.end_ms) > since),
-    ).order_by(col(seg.machine_id), col(seg.start_ms))  # fmt: skip
-    out: dict[int, list[Segment]] = {mid: [] for mid in ids}
-    for mid, state, start, end in session.exec(stmt).all():
-        out[mid].append((state, start, end if end is not None else max(now, start)))
-    return out
-
-
 def _counts_today(session: Session, since: int) -> dict[int, tuple[int, int]]:
     stmt = (
         select(CountEvent.machine_id, func.sum(CountEvent.good), func.sum(CountEvent.scrap))
@@ -198,7 +186,7 @@ def machine_tiles(session: Session, site: Site | None, today: date, since: int, 
     counts = _counts_today(session, since)
     figures = _oee_today(session, site, today)
     jobs = running_jobs(session)
-    segments = _segments_since(session, [m.id or 0 for m in machines], since, now)
+    segments = oee.segments(session, [m.id or 0 for m in machines], since, None, now)
     tiles = []
     offline = [m.id or 0 for m in machines if segments[m.id or 0] and segments[m.id or 0][-1][0] == "offline"]
     last_samples = _last_samples(session, offline)
@@ -450,7 +438,7 @@ class MachineDetail:
 
 def machine_detail(session: Session, machine: Machine, since: int, now: int) -> MachineDetail:
     tags = session.exec(select(Tag).where(Tag.machine_id == machine.id).order_by(col(Tag.name))).all()
-    segs = _segments_since(session, [machine.id or 0], since, now)[machine.id or 0]
+    segs = oee.segments(session, [machine.id or 0], since, None, now)[machine.id or 0]
     timeline = [
         {
             "state": state,

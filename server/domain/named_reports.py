@@ -7,14 +7,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.core.errors import InvalidInput, NotFound
 from server.core.sitetime import SiteTime
 from server.domain import oee, report_queries
 from server.domain.report_tables import Table
-from server.models.ingest import CountEvent, MachineStateSegment
+from server.models.ingest import CountEvent
 from server.models.plant import Machine, Site
 from server.models.production import Operation, WorkOrder
 from server.models.types import now_ms
@@ -105,17 +105,9 @@ def local_text(ms: int | None, tz: ZoneInfo) -> str:
 
 
 def _segments(session: Session, machine_id: int, lo: int, hi: int, tz: ZoneInfo) -> list[dict[str, Any]]:
-    rows = session.exec(
-        select(MachineStateSegment)
-        .where(
-            MachineStateSegment.machine_id == machine_id,
-            MachineStateSegment.start_ms < hi,
-            or_(col(MachineStateSegment.end_ms).is_(None), col(MachineStateSegment.end_ms) > lo),
-        )
-        .order_by(col(MachineStateSegment.start_ms))
-    )
-    return [{"state": s.state, "start_ms": s.start_ms, "end_ms": s.end_ms,
-             "start": local_text(s.start_ms, tz), "end": local_text(s.end_ms, tz)} for s in rows]  # fmt: skip
+    rows = oee.segment_rows(session, [machine_id], lo, hi)
+    return [{"state": state, "start_ms": start, "end_ms": end, "start": local_text(start, tz),
+             "end": local_text(end, tz)} for _, state, start, end in rows]  # fmt: skip
 
 
 def _counts(session: Session, machine: Machine, planned: tuple[oee.Interval, ...]) -> list[dict[str, Any]]:

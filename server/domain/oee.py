@@ -118,10 +118,13 @@ def current_shift(session: Session, site: Site, now_ms: int) -> tuple[str | None
     return None, int(midnight.timestamp() * 1000)
 
 
-def _segments(session: Session, ids: list[int], lo: int, hi: int, now: int) -> dict[int, list[Segment]]:
-    """Each machine's segments overlapping [lo, hi): those starting inside (an index range) plus the one
-    in force at `lo` (an indexed lookup per machine, in one statement), so a day's report never scans older
-    history."""
+SegmentRow = tuple[int, str, int, int | None]  # machine id, state, start, end (None: still open)
+
+
+def segment_rows(session: Session, ids: list[int], lo: int, hi: int | None = None) -> list[SegmentRow]:
+    """The machines' segments overlapping [lo, hi), by machine and start: those starting inside (an index
+    range) plus the one in force at `lo` (an indexed lookup per machine, in one statement), so a window
+    never scans the older history (a year of segments)."""
     seg = MachineStateSegment
     cols = (col(seg.machine_id), col(seg.state), col(seg.start_ms), col(seg.end_ms))
     last_before = (
@@ -129,16 +132,22 @@ def _segments(session: Session, ids: list[int], lo: int, hi: int, now: int) -> d
         .order_by(col(seg.start_ms).desc()).limit(1).correlate(Machine).scalar_subquery()
     )  # fmt: skip
     before = sa_select(*cols).where(col(seg.id).in_(select(last_before).where(col(Machine.id).in_(ids))))
+    inside = sa_select(*cols).where(col(seg.machine_id).in_(ids), col(seg.start_ms) >= lo)
+    if hi is not None:
+        inside = inside.where(col(seg.start_ms) < hi)
+    connection = session.connection()
+    rows: list[SegmentRow] = [
+        (m, st, a, b) for m, st, a, b in connection.execute(before) if b is None or b > lo
+    ]
+    rows += [(m, st, a, b) for m, st, a, b in connection.execute(inside)]
+    rows.sort(key=lambda r: (r[0], r[2]))
+    return rows
+
+
+def segments(session: Session, ids: list[int], lo: int, hi: int | None, now: int) -> dict[int, list[Segment]]:
+    """Each machine's segments overlapping [lo, hi), oldest first; an open one ends now."""
     out: dict[int, list[Segment]] = {i: [] for i in ids}
-    for mid, state, start, end in session.connection().execute(before):
-        if end is None or end > lo:
-            out[mid].append((state, start, end if end is not None else max(now, start)))
-    stmt = (
-        sa_select(*cols)
-        .where(col(seg.machine_id).in_(ids), col(seg.start_ms) >= lo, col(seg.start_ms) < hi)
-        .order_by(col(seg.machine_id), col(seg.start_ms))
-    )
-    for mid, state, start, end in session.connection().execute(stmt):
+    for mid, state, start, end in segment_rows(session, ids, lo, hi):
         out[mid].append((state, start, end if end is not None else max(now, start)))
     return out
 
@@ -186,7 +195,7 @@ def oee_rows(
     tz = ZoneInfo(site.timezone)
     lo = min([w.start_ms for w in windows] + [local_ms(first, time(0), tz)])
     hi = max([w.end_ms for w in windows] + [local_ms(last + timedelta(days=1), time(0), tz)])
-    segs = _segments(session, [m.id or 0 for m in machines], lo - 86_400_000, hi, now)
+    segs = segments(session, [m.id or 0 for m in machines], lo - 86_400_000, hi, now)
     rows = _rows(machines, windows, first, last, tz)
     _fill_time(rows, segs, windows, int(micro_stop_s * 1000))
     _fill_counts(session, rows, windows, {m.id or 0: m.ideal_cycle_s for m in machines})

@@ -20,8 +20,9 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
 from server.core.sitetime import SiteTime
+from server.domain import oee
 from server.models.audit import AuditLog
-from server.models.ingest import CountEvent, MachineStateSegment
+from server.models.ingest import CountEvent
 from server.models.plant import Line, Machine, Site, Station
 from server.models.production import DowntimeEvent, Operation, WorkReport
 
@@ -224,12 +225,9 @@ def _downtime(
 
 def _live(session: Session, span: _Range, machines: dict[int, LineKey], tallies: Tallies, now: int) -> None:
     """Machines with data each day: a count (see _machine_counts), or a state other than offline that day."""
-    seg = MachineStateSegment
-    stmt = select(seg.machine_id, seg.state, seg.start_ms, seg.end_ms).where(
-        col(seg.machine_id).in_(list(machines)), seg.start_ms < span.high,
-        (col(seg.end_ms).is_(None)) | (col(seg.end_ms) > span.low), col(seg.state).not_in(DEAD_STATES),
-    )  # fmt: skip
-    for machine_id, _state, start, end in session.exec(stmt).all():
+    for machine_id, state, start, end in oee.segment_rows(session, list(machines), span.low, span.high):
+        if state in DEAD_STATES:
+            continue
         for day, _ms in span.spans(start, end if end is not None else now):
             tallies[(day, machines[machine_id])].live.add(machine_id)
 

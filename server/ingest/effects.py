@@ -141,8 +141,8 @@ class Effects:
         if not wanted:
             return
         s = SignalState  # plain rows, not ORM objects: this runs every transaction
-        columns = (s.machine_id, s.tag, s.value, s.ts_ms, s.suspect_value, s.suspect_ts_ms, s.rate, s.window_ms,
-                   s.window_parts)  # fmt: skip
+        columns = (s.machine_id, s.tag, s.value, s.ts_ms, s.suspect_value, s.suspect_ts_ms, s.rate,
+                   s.window_ms, s.window_parts)  # fmt: skip
         rows: list[Any] = list(
             self.session.connection().execute(
                 sa_select(*(col(c) for c in columns)).where(col(s.machine_id).in_(wanted))

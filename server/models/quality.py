@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from server.models.types import UTCDateTime, utcnow
@@ -59,6 +60,8 @@ class InspectionPlanPublic(InspectionPlanBase):
 
 
 class InspectionRecord(SQLModel, table=True):
+    # a plan's newest records (SPC charts on the boss page): a top-N index scan, not a sort of a year's checks
+    __table_args__ = (Index("ix_inspectionrecord_plan_created", "plan_id", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="inspectionplan.id", index=True)
     work_order_id: int = Field(foreign_key="workorder.id", index=True)
