@@ -272,7 +272,7 @@ def generate(engine: Engine, plan: Plan) -> Written:
     rng = random.Random(plan.seed)
     with Session(engine) as s:
         _site, machines, product = _plant(s, plan)
-        biz = year_business.setup(s, product, plan.first)
+        biz = year_business.setup(s, product, plan.first, machines[0].line_id or 0)
         out.patrol_characteristic = biz.patrol_char
         s.commit()
         day = plan.first

@@ -6,7 +6,9 @@ their supplier lot; each order's steps consume a raw lot and every step produces
 consumes, the last one the finished lot (FG-...); four of every five orders also take the previous order's
 finished lot in (a sub-assembly), so a finished lot traces back through up to five orders; a
 first-article inspection of step 10 with two measured characteristics on the finished lot, and patrol
-checks of step 20 every PATROL_N parts, PATROL_SAMPLES parts measured each (X-bar/R subgroups). The columns
+checks of step 20 every PATROL_N parts, PATROL_SAMPLES parts measured each (X-bar/R subgroups); every
+operator's attendance at their own station, badge-in at their shift's start, out and in again around its
+break, out at its end (the wage sheet's hours; half the operators on days, half on nights). The columns
 are the ones the domain writes (server/domain/sales_orders.py, inspections.py, trace.py, piece_rates.py).
 """
 
@@ -20,7 +22,8 @@ from sqlmodel import Session
 from server.models.auth import User
 from server.models.catalog import Customer, Product
 from server.models.materials import LotConsumption, Material, MaterialLot
-from server.models.pay import PieceRate
+from server.models.pay import PieceRate, StationSession
+from server.models.plant import Station
 from server.models.production import Operation, WorkOrder
 from server.models.quality import Characteristic, InspectionPlan, InspectionRecord, InspectionValue
 from server.models.sales import SalesLineWorkOrder, SalesOrder, SalesOrderLine
@@ -31,6 +34,7 @@ RAW_LOTS_PER_DAY = 2
 CHAIN = 5  # orders 1-4 of every 5 take the previous order's finished lot in: genealogies 5 orders deep
 PATROL_N = 100  # parts between patrol checks of step 20 (every_n_parts)
 PATROL_SAMPLES = 5
+HOUR_MS = 3_600_000
 RATE_E4 = {10: 1200, 20: 800, 30: 500}  # 0.12, 0.08, 0.05 a good part
 
 
@@ -42,12 +46,18 @@ class Business:
     characteristics: list[int]
     patrol_id: int
     patrol_char: int
+    stations: list[int]  # operator i's station
 
 
-def setup(s: Session, product: Product, first: date) -> Business:
-    """Operators, piece rates from the first day, an inspection plan, a customer and the raw material."""
+def setup(s: Session, product: Product, first: date, line_id: int) -> Business:
+    """Operators with their stations, piece rates from the first day, an inspection plan, a customer and
+    the raw material."""
     users = [User(username=f"op{i:02d}", display_name=f"Operator {i:02d}", role="operator", badge=f"B{i:03d}")
              for i in range(OPERATORS)]  # fmt: skip
+    stations = [
+        Station(line_id=line_id, code=f"st{i:02d}", name=f"Station {i:02d}") for i in range(OPERATORS)
+    ]
+    s.add_all(stations)
     customer = Customer(code="SZ-ACME", name="Suzhou Acme")
     plan = InspectionPlan(
         product_id=product.id or 0, step_no=10, name="first article", frequency="first_article"
@@ -65,7 +75,18 @@ def setup(s: Session, product: Product, first: date) -> Business:
                for step, rate in RATE_E4.items()])  # fmt: skip
     s.flush()
     return Business([u.id or 0 for u in users], customer.id or 0, plan.id or 0, [c.id or 0 for c in chars],
-                    patrol.id or 0, bore.id or 0)  # fmt: skip
+                    patrol.id or 0, bore.id or 0, [st.id or 0 for st in stations])  # fmt: skip
+
+
+def _attendance(biz: Business, day: date) -> list[dict[str, int]]:
+    """Each operator's two stretches at their station in their shift (day 08-12, 13-20; night 20-24,
+    01-08 the next morning, Asia/Shanghai)."""
+    local0 = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000) - 8 * HOUR_MS
+    stretches = {0: ((8, 12), (13, 20)), 1: ((20, 24), (25, 32))}
+    return [{"user_id": user, "station_id": station, "start_ms": local0 + a * HOUR_MS,
+             "end_ms": local0 + b * HOUR_MS, "expires_ms": local0 + (b + 4) * HOUR_MS}
+            for i, (user, station) in enumerate(zip(biz.operators, biz.stations, strict=True))
+            for a, b in stretches[i % 2]]  # fmt: skip
 
 
 def day(
@@ -127,9 +148,11 @@ def day(
                 "value": 22.0 + rng.gauss(0, 0.004), "passed": True}
                for r in records if r.plan_id == biz.patrol_id for k in range(PATROL_SAMPLES)]  # fmt: skip
     s.execute(insert(InspectionValue), values)
+    sessions = _attendance(biz, day)
+    s.execute(insert(StationSession), sessions)
     return {"sales_order": 1, "sales_order_line": len(lines), "materiallot": len(raws) + len(produced),
             "lotconsumption": len(consumed), "inspectionrecord": len(records),
-            "inspectionvalue": len(values)}  # fmt: skip
+            "inspectionvalue": len(values), "station_session": len(sessions)}  # fmt: skip
 
 
 def _patrols(biz: Business, order: WorkOrder, op: Operation) -> list[InspectionRecord]:

@@ -80,6 +80,10 @@ def test_wages_lots_sales_and_inspections_read_back(tmp_path: Path) -> None:
         checks = s.exec(select(func.count()).select_from(InspectionRecord)).one()
         chart = spc.chart_of(spc.series(s, written.patrol_characteristic))
     assert sheet.operators and all(o.amount_e4 > 0 for o in sheet.operators)
+    hours = {o.username: o.hours for o in sheet.operators}
+    # op00 works days (08-12, 13-20); its reports book at 04:00 the next morning, on the 29th and the 30th,
+    # and the sheet counts hours on the days with pieces: the 29th's 11 (the 30th has no attendance written)
+    assert hours["op00"] == 11.0
     assert back.work_orders == [f"WO-{PLAN.last:%y%m%d}-01", f"WO-{PLAN.last:%y%m%d}-00"]
     assert {n.lot for n in back.lots} >= {f"FG-{PLAN.last:%y%m%d}-00", f"RAW-{PLAN.last:%y%m%d}-0"}
     patrols = PLAN.orders_per_day * PLAN.days * (PLAN.quantity // PATROL_N)  # fewer than spc keeps (100)
