@@ -6,7 +6,7 @@ Machine times are epoch milliseconds (BigInteger); business times are aware UTC 
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from server.models.types import UTCDateTime, utcnow
@@ -87,7 +87,16 @@ class WorkReport(SQLModel, table=True):
 
 
 class DowntimeEvent(SQLModel, table=True):
-    __table_args__ = (Index("ix_downtime_machine_start", "machine_id", "start_ms"),)
+    __table_args__ = (
+        Index("ix_downtime_machine_start", "machine_id", "start_ms"),
+        Index(  # the stops still without a reason: every tablet asks for its machine's newest one
+            "ix_downtime_unclassified",
+            "machine_id",
+            "start_ms",
+            sqlite_where=text("reason_code IS NULL"),
+            postgresql_where=text("reason_code IS NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     machine_id: int = Field(foreign_key="machine.id")
     start_ms: int = Field(sa_type=BigInteger)
