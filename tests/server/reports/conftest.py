@@ -33,3 +33,13 @@ def engine(migrated_db: Path, tmp_path: Path) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine) as s:
         yield s
+
+
+@pytest.fixture
+def both_engines(db_url: str) -> Iterator[Engine]:
+    """A migrated engine on each of SQLite and PostgreSQL (tests/server/conftest.py's `db_url`), for the
+    queries written per dialect."""
+    eng = make_engine(db_url)
+    init_db(eng)
+    yield eng
+    eng.dispose()

@@ -74,8 +74,8 @@ def _direct(s: Session, machine: int | None, start: int, end: int) -> dict[int |
     return {op: (int(g), int(sc)) for op, g, sc in rows}
 
 
-def test_hour_sums_follow_every_write_to_the_ledger(engine: Engine) -> None:
-    with Session(engine) as s:
+def test_hour_sums_follow_every_write_to_the_ledger(both_engines: Engine) -> None:
+    with Session(both_engines) as s:
         machines, ops = _plant(s)
         s.execute(insert(CountEvent), _ledger_rows(machines, ops, 400, seed=1))  # a bulk batch, as ingestion
         s.add(CountEvent(machine_id=machines[1], operation_id=ops[1], ts_ms=T0 + 5, good=3, scrap=1,
@@ -88,8 +88,8 @@ def test_hour_sums_follow_every_write_to_the_ledger(engine: Engine) -> None:
         _hours_match_ledger(s)
 
 
-def test_spans_of_any_alignment_sum_as_the_ledger_does(engine: Engine) -> None:
-    with Session(engine) as s:
+def test_spans_of_any_alignment_sum_as_the_ledger_does(both_engines: Engine) -> None:
+    with Session(both_engines) as s:
         machines, ops = _plant(s)
         s.execute(insert(CountEvent), _ledger_rows(machines, ops, 600, seed=2))
         s.commit()
