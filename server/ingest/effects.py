@@ -13,9 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from server.core.events import CountsChanged, Event, MachineStateChanged
@@ -32,7 +31,24 @@ from shared.messages import DataBatch, Sample
 log = logging.getLogger(__name__)
 
 HISTORIAN_QUALITIES = frozenset({"good", "uncertain"})
-_SIGNAL_COLUMNS = ("value", "ts_ms", "suspect_value", "suspect_ts_ms", "rate", "window_ms", "window_parts")
+_SIGNAL_TYPES = {"machine_id": "integer", "tag": "varchar", "value": "bigint", "ts_ms": "bigint",
+                 "suspect_value": "bigint", "suspect_ts_ms": "bigint", "rate": "float8",
+                 "window_ms": "bigint", "window_parts": "bigint"}  # fmt: skip
+_SIGNAL_UPDATE = ", ".join(f"{name} = excluded.{name}" for name in list(_SIGNAL_TYPES)[2:])
+# SQLite: an executemany (its loop is in C). PostgreSQL: one statement over one array per column (an
+# executemany is a statement per row through psycopg's pipeline, which cost more CPU than the database).
+_SIGNALS_UPSERT = {
+    "sqlite": text(
+        f"INSERT INTO ingest_signal_state ({', '.join(_SIGNAL_TYPES)}) "
+        f"VALUES ({', '.join(':' + name for name in _SIGNAL_TYPES)}) "
+        f"ON CONFLICT (machine_id, tag) DO UPDATE SET {_SIGNAL_UPDATE}"
+    ),
+    "postgresql": text(
+        f"INSERT INTO ingest_signal_state ({', '.join(_SIGNAL_TYPES)}) SELECT * FROM unnest("
+        + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _SIGNAL_TYPES.items())
+        + f") ON CONFLICT (machine_id, tag) DO UPDATE SET {_SIGNAL_UPDATE}"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,13 +271,12 @@ class Effects:
                  "suspect_value": state.suspect_value, "suspect_ts_ms": state.suspect_ts_ms,
                  "rate": state.rate, "window_ms": state.window_ms, "window_parts": state.window_parts}
             )  # fmt: skip
-        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(SignalState)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["machine_id", "tag"],
-            set_={name: getattr(stmt.excluded, name) for name in _SIGNAL_COLUMNS},
-        )
-        self.session.execute(stmt, rows)
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            columns = {name: [row[name] for row in rows] for name in _SIGNAL_TYPES}
+            conn.execute(_SIGNALS_UPSERT["postgresql"], columns)
+        else:
+            conn.execute(_SIGNALS_UPSERT["sqlite"], rows)
         self._dirty.clear()
 
     def _write_counts(self) -> None:
