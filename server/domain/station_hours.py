@@ -51,6 +51,7 @@ def hours_by_day(
         col(StationSession.end_ms),
         col(StationSession.expires_ms),
     ).where(
+        col(StationSession.expires_ms) > first,  # a session ends by its expiry: the index's lower bound
         col(StationSession.start_ms) < last,
         or_(col(StationSession.end_ms) > first, col(StationSession.end_ms).is_(None)),
     )

@@ -48,7 +48,10 @@ class StationSession(SQLModel, table=True):
     """An operator's time signed in at a station (badge sign-in to sign-out, or to the session's end)."""
 
     __tablename__ = "station_session"
-    __table_args__ = (Index("ix_station_session_user_start", "user_id", "start_ms"),)
+    __table_args__ = (  # a session ends by its expiry at the latest: a period reads those expiring after it
+        Index("ix_station_session_user_expires", "user_id", "expires_ms"),
+        Index("ix_station_session_expires", "expires_ms"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id")
     station_id: int = Field(foreign_key="station.id")
