@@ -46,6 +46,14 @@ def site_today(site: Site) -> date:
     return SiteTime.named(site.timezone).today()
 
 
+def production_day(session: Session, site: Site, at_ms: int) -> date:
+    """The day of the shift running at `at_ms` (a night shift past midnight belongs to the day it started,
+    as the reports count it), else the calendar day: at 01:00 the daily report opens on the night shift the
+    floor is working, not on a day whose shifts have not begun."""
+    _shift, start_ms = oee.current_shift(session, site, at_ms)
+    return datetime.fromtimestamp(start_ms / 1000, ZoneInfo(site.timezone or "UTC")).date()
+
+
 def query(
     session: Session,
     day: date | None,
@@ -55,14 +63,15 @@ def query(
     micro_stop_s: float,
     locale: str,
     site_id: int | None = None,
+    at_ms: int | None = None,
 ) -> Query:
-    """A report's window: `day` (the daily report) or `start`..`end`; by default today, or the 30 days to
-    `end`, in the site's zone. InvalidInput when `end` is before `start`."""
+    """A report's window: `day` (the daily report) or `start`..`end`; by default the production day of
+    now (`at_ms`), or the 30 days to `end`, in the site's zone. InvalidInput when `end` is before `start`."""
     site = oee.site_of(session, site_id)
     today = site_today(site)
     if day is not None:
         start = end = day
-    end = end or start or today
+    end = end or start or production_day(session, site, now_ms() if at_ms is None else at_ms)
     start = start or (end - timedelta(days=29))
     if end < start:
         raise InvalidInput("end is before start")

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from server.domain import certificates, report_queries
+from server.domain import certificates, named_reports, report_queries
 from server.domain.report_tables import cell_text, to_csv, to_xlsx
 from server.models.auth import ShareLink, User
 from server.models.catalog import ReasonCode
@@ -258,3 +258,25 @@ def test_daily_report_day_is_the_sites_across_dst(session: Session) -> None:
     f.count(session, m, berlin("2026-10-26 00:00"), 100_000)  # the next day
     table = report_queries.production(session, s, date(2026, 10, 25))
     assert sum(int(row[-2]) for row in table.rows) == 10_111
+
+
+def test_the_daily_report_opens_on_the_shift_the_floor_is_working(session: Session) -> None:
+    """At 01:00 in Shanghai the night shift that began at 20:00 the day before is running: the daily report
+    (no day asked: the window's end) is that day's, where its OEE is; at 08:00 the day shift's; with no
+    shift, the calendar's. Ranged reports end on the same day."""
+    s = f.site(session, tz="Asia/Shanghai")
+
+    def day_at(text: str) -> date:
+        q = named_reports.query(session, None, None, None, None, 120.0, "en", s.id, ms(text, "Asia/Shanghai"))
+        assert q.start == q.end - timedelta(days=29)
+        return q.end
+
+    f.shift(session, s, "day", "08:00", "20:00")
+    night = f.shift(session, s, "night", "20:00", "08:00")
+    assert day_at("2026-12-05 01:00") == date(2026, 12, 4)
+    assert day_at("2026-12-05 07:59") == date(2026, 12, 4)
+    assert day_at("2026-12-05 08:00") == date(2026, 12, 5)
+    assert day_at("2026-12-05 23:00") == date(2026, 12, 5)  # tonight's night shift: today's
+    session.delete(night)
+    session.commit()
+    assert day_at("2026-12-05 01:00") == date(2026, 12, 5)  # no shift running: the calendar day
