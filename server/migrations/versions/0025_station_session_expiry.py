@@ -2,8 +2,9 @@
 
 A session ends when its operator signs out or, at the latest, when its token expires (`end_ms` <= `expires_ms`),
 so the sessions that overlap a period are those expiring after its start. The (user, start) index had no lower
-bound for that: after a year each wage sheet read ~30k sessions. (user_id, expires_ms) replaces it (it also
-serves closing a user's open sessions); (expires_ms) serves the sheet of every operator.
+bound for that: after a year of 40 operators SQLite scanned all 29k sessions for a month's sheet (2.5 ms, and
+growing every year); over (expires_ms) it reads the month's 2.4k (1.4 ms). (user_id, expires_ms) replaces
+the old index: it also serves one operator's pay and closing a user's open sessions.
 
 Revision ID: 0025_station_session_expiry
 Revises: 0024_year_indexes
