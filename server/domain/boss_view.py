@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.core.sitetime import SiteTime
-from server.domain import inspections, oee, progress, sites, spc
+from server.domain import inspections, oee, progress, sites, spc, stops
 from server.domain import workorders as wo
 from server.domain.oee_calc import observed_availability
 from server.domain.workorders import OPEN_STATUSES
@@ -22,7 +22,7 @@ from server.models.ingest import CountEvent, DataLossEpisode, SignalState
 from server.models.materials import LotConsumption, MaterialLot
 from server.models.orders import WorkOrderProgress
 from server.models.plant import Line, Machine, Site, Tag
-from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
+from server.models.production import Operation, WorkOrder, WorkReport
 from server.models.quality import InspectionPlan, InspectionRecord, Nonconformance
 from server.models.types import now_ms
 
@@ -213,13 +213,10 @@ def machine_tiles(session: Session, site: Site | None, today: date, since: int, 
 def top_downtime(
     session: Session, since: int, now: int, locale: str, limit: int = 5
 ) -> list[tuple[str, int]]:
-    stmt = select(DowntimeEvent).where(
-        (col(DowntimeEvent.end_ms).is_(None)) | (col(DowntimeEvent.end_ms) > since)
-    )
     labels = {r.code: (r.label_zh if locale == "zh_CN" else r.label_en)
               for r in session.exec(select(ReasonCode).where(ReasonCode.kind == "downtime"))}  # fmt: skip
     totals: dict[str, int] = {}
-    for ev in session.exec(stmt).all():
+    for ev in stops.overlapping(session, since, now):
         span = max(0, min(ev.end_ms or now, now) - max(ev.start_ms, since))
         key = labels.get(ev.reason_code or "", ev.reason_code or "?")
         totals[key] = totals.get(key, 0) + span

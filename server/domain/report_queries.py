@@ -15,17 +15,17 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer as SAInteger
-from sqlalchemy import and_, func, literal_column, or_, values
+from sqlalchemy import and_, func, literal_column, values
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from server.domain import count_sums, oee
+from server.domain import count_sums, oee, stops
 from server.domain.report_tables import Column, Table
 from server.models.auth import User
 from server.models.catalog import Customer, Product, ReasonCode
 from server.models.ingest import CountEvent
 from server.models.plant import Machine, Site
-from server.models.production import DowntimeEvent, Operation, WorkOrder, WorkReport
+from server.models.production import Operation, WorkOrder, WorkReport
 from server.models.quality import Nonconformance
 from server.models.types import now_ms
 
@@ -262,12 +262,7 @@ def downtime_pareto(
     tz = ZoneInfo(site.timezone)
     lo, hi = _day_ms(first, tz)[0], _day_ms(last, tz)[1]
     now = now_ms()
-    events = session.exec(
-        select(DowntimeEvent).where(
-            DowntimeEvent.start_ms < hi,
-            or_(col(DowntimeEvent.end_ms).is_(None), col(DowntimeEvent.end_ms) > lo),
-        )
-    ).all()
+    events = stops.overlapping(session, lo, hi)
     items: dict[str, tuple[int, float]] = {}
     for ev in events:
         end = ev.end_ms if ev.end_ms is not None else max(now, ev.start_ms)

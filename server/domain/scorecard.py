@@ -20,11 +20,11 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
 from server.core.sitetime import SiteTime
-from server.domain import oee
+from server.domain import oee, stops
 from server.models.audit import AuditLog
 from server.models.ingest import CountEvent
 from server.models.plant import Line, Machine, Site, Station
-from server.models.production import DowntimeEvent, Operation, WorkReport
+from server.models.production import Operation, WorkReport
 
 LineKey = int | None  # a line's id; None: machines and stations on no line
 DEAD_STATES = frozenset({"offline", "unknown"})
@@ -207,11 +207,9 @@ def _reopens(session: Session, operation_ids: list[int]) -> dict[int, list[int]]
 def _downtime(
     session: Session, span: _Range, machines: dict[int, LineKey], tallies: Tallies, now: int
 ) -> None:
-    stmt = select(DowntimeEvent).where(
-        col(DowntimeEvent.machine_id).in_(list(machines)), DowntimeEvent.start_ms < span.high,
-        (col(DowntimeEvent.end_ms).is_(None)) | (col(DowntimeEvent.end_ms) > span.low),
-    )  # fmt: skip
-    for event in session.exec(stmt).all():
+    for event in stops.overlapping(session, span.low, span.high):
+        if event.machine_id not in machines:
+            continue  # another site's machine
         line = machines[event.machine_id]
         for day, ms in span.spans(event.start_ms, event.end_ms if event.end_ms is not None else now):
             tallies[(day, line)].downtime_ms += ms

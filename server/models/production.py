@@ -54,7 +54,7 @@ class Operation(SQLModel, table=True):
     scrap: int = 0
     machine_good: int = 0  # machine counts (ingestion)
     machine_scrap: int = 0
-    status: str = Field(default="pending", max_length=16)  # OperationStatus
+    status: str = Field(default="pending", max_length=16, index=True)  # OperationStatus
     started_ms: int | None = Field(default=None, sa_type=BigInteger)
     ended_ms: int | None = Field(default=None, sa_type=BigInteger)
     ideal_cycle_s: float | None = None
@@ -89,6 +89,7 @@ class WorkReport(SQLModel, table=True):
 class DowntimeEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_downtime_machine_start", "machine_id", "start_ms"),
+        Index("ix_downtime_end", "end_ms"),  # a window's stops: those ending after its start, or open
         Index(  # the stops still without a reason: every tablet asks for its machine's newest one
             "ix_downtime_unclassified",
             "machine_id",
