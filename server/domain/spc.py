@@ -11,6 +11,7 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from statistics import fmean
 from typing import Any
 
@@ -160,39 +161,57 @@ class Series:
 def series(
     session: Session, characteristic_id: int, work_order_id: int | None = None, last: int = 100
 ) -> Series:
-    """The characteristic's last `last` subgroups: one per inspection record, values by sample_no. Only the
-    plan's newest 2 x `last` records are read (a year of patrol checks is ~100k values a characteristic,
-    and the boss page charts every one), so `skipped` counts the incomplete records among those."""
+    """The characteristic's last `last` subgroups: one per inspection record, values by sample_no.
+
+    Records are read newest first, `last` at a time, until `last` are complete or 2 x `last` were read (a
+    year of patrol checks is ~100k values a characteristic, and the boss page charts every one); `skipped`
+    counts the incomplete records among those read. Records and values are read apart, so each record's
+    time is converted and labelled once, not once a value."""
     char = session.get(Characteristic, characteristic_id)
     if char is None:
         raise NotFound("no characteristic %(id)s", id=characteristic_id)
     plan = session.get(InspectionPlan, char.plan_id)
     assert plan is not None
-    stmt = (
-        select(
-            InspectionRecord.id, InspectionRecord.created_at, InspectionValue.sample_no, InspectionValue.value
-        )
-        .join(InspectionValue, col(InspectionValue.record_id) == col(InspectionRecord.id))
-        .where(
-            InspectionValue.characteristic_id == characteristic_id, col(InspectionValue.value).is_not(None)
-        )
-        .order_by(col(InspectionRecord.created_at), col(InspectionRecord.id), col(InspectionValue.sample_no))
-    )
-    recent = select(InspectionRecord.id).where(InspectionRecord.plan_id == char.plan_id)
+    rec = InspectionRecord
+    newest = select(rec.id, rec.created_at).where(rec.plan_id == char.plan_id)
     if work_order_id is not None:
-        stmt = stmt.where(InspectionRecord.work_order_id == work_order_id)
-        recent = recent.where(InspectionRecord.work_order_id == work_order_id)
-    recent = recent.order_by(col(InspectionRecord.created_at).desc(), col(InspectionRecord.id).desc())
-    stmt = stmt.where(col(InspectionRecord.id).in_(recent.limit(2 * last).scalar_subquery()))
-    groups: dict[int, tuple[str, list[float]]] = {}
+        newest = newest.where(rec.work_order_id == work_order_id)
+    newest = newest.order_by(col(rec.created_at).desc(), col(rec.id).desc()).limit(last)
+    full: list[tuple[datetime, list[float]]] = []  # newest first
+    skipped = 0
+    for page in range(2):
+        records = session.exec(newest.offset(page * last)).all()
+        values = _values(session, characteristic_id, [rec_id for rec_id, _ in records])
+        for rec_id, created in records:
+            if rec_id not in values:
+                continue  # the characteristic not measured in this record
+            if len(values[rec_id]) == plan.sample_size and len(full) < last:
+                full.append((created, values[rec_id]))
+            elif len(values[rec_id]) != plan.sample_size:
+                skipped += 1
+        if len(full) == last or len(records) < last:
+            break
+    full.reverse()
     local = sites.site_time(session)
-    for rec_id, created, _sample, value in session.exec(stmt):
-        label = local.text(created, "%m-%d %H:%M")
-        groups.setdefault(rec_id or 0, (label, []))[1].append(float(value or 0.0))
-    n = plan.sample_size
-    full = [(label, vals) for label, vals in groups.values() if len(vals) == n]
-    full = full[-last:]
-    return Series(char, plan, [v for _, v in full], [lbl for lbl, _ in full], len(groups) - len(full))
+    labels = [local.text(created, "%m-%d %H:%M") for created, _ in full]
+    return Series(char, plan, [vals for _, vals in full], labels, skipped)
+
+
+def _values(session: Session, characteristic_id: int, record_ids: list[int | None]) -> dict[int, list[float]]:
+    """The records' measured values of one characteristic, by record and sample_no."""
+    if not record_ids:
+        return {}
+    val = InspectionValue
+    stmt = (
+        select(val.record_id, val.value)
+        .where(col(val.record_id).in_(record_ids), val.characteristic_id == characteristic_id)
+        .where(col(val.value).is_not(None))
+        .order_by(col(val.record_id), col(val.sample_no))
+    )  # fmt: skip
+    found: dict[int, list[float]] = {}
+    for rec_id, value in session.exec(stmt):
+        found.setdefault(rec_id, []).append(float(value or 0.0))
+    return found
 
 
 def chart_of(s: Series) -> Chart | None:

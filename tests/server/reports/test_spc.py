@@ -122,3 +122,20 @@ def test_individuals_series_when_sample_size_is_one(session: Session) -> None:
         _record(session, char, [v], i)
     chart = spc.chart_of(spc.series(session, char.id or 0))
     assert chart is not None and chart.kind == "imr" and chart.centre == [40.0, 40.02, 39.98]
+
+
+def test_series_reads_a_second_page_when_the_newest_records_are_incomplete(session: Session) -> None:
+    """`last` subgroups, oldest first, even when incomplete records sit among the newest `last`; never more
+    than 2 x `last` records read."""
+    char = _plan(session, 2)
+    for minute in range(12):
+        values = [40.0] if minute in (9, 10) else [40.0 + minute / 100, 40.0]  # two incomplete, newest
+        _record(session, char, values, minute)
+    s = spc.series(session, char.id or 0, last=4)
+    # the newest 4 (minutes 11-8) hold two complete; the next 4 give minutes 7 and 6
+    assert [g[0] for g in s.subgroups] == [40.06, 40.07, 40.08, 40.11]
+    assert s.labels == ["11-23 08:06", "11-23 08:07", "11-23 08:08", "11-23 08:11"]  # UTC: no site zone
+    assert s.skipped == 2
+    assert len(spc.series(session, char.id or 0, last=1).subgroups) == 1
+    few = spc.series(session, char.id or 0, last=3)  # the newest 3 hold one complete, the next 3 the rest
+    assert [g[0] for g in few.subgroups] == [40.07, 40.08, 40.11] and few.skipped == 2
