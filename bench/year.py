@@ -220,6 +220,33 @@ def _day_rows(
     return orders
 
 
+def _work_in_progress(
+    s: Session, plan: Plan, machines: list[Machine], product: Product, customer_id: int
+) -> dict[str, int]:
+    """What the floor holds now, as in any factory: a day's orders in progress (first step running, or
+    paused on every fifth order; the others pending) and the next day's released, due after `last`. Their
+    machines run with no counts: the boss page's open orders, running jobs and inspections due read them."""
+    due = plan.last + timedelta(days=2)
+    orders = [WorkOrder(number=f"WO-{due:%y%m%d}-{n:02d}", product_id=product.id or 0, quantity=plan.quantity,
+                        status="in_progress" if n < plan.orders_per_day else "released", due_date=due,
+                        customer_id=customer_id)
+              for n in range(2 * plan.orders_per_day)]  # fmt: skip
+    s.add_all(orders)
+    s.flush()
+    began = _local_ms(plan.last + timedelta(days=1), 8)
+    ops = []
+    for n, order in enumerate(orders):
+        for i, step in enumerate(STEPS):
+            started = order.status == "in_progress" and i == 0
+            status = ("paused" if n % 5 == 4 else "running") if started else "pending"
+            machine = machines[(n + i) % len(machines)]
+            ops.append(Operation(work_order_id=order.id or 0, step_no=step, name=f"step {step}",
+                                 planned_qty=plan.quantity, machine_id=machine.id, status=status,
+                                 started_ms=began if started else None, ideal_cycle_s=CYCLE_S))  # fmt: skip
+    s.add_all(ops)
+    return {"workorder": len(orders), "operation": len(ops)}
+
+
 def _marks(s: Session) -> str:
     mark = "?" if s.get_bind().dialect.name == "sqlite" else "%s"
     return ", ".join([mark] * 5)
@@ -283,6 +310,8 @@ def generate(engine: Engine, plan: Plan) -> Written:
             out.share_token = link.token
             out.rows["share_link"] = out.rows.get("share_link", 0) + 1
             day += timedelta(days=1)
+        _bump(out, _work_in_progress(s, plan, machines, product, biz.customer_id))
+        s.commit()
         codes = [m.code for m in machines]
     end = _local_ms(plan.last + timedelta(days=1), 8)
     historian = SqlHistorian(engine)

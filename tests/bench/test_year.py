@@ -9,7 +9,17 @@ from sqlmodel import Session, func, select
 from bench.year import CYCLE_S, DAY_MS, FAULT_MS, HOUR_MS, SITE, Plan, Written, generate
 from bench.year_business import PATROL_N
 from server.core.db import init_db, make_engine
-from server.domain import named_reports, oee, pay_periods, sharelinks, spc, trace, wages
+from server.domain import (
+    boss_view,
+    inspections,
+    named_reports,
+    oee,
+    pay_periods,
+    sharelinks,
+    spc,
+    trace,
+    wages,
+)
 from server.domain.sites import site_time
 from server.historian.sql import SqlHistorian
 from server.models.production import DowntimeEvent, WorkOrder
@@ -48,7 +58,7 @@ def test_the_daily_report_and_business_rows_read_back(tmp_path: Path) -> None:
         shared = sharelinks.resolve_share_token(s, written.share_token)
         q = named_reports.query(s, PLAN.last, None, None, None, 120.0, "en")
         tables = named_reports.build(s, "daily", q, lambda t: t)
-    assert orders == PLAN.orders_per_day * PLAN.days
+    assert orders == PLAN.orders_per_day * (PLAN.days + 2)  # and two days of work in progress
     assert len(downs) == PLAN.machines * PLAN.days * 2 and all(d.reason_code for d in downs)
     assert shared is not None and shared.number == f"WO-{PLAN.last:%y%m%d}-01"
     assert tables and any(t.rows for t in tables)
@@ -89,3 +99,17 @@ def test_wages_lots_sales_and_inspections_read_back(tmp_path: Path) -> None:
     patrols = PLAN.orders_per_day * PLAN.days * (PLAN.quantity // PATROL_N)  # fewer than spc keeps (100)
     assert linked == checks - patrols == PLAN.orders_per_day * PLAN.days
     assert chart is not None and chart.kind == "xbar_r" and len(chart.centre) == patrols
+
+
+def test_the_floor_holds_work_in_progress(tmp_path: Path) -> None:
+    """After the year, orders are open and machines run them: what the boss page's order list, running jobs
+    and inspections due read (and what a year of history must not slow down)."""
+    engine, _written = _year(tmp_path)
+    with Session(engine) as s:
+        orders = boss_view.open_orders(s, "Asia/Shanghai")
+        jobs = boss_view.running_jobs(s)
+        due = inspections.pending_count(s)
+    assert len(orders) == 2 * PLAN.orders_per_day
+    assert {line.progress.status for line in orders} == {"in_progress", "released"}
+    assert sorted(jobs.values()) == [line.number for line in orders if line.progress.status == "in_progress"]
+    assert due == PLAN.orders_per_day  # each started operation owes its first-article check
