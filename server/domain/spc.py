@@ -183,12 +183,13 @@ def series(
         records = session.exec(newest.offset(page * last)).all()
         values = _values(session, characteristic_id, [rec_id for rec_id, _ in records])
         for rec_id, created in records:
-            if rec_id not in values:
-                continue  # the characteristic not measured in this record
-            if len(values[rec_id]) == plan.sample_size and len(full) < last:
-                full.append((created, values[rec_id]))
-            elif len(values[rec_id]) != plan.sample_size:
+            measured = values.get(rec_id or 0)
+            if measured is None:
+                continue  # the record does not measure this characteristic
+            if len(measured) != plan.sample_size:
                 skipped += 1
+            elif len(full) < last:
+                full.append((created, measured))
         if len(full) == last or len(records) < last:
             break
     full.reverse()
