@@ -364,7 +364,7 @@ def boss_view(session: Session, site_code: str, limits: AlertLimits, locale: str
     site = session.exec(select(Site).where(Site.code == site_code)).first()
     tz_name = site.timezone if site else "UTC"
     now = now_ms()
-    today, since = day_start_ms(ZoneInfo(tz_name), now)
+    today, since = oee.production_day(session, site, now) if site else day_start_ms(ZoneInfo(tz_name), now)
     tiles = machine_tiles(session, site, today, since, now)
     good, scrap = sum(t.good for t in tiles), sum(t.scrap for t in tiles)
     if good + scrap == 0:

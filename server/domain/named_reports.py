@@ -46,14 +46,6 @@ def site_today(site: Site) -> date:
     return SiteTime.named(site.timezone).today()
 
 
-def production_day(session: Session, site: Site, at_ms: int) -> date:
-    """The day of the shift running at `at_ms` (a night shift past midnight belongs to the day it started,
-    as the reports count it), else the calendar day: at 01:00 the daily report opens on the night shift the
-    floor is working, not on a day whose shifts have not begun."""
-    _shift, start_ms = oee.current_shift(session, site, at_ms)
-    return datetime.fromtimestamp(start_ms / 1000, ZoneInfo(site.timezone or "UTC")).date()
-
-
 def query(
     session: Session,
     day: date | None,
@@ -71,7 +63,7 @@ def query(
     today = site_today(site)
     if day is not None:
         start = end = day
-    end = end or start or production_day(session, site, now_ms() if at_ms is None else at_ms)
+    end = end or start or oee.production_day(session, site, now_ms() if at_ms is None else at_ms)[0]
     start = start or (end - timedelta(days=29))
     if end < start:
         raise InvalidInput("end is before start")

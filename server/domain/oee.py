@@ -118,6 +118,21 @@ def current_shift(session: Session, site: Site, now_ms: int) -> tuple[str | None
     return None, int(midnight.timestamp() * 1000)
 
 
+def production_day(session: Session, site: Site, at_ms: int) -> tuple[date, int]:
+    """The production day at `at_ms` and when it began. With a shift running: the day the shift belongs to
+    (a night shift past midnight belongs to the day it started, as the reports count it), from that day's
+    first shift. Else the calendar day, from local midnight. At 01:00 the daily report and the boss page
+    open on the night shift the floor is working, not on a day whose shifts have not begun."""
+    assert site.id is not None
+    shift, start_ms = current_shift(session, site, at_ms)
+    zone = site.timezone or "UTC"
+    day = datetime.fromtimestamp(start_ms / 1000, ZoneInfo(zone)).date()
+    if shift is None:
+        return day, start_ms
+    windows = shift_windows(site_shifts(session, site.id), zone, day, day)
+    return day, min([w.start_ms for w in windows] + [start_ms])
+
+
 SegmentRow = tuple[int, str, int, int | None]  # machine id, state, start, end (None: still open)
 
 
