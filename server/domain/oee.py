@@ -104,18 +104,22 @@ def site_shifts(session: Session, site_id: int) -> list[ShiftDef]:
     ]  # fmt: skip
 
 
+def _running(session: Session, site: Site, now_ms: int) -> tuple[Window | None, list[Window], int]:
+    """The shift window covering now (or None), yesterday's and today's windows, and local midnight."""
+    assert site.id is not None
+    zone = site.timezone or "UTC"
+    tz = ZoneInfo(zone)
+    today = datetime.fromtimestamp(now_ms / 1000, tz).date()
+    windows = shift_windows(site_shifts(session, site.id), zone, today - timedelta(days=1), today)
+    running = next((w for w in windows if w.start_ms <= now_ms < w.end_ms), None)
+    midnight = datetime(today.year, today.month, today.day, tzinfo=tz)
+    return running, windows, int(midnight.timestamp() * 1000)
+
+
 def current_shift(session: Session, site: Site, now_ms: int) -> tuple[str | None, int]:
     """(shift name, start ms) of the shift covering now, else (None, local midnight)."""
-    assert site.id is not None
-    tz = ZoneInfo(site.timezone or "UTC")
-    today = datetime.fromtimestamp(now_ms / 1000, tz).date()
-    for window in shift_windows(
-        site_shifts(session, site.id), site.timezone or "UTC", today - timedelta(days=1), today
-    ):
-        if window.start_ms <= now_ms < window.end_ms:
-            return window.shift, window.start_ms
-    midnight = datetime(today.year, today.month, today.day, tzinfo=tz)
-    return None, int(midnight.timestamp() * 1000)
+    running, _windows, midnight = _running(session, site, now_ms)
+    return (running.shift, running.start_ms) if running else (None, midnight)
 
 
 def production_day(session: Session, site: Site, at_ms: int) -> tuple[date, int]:
@@ -123,14 +127,10 @@ def production_day(session: Session, site: Site, at_ms: int) -> tuple[date, int]
     (a night shift past midnight belongs to the day it started, as the reports count it), from that day's
     first shift. Else the calendar day, from local midnight. At 01:00 the daily report and the boss page
     open on the night shift the floor is working, not on a day whose shifts have not begun."""
-    assert site.id is not None
-    shift, start_ms = current_shift(session, site, at_ms)
-    zone = site.timezone or "UTC"
-    day = datetime.fromtimestamp(start_ms / 1000, ZoneInfo(zone)).date()
-    if shift is None:
-        return day, start_ms
-    windows = shift_windows(site_shifts(session, site.id), zone, day, day)
-    return day, min([w.start_ms for w in windows] + [start_ms])
+    running, windows, midnight = _running(session, site, at_ms)
+    if running is None:
+        return datetime.fromtimestamp(at_ms / 1000, ZoneInfo(site.timezone or "UTC")).date(), midnight
+    return running.day, min(w.start_ms for w in windows if w.day == running.day)
 
 
 SegmentRow = tuple[int, str, int, int | None]  # machine id, state, start, end (None: still open)
