@@ -141,11 +141,14 @@ def station_queue(session: Session, station: Station, machine: Machine | None) -
     if machine is not None:
         where.append(Operation.machine_id == machine.id)
         where.append((col(Operation.machine_id).is_(None)) & (Operation.machine_kind == machine.kind))
+    # the open orders as a list (over the status index), which SQLite then joins from; as a condition on the
+    # joined order it walked every order of the product (a year's 5k for a one-product plant: 0.7 -> 1.4 ms)
+    open_orders = select(WorkOrder.id).where(col(WorkOrder.status).in_(OPEN_STATUSES))
     stmt = (
         select(Operation, WorkOrder, Product)
         .join(WorkOrder, col(WorkOrder.id) == Operation.work_order_id)
         .join(Product, col(Product.id) == WorkOrder.product_id)
-        .where(or_(*where), col(WorkOrder.status).in_(OPEN_STATUSES), Operation.status != "done")
+        .where(or_(*where), col(Operation.work_order_id).in_(open_orders), Operation.status != "done")
     )
     rows = list(session.exec(stmt).all())
     rows.sort(key=lambda r: (r[0].status not in ACTIVE_OP, -r[1].priority, r[1].due_date or _FAR,
