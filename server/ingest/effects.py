@@ -37,18 +37,16 @@ _SIGNAL_TYPES = {"machine_id": "integer", "tag": "varchar", "value": "bigint", "
 _SIGNAL_UPDATE = ", ".join(f"{name} = excluded.{name}" for name in list(_SIGNAL_TYPES)[2:])
 # SQLite: an executemany (its loop is in C). PostgreSQL: one statement over one array per column (an
 # executemany is a statement per row through psycopg's pipeline, which cost more CPU than the database).
-_SIGNALS_UPSERT = {
-    "sqlite": text(
-        f"INSERT INTO ingest_signal_state ({', '.join(_SIGNAL_TYPES)}) "
-        f"VALUES ({', '.join(':' + name for name in _SIGNAL_TYPES)}) "
-        f"ON CONFLICT (machine_id, tag) DO UPDATE SET {_SIGNAL_UPDATE}"
-    ),
-    "postgresql": text(
-        f"INSERT INTO ingest_signal_state ({', '.join(_SIGNAL_TYPES)}) SELECT * FROM unnest("
-        + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _SIGNAL_TYPES.items())
-        + f") ON CONFLICT (machine_id, tag) DO UPDATE SET {_SIGNAL_UPDATE}"
-    ),
-}
+_SIGNALS_UPSERT_SQLITE = text(
+    f"INSERT INTO ingest_signal_state ({', '.join(_SIGNAL_TYPES)}) "
+    f"VALUES ({', '.join(':' + name for name in _SIGNAL_TYPES)}) "
+    f"ON CONFLICT (machine_id, tag) DO UPDATE SET {_SIGNAL_UPDATE}"
+)
+_SIGNALS_UPSERT_POSTGRESQL = text(
+    f"INSERT INTO ingest_signal_state ({', '.join(_SIGNAL_TYPES)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _SIGNAL_TYPES.items())
+    + f") ON CONFLICT (machine_id, tag) DO UPDATE SET {_SIGNAL_UPDATE}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,9 +272,9 @@ class Effects:
         conn = self.session.connection()
         if conn.dialect.name == "postgresql":
             columns = {name: [row[name] for row in rows] for name in _SIGNAL_TYPES}
-            conn.execute(_SIGNALS_UPSERT["postgresql"], columns)
+            conn.execute(_SIGNALS_UPSERT_POSTGRESQL, columns)
         else:
-            conn.execute(_SIGNALS_UPSERT["sqlite"], rows)
+            conn.execute(_SIGNALS_UPSERT_SQLITE, rows)
         self._dirty.clear()
 
     def _write_counts(self) -> None:
